@@ -1,0 +1,31 @@
+# faer_hub developer entry points. `make demo` and `make test` work on a fresh machine.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+TORCH_PIN ?= torch==2.14.1 torchvision==0.29.1
+
+.PHONY: setup demo test benchmark cards clean
+
+$(BIN)/faer-hub: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet $(TORCH_PIN)
+	$(BIN)/python -m pip install --quiet -e ".[test]"
+	touch $@
+
+setup: $(BIN)/faer-hub
+
+demo: setup
+	$(BIN)/python training/train.py --config training/configs/demo.yaml --output-dir runs/demo --overwrite
+
+test: setup
+	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest -q
+
+benchmark: setup
+	$(BIN)/python benchmarks/inference_throughput.py
+
+cards: setup
+	$(BIN)/faer-hub cards --out model_cards
+
+clean:
+	rm -rf runs .pytest_cache

@@ -1,0 +1,78 @@
+"""``faer-hub`` command line: thin subcommands over the library.
+
+Each subcommand is one ``_add_<name>_parser`` function that registers its arguments and a
+handler; handlers return the process exit status.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Callable, Optional, Sequence
+
+
+def _add_list_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("list", help="list FAER models, their pretrained tags, tasks and sizes")
+    p.add_argument("--filter", default="faer_*", help="model name pattern (default: faer_*)")
+    p.set_defaults(handler=_run_list)
+
+
+def _run_list(args: argparse.Namespace) -> int:
+    from .zoo import list_models
+
+    rows = list_models(args.filter)
+    header = ("model", "tags", "task", "classes", "params (M)")
+    table = [header] + [
+        (r.name, ", ".join(r.tags) or "-", r.task or "-", str(r.num_classes), f"{r.params / 1e6:.2f}") for r in rows
+    ]
+    widths = [max(len(row[i]) for row in table) for i in range(len(header))]
+    for row in table:
+        print("  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip())
+    return 0
+
+
+def _add_convert_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "convert",
+        help="convert a checkpoint of the authors' training code (or any FAER/ConvNeXt checkpoint) to an export folder",
+    )
+    p.add_argument("checkpoint", help="checkpoint file (.pth/.pt loaded with weights_only=True, or .safetensors)")
+    p.add_argument("output_dir", help="export folder to write (config.json, model.safetensors, README.md)")
+    p.add_argument("--task", required=True, help="task the checkpoint was trained for: celeba, rafdb, affectnet7, affectnet8")
+    p.add_argument("--model", default=None, help="architecture (default: the task's model, e.g. faer_raf = FAER-Base)")
+    p.set_defaults(handler=_run_convert)
+
+
+def _run_convert(args: argparse.Namespace) -> int:
+    from .convert import convert_checkpoint
+
+    folder = convert_checkpoint(args.checkpoint, args.output_dir, task=args.task, model_name=args.model)
+    print(f"wrote {folder} (load it with timm.create_model('local-dir:{folder}'))")
+    return 0
+
+
+PARSERS: list[Callable[[argparse._SubParsersAction], None]] = [
+    _add_list_parser,
+    _add_convert_parser,
+]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="faer-hub", description="FAER model zoo tools")
+    sub = parser.add_subparsers(dest="command", required=True)
+    for add in PARSERS:
+        add(sub)
+    return parser
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.handler(args)
+    except (FileNotFoundError, ValueError, KeyError) as err:
+        print(f"faer-hub {args.command}: error: {err}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

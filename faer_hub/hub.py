@@ -1,0 +1,126 @@
+"""Hub-ready export folders: ``config.json`` + ``model.safetensors`` + model card ``README.md``.
+
+Every FAER export has this one format, whether it comes from training, from converting the
+authors' checkpoint (``faer-hub convert``) or from :func:`save_export` directly. It loads with
+``timm.create_model('local-dir:<folder>')``, ``timm.create_model('hf-hub:<org>/<repo>')`` once
+pushed, and transformers' ``AutoModelForImageClassification`` (timm wrapper) after ``import faer_hub``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any, Mapping, Optional, Union
+
+import torch
+from timm.models import save_for_hf
+
+from .tasks import TASKS, Task, get_task
+
+EXPORT_FILES = ("config.json", "model.safetensors", "README.md")
+
+
+def task_of_model(model: torch.nn.Module) -> Optional[Task]:
+    """The task a model was built for, from its pretrained config (tag, then label names)."""
+    cfg = getattr(model, "pretrained_cfg", {}) or {}
+    if cfg.get("faer_task") in TASKS:
+        return TASKS[cfg["faer_task"]]
+    if cfg.get("tag") in TASKS:
+        return TASKS[cfg["tag"]]
+    for task in TASKS.values():
+        if cfg.get("architecture") == task.model_name:
+            return task
+    labels = tuple(cfg.get("label_names") or ())
+    matches = [t for t in TASKS.values() if t.label_names == labels]
+    return matches[0] if len(matches) == 1 else None
+
+
+def save_export(
+    model: torch.nn.Module,
+    folder: Union[str, Path],
+    *,
+    task: Union[Task, str, None] = None,
+    results: Optional[Mapping[str, Any]] = None,
+    training_config: Optional[Mapping[str, Any]] = None,
+    repo_id: Optional[str] = None,
+) -> Path:
+    """Write ``model`` as a Hub-ready folder and return its path.
+
+    Args:
+        model: A FAER (or any timm) model.
+        folder: Destination; replaced as a whole, never left half-written.
+        task: The task the model was trained for (name or :class:`Task`); inferred from the
+            model's pretrained config when omitted.
+        results: Measured metrics to put in the card (``None``: the card says none were measured).
+        training_config: The exact training config, recorded in the card.
+        repo_id: The Hub repo the folder is meant for, used in the card's usage lines.
+    """
+    task = get_task(task) if isinstance(task, str) else (task or task_of_model(model))
+    if task is not None and getattr(model, "num_classes", task.num_classes) != task.num_classes:
+        raise ValueError(
+            f"model has {model.num_classes} outputs but task {task.name!r} has {task.num_classes} labels"
+        )
+    folder = Path(folder)
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.tmp-", dir=folder.parent))
+    try:
+        model_config: dict[str, Any] = {}
+        if task is not None:
+            model_config = dict(
+                label_names=list(task.label_names),
+                problem_type="multi_label_classification" if task.multi_label else "single_label_classification",
+                faer_task=task.name,
+            )
+        save_for_hf(model, str(tmp), model_config=model_config, safe_serialization=True)
+        config = json.loads((tmp / "config.json").read_text())
+        card = _render_card(config, task, results, training_config, repo_id)
+        (tmp / "README.md").write_text(card, encoding="utf-8")
+        _replace_dir(tmp, folder)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return folder
+
+
+def _render_card(
+    config: Mapping[str, Any],
+    task: Optional[Task],
+    results: Optional[Mapping[str, Any]],
+    training_config: Optional[Mapping[str, Any]],
+    repo_id: Optional[str],
+) -> str:
+    from .cards import render_model_card
+
+    return render_model_card(
+        task,
+        architecture=config["architecture"],
+        repo_id=repo_id,
+        results=results,
+        training_config=training_config,
+    )
+
+
+def _replace_dir(src: Path, dst: Path) -> None:
+    """Move ``src`` to ``dst``, replacing an existing ``dst`` with no moment of a half-written folder."""
+    if dst.exists():
+        old = dst.with_name(f".{dst.name}.old-{os.getpid()}")
+        os.replace(dst, old)
+        os.replace(src, dst)
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        os.replace(src, dst)
+
+
+def read_export_config(folder: Union[str, Path]) -> dict[str, Any]:
+    """Read an export folder's ``config.json``, checking the folder is complete."""
+    folder = Path(folder)
+    missing = [name for name in EXPORT_FILES if not (folder / name).is_file()]
+    if missing:
+        raise FileNotFoundError(
+            f"{folder} is not a complete FAER export folder: missing {', '.join(missing)}. "
+            "Create one with faer_hub.hub.save_export(), `faer-hub convert`, or training/train.py."
+        )
+    return json.loads((folder / "config.json").read_text())
