@@ -1,0 +1,94 @@
+"""Model cards: Hugging Face format, valid model-index, honest results, committed cards in sync."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+import yaml
+from huggingface_hub import ModelCard
+from huggingface_hub.repocard_data import model_index_to_eval_results
+
+from faer_hub.cards import CARD_FILES, render_all_cards, render_model_card, stale_cards, write_model_cards
+from faer_hub.tasks import TASKS
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+def _metadata(text: str) -> dict:
+    assert text.startswith("---\n")
+    return yaml.safe_load(text.split("---\n")[1])
+
+
+@pytest.mark.parametrize("task", list(TASKS))
+def test_card_parses_and_has_required_metadata(task):
+    text = render_model_card(task)
+    card = ModelCard(text)  # raises on invalid YAML or model-index
+    meta = _metadata(text)
+    assert card.data.library_name == "timm" and meta["pipeline_tag"] == "image-classification"
+    assert meta["license"] and meta["datasets"] == [TASKS[task].dataset] and "accuracy" in meta["metrics"]
+    # nothing measured -> no model-index, and the card says no weights exist
+    assert "model-index" not in meta
+    assert "No trained FAER weights are published yet" in text
+    for section in ("## Intended use", "## Out-of-scope use", "## How to use", "## Training recipe",
+                    "## Evaluation protocol", "## Results", "## Limitations and bias",
+                    "## Datasets and licences", "## Citation"):
+        assert section in text, section
+    assert "10.11772/j.issn.1001-9081.2024010098" in text
+    assert "non-commercial research" in text
+    for label in TASKS[task].label_names:
+        assert f"`{label}`" in text
+
+
+def test_paper_numbers_come_from_tasks_and_are_labelled():
+    text = render_model_card("rafdb")
+    paper = text.split("Reported by the paper")[1]
+    assert "| accuracy | 91.75 |" in paper and "| fear | 72.37 |" in paper
+    assert "not** measured with this package" in paper
+    assert "No results have been measured" in text.split("Reported by the paper")[0]
+
+
+def test_measured_results_go_into_model_index():
+    results = {"accuracy": 0.8123, "split": "test", "num_samples": 48,
+               "class_accuracy": {"anger": 0.5, "fear": 1.0}}
+    text = render_model_card("rafdb", architecture="faer_atto", repo_id="me/faer_atto.rafdb",
+                             results=results, training_config={"model": "faer_atto", "lr": 2.5e-4})
+    card = ModelCard(text)
+    name, evals = model_index_to_eval_results(_metadata(text)["model-index"])
+    assert name == "faer_atto.rafdb"
+    assert [(e.metric_type, e.metric_value, e.dataset_split) for e in evals] == [("accuracy", 81.23, "test")]
+    assert card.data.eval_results[0].dataset_type == "rafdb"
+    assert "| accuracy | 81.23 |" in text and "| anger | 50.00 |" in text
+    assert "lr: 0.00025" in text and "hf-hub:me/faer_atto.rafdb" in text
+    # paper numbers stay out of the model-index
+    assert all(e.metric_value != 91.75 for e in evals)
+
+
+def test_synthetic_results_are_flagged():
+    text = render_model_card("celeba", architecture="faer_atto", results={
+        "accuracy": 0.9, "dataset": "synthetic", "dataset_name": "synthetic faces"})
+    assert "trained and evaluated on synthetic faces" in text
+    _, evals = model_index_to_eval_results(_metadata(text)["model-index"])
+    assert evals[0].dataset_type == "synthetic"
+
+
+def test_percentages_are_rejected():
+    with pytest.raises(ValueError, match="fractions"):
+        render_model_card("rafdb", results={"accuracy": 91.2})
+
+
+def test_write_and_drift_detection(tmp_path):
+    paths = write_model_cards(tmp_path)
+    assert sorted(p.name for p in paths) == sorted(CARD_FILES.values())
+    assert stale_cards(tmp_path) == []
+    (tmp_path / "faer_raf.md").write_text("edited by hand\n")
+    assert stale_cards(tmp_path) == ["faer_raf.md"]
+    assert not list(tmp_path.glob(".*.tmp"))
+
+
+@pytest.mark.skipif("FAER_HUB_NAMESPACE" in os.environ, reason="committed cards use the default namespace")
+def test_committed_cards_match_template():
+    stale = stale_cards(REPO_ROOT / "model_cards")
+    assert stale == [], f"model_cards/ drifted from the template: {stale}; run `faer-hub cards --out model_cards`"
+    assert set(render_all_cards()) == {p.name for p in (REPO_ROOT / "model_cards").glob("*.md")}
