@@ -1,0 +1,80 @@
+"""One way to name a model everywhere: timm name, ``hf-hub:org/repo``, ``local-dir:path`` or a folder.
+
+Used by ``faer-hub predict``, ``evaluate``, ``cam`` and ``export-onnx``.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import timm
+import torch
+
+from . import models  # noqa: F401  (registers the FAER family with timm)
+from .hub import task_of_model
+from .tasks import Task
+
+
+def resolve_source(source: str) -> tuple[str, bool]:
+    """Normalise a model source into a ``timm.create_model`` name.
+
+    Returns ``(name, has_weights)``: ``has_weights`` is True for ``hf-hub:``/``local-dir:``
+    sources and export folders, whose whole point is their weights.
+    """
+    source = str(source)
+    if source.startswith(("hf-hub:", "local-dir:")):
+        if source.startswith("local-dir:") and not Path(source[len("local-dir:"):]).is_dir():
+            raise FileNotFoundError(f"model source {source!r}: folder not found")
+        return source, True
+    if os.sep in source or source.startswith(".") or Path(source).is_dir():
+        folder = Path(source)
+        if not folder.is_dir():
+            raise FileNotFoundError(
+                f"model source {source!r} looks like a path but is not a folder; pass an export folder "
+                "(config.json + model.safetensors), 'hf-hub:org/repo' or a timm model name"
+            )
+        if not (folder / "config.json").is_file():
+            raise FileNotFoundError(
+                f"model source {source!r}: {folder / 'config.json'} is missing; not an export folder"
+            )
+        return f"local-dir:{folder}", True
+    if not timm.is_model(source.split(".")[0]):
+        raise ValueError(
+            f"unknown model {source!r}: not a timm model name (try `faer-hub list`), "
+            "an 'hf-hub:org/repo', a 'local-dir:path' or an export folder"
+        )
+    return source, False
+
+
+def create_model_from_source(source: str, pretrained: bool = False, **kwargs: Any) -> torch.nn.Module:
+    """Create a model in eval mode from any source (see :func:`resolve_source`).
+
+    ``pretrained`` only matters for plain timm names; Hub repos and export folders always load
+    their weights.
+    """
+    name, has_weights = resolve_source(source)
+    model = timm.create_model(name, pretrained=pretrained or has_weights, **kwargs)
+    return model.eval()
+
+
+def model_task(model: torch.nn.Module) -> Task | None:
+    """The FAER task a model was built or trained for, if it can be told."""
+    return task_of_model(model)
+
+
+def model_label_names(model: torch.nn.Module) -> list[str]:
+    """Label names of the model's outputs (``class_<i>`` when the config has none)."""
+    names = list((getattr(model, "pretrained_cfg", {}) or {}).get("label_names") or [])
+    n = model.num_classes
+    return names if len(names) == n else [f"class_{i}" for i in range(n)]
+
+
+def is_multi_label(model: torch.nn.Module) -> bool:
+    """True for attribute models (independent sigmoid per output), False for softmax classifiers."""
+    task = task_of_model(model)
+    if task is not None:
+        return task.multi_label
+    cfg = getattr(model, "pretrained_cfg", {}) or {}
+    return cfg.get("problem_type") == "multi_label_classification"
