@@ -1,0 +1,267 @@
+"""Shared machinery of the FAER dataset builders.
+
+Each dataset module detects which on-disk layout ``data_dir`` holds, parses its annotation
+files into :class:`Row` objects per split (reporting bad lines as it goes), and lets
+:class:`FaerBuilder` check every image and write the Arrow cache. Bad rows either stop the
+build with an :class:`~faer_hub.data.errors.AnnotationError` (default) or are skipped and
+listed in a :class:`~faer_hub.data.errors.BuildReport` saved next to the cached dataset.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import logging
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterator
+
+import datasets
+from PIL import Image
+
+from ..tasks import TASKS
+from .errors import AnnotationError, BuildReport, DatasetNotFoundError, SkippedRow
+
+logger = logging.getLogger(__name__)
+
+REPORT_FILE = "faer_build_report.json"
+_CODE_VERSION = "1"  # bump when parsing changes so cached datasets are rebuilt
+CROP_JPEG_QUALITY = 95
+
+
+def download_page(dataset: str) -> str:
+    """The dataset's download page, from :data:`faer_hub.tasks.TASKS`."""
+    for task in TASKS.values():
+        if task.dataset == dataset:
+            return task.dataset_url
+    raise KeyError(dataset)
+
+
+@dataclass
+class Layout:
+    """One recognised on-disk layout of a dataset inside ``root``."""
+
+    name: str
+    root: Path
+    files: dict[str, Path] = field(default_factory=dict)
+    """Annotation files by role (``'attributes'``, ``'partition'``...)."""
+    dirs: dict[str, Path] = field(default_factory=dict)
+    """Image folders by role."""
+
+    def fingerprint(self) -> str:
+        """Changes whenever an annotation file or image folder changes: keys the HF cache."""
+        digest = hashlib.sha256(f"{_CODE_VERSION}|{self.name}|{self.root.resolve()}".encode())
+        for role, path in sorted({**self.files, **self.dirs}.items()):
+            st = path.stat()
+            size = st.st_size if path.is_file() else 0
+            digest.update(f"|{role}={path}:{size}:{st.st_mtime_ns}".encode())
+        return digest.hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A layout to look for: its name and the paths it needs, relative to the root."""
+
+    name: str
+    required: tuple[str, ...]
+
+
+def layout_not_found(
+    dataset: str, title: str, data_dir: Path, candidates: list[tuple[Path, Candidate]]
+) -> DatasetNotFoundError:
+    """An error naming what was looked for, what is missing, and where to download."""
+    lines = []
+    partial = [
+        (root, c, [p for p in c.required if not (root / p).exists()])
+        for root, c in candidates
+        if any((root / p).exists() for p in c.required)
+    ]
+    if partial:
+        root, cand, missing = partial[0]
+        lines.append(
+            f"{title}: found part of the {cand.name!r} layout in {root} but these are missing: "
+            + ", ".join(str(root / p) for p in missing)
+        )
+    else:
+        lines.append(f"{title}: no supported layout found in {data_dir}. Expected one of:")
+        seen = set()
+        for root, cand in candidates:
+            if (root, cand.name) in seen:
+                continue
+            seen.add((root, cand.name))
+            lines.append(f"  {cand.name}: " + ", ".join(str(root / p) for p in cand.required))
+    lines.append(
+        f"Download {title} by hand (it needs a licence agreement) from {download_page(dataset)} "
+        "and point data_dir at the folder holding it."
+    )
+    return DatasetNotFoundError("\n".join(lines))
+
+
+def read_rows(path: Path) -> list[tuple[int, str]]:
+    """Non-blank lines of a text annotation file as ``(line_number, text)``, CR/LF stripped."""
+    try:
+        text = path.read_bytes().decode("utf-8-sig")
+    except FileNotFoundError:
+        raise
+    except UnicodeDecodeError as err:
+        raise AnnotationError(f"{path}: not a UTF-8 text file ({err})") from None
+    return [
+        (number, line.rstrip("\r"))
+        for number, line in enumerate(text.split("\n"), start=1)
+        if line.strip()
+    ]
+
+
+def image_problem(path: Path) -> str | None:
+    """Why ``path`` is not a usable image, or ``None``. Decodes JPEGs at 1/8 scale to stay fast."""
+    try:
+        with Image.open(path) as im:
+            im.draft("RGB", (max(1, im.width // 8), max(1, im.height // 8)))
+            im.load()
+    except FileNotFoundError:
+        return f"image file not found: {path}"
+    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as err:
+        return f"unreadable image {path}: {err}"
+    return None
+
+
+def crop_face(path: Path, box: tuple[float, float, float, float]) -> tuple[bytes | None, str | None]:
+    """JPEG bytes of ``box`` = (x, y, width, height) cut from ``path``, clamped to the image.
+
+    Returns ``(bytes, None)`` or ``(None, reason)`` for a missing/unreadable image or a box
+    entirely outside the image.
+    """
+    try:
+        with Image.open(path) as im:
+            im = im.convert("RGB")
+    except FileNotFoundError:
+        return None, f"image file not found: {path}"
+    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as err:
+        return None, f"unreadable image {path}: {err}"
+    x, y, w, h = box
+    left, top = max(0, round(x)), max(0, round(y))
+    right, bottom = min(im.width, round(x + w)), min(im.height, round(y + h))
+    if right - left < 1 or bottom - top < 1:
+        return None, f"face box {box} lies outside the {im.width}x{im.height} image {path}"
+    buffer = io.BytesIO()
+    im.crop((left, top, right, bottom)).save(buffer, format="JPEG", quality=CROP_JPEG_QUALITY)
+    return buffer.getvalue(), None
+
+
+@dataclass
+class Row:
+    """One annotation row, parsed, before its image is checked."""
+
+    image_id: str
+    image_path: Path
+    file: str
+    line: int | None
+    fields: dict[str, Any]
+    face_box: tuple[float, float, float, float] | None = None
+
+
+@dataclass
+class FaerBuilderConfig(datasets.BuilderConfig):
+    skip_bad_rows: bool = False
+    """Leave bad rows out (listed in the build report) instead of failing."""
+
+
+class FaerBuilder(datasets.GeneratorBasedBuilder):
+    """Base of the FAER builders: layout detection, bad-row policy, image checks, report.
+
+    Use like any builder: ``b = CelebA(data_dir=..., cache_dir=...)``,
+    ``b.download_and_prepare()``, ``b.as_dataset()``; :func:`faer_hub.data.load_dataset`
+    does this and adds the validation split where needed.
+    """
+
+    BUILDER_CONFIG_CLASS = FaerBuilderConfig
+    DATASET: str = ""
+    TITLE: str = ""
+
+    def __init__(self, *args: Any, data_dir: str | os.PathLike | None = None,
+                 config_name: str | None = None, hash: str | None = None, **kwargs: Any) -> None:
+        if data_dir is None:
+            raise DatasetNotFoundError(
+                f"{self.TITLE}: data_dir is required. Download it by hand from "
+                f"{download_page(self.DATASET)} and pass the folder holding it."
+            )
+        data_dir = Path(data_dir).expanduser()
+        if not data_dir.is_dir():
+            raise DatasetNotFoundError(
+                f"{self.TITLE}: data folder {data_dir} does not exist. Download the dataset from "
+                f"{download_page(self.DATASET)} and point data_dir at the folder holding it."
+            )
+        config_name = config_name or self.DEFAULT_CONFIG_NAME
+        self.layout = self.detect_layout(data_dir, config_name)
+        self.report = BuildReport()
+        super().__init__(
+            *args,
+            data_dir=str(data_dir),
+            config_name=config_name,
+            hash=hash or self.layout.fingerprint(),
+            **kwargs,
+        )
+
+    # --- to implement per dataset -------------------------------------------------------
+    @classmethod
+    def detect_layout(cls, data_dir: Path, config_name: str) -> Layout:
+        raise NotImplementedError
+
+    def parse_rows(self) -> dict[str, list[Row]]:
+        """Rows per split (``'train'``, optionally ``'validation'``, ``'test'``)."""
+        raise NotImplementedError
+
+    # --- shared ---------------------------------------------------------------------------
+    def bad_row(self, split: str, file: Path | str, line: int | None, image_id: str | None,
+                reason: str) -> None:
+        """Fail on a bad row, or with ``skip_bad_rows`` record it and carry on."""
+        row = SkippedRow(split=split, file=str(file), line=line, image_id=image_id, reason=reason)
+        if not self.config.skip_bad_rows:
+            raise AnnotationError(
+                f"{row}\nFix the file, or pass skip_bad_rows=True to leave bad rows out "
+                "(they are then listed in the build report)."
+            )
+        logger.warning("%s: skipping bad row %s", self.TITLE, row)
+        self.report.skipped.append(row)
+
+    def _split_generators(self, dl_manager: Any) -> list[datasets.SplitGenerator]:
+        self.report = BuildReport()
+        rows = self.parse_rows()
+        return [
+            datasets.SplitGenerator(name=split, gen_kwargs={"split": split, "rows": split_rows})
+            for split, split_rows in rows.items()
+        ]
+
+    def _generate_examples(self, split: str, rows: list[Row]) -> Iterator[tuple[int, dict]]:
+        for key, row in enumerate(rows):
+            if row.face_box is None:
+                problem = image_problem(row.image_path)
+                image: Any = str(row.image_path)
+            else:
+                data, problem = crop_face(row.image_path, row.face_box)
+                image = {"bytes": data, "path": None}
+            if problem:
+                self.bad_row(split, row.file, row.line, row.image_id, problem)
+                continue
+            yield key, {"image": image, "image_id": row.image_id, **row.fields}
+
+    def _download_and_prepare(self, dl_manager: Any, verification_mode: Any, **kwargs: Any) -> None:
+        super()._download_and_prepare(dl_manager, verification_mode, **kwargs)
+        for split, info in self.info.splits.items():
+            if info.num_examples != self.report.expected_rows(split):
+                raise RuntimeError(
+                    f"{self.TITLE} {split}: wrote {info.num_examples} rows but the report accounts "
+                    f"for {self.report.expected_rows(split)} ({self.report.summary()})"
+                )
+        self.report.save(Path(self._output_dir) / REPORT_FILE)
+        if self.report.skipped:
+            logger.warning(
+                "%s: skipped %d bad rows (%s)", self.TITLE, len(self.report.skipped),
+                self.report.summary(),
+            )
+
+    def build_report(self) -> BuildReport:
+        """The report of the prepared cache (call after :meth:`download_and_prepare`)."""
+        path = Path(self.cache_dir) / REPORT_FILE
+        return BuildReport.load(path) if path.exists() else BuildReport()

@@ -1,0 +1,193 @@
+"""AffectNet builder: the original release, the newer ``train_set``/``val_set`` release and
+folder-per-class redistributions.
+
+Configs ``'7'`` (default; codes 0-6, :data:`faer_hub.labels.AFFECTNET7_LABELS`) and ``'8'``
+(codes 0-7). Codes 8-10 (None, Uncertain, No-Face) are always dropped and contempt (7) is
+dropped for 7 classes; both are counted as *filtered by design* in the build report. The
+original release's images are cropped to their face box (clamped to the image). Splits: train,
+and test = the official validation set (papers report on it).
+"""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import datasets
+import numpy as np
+
+from ..labels import AFFECTNET7_LABELS, AFFECTNET8_LABELS
+from ._builder import Candidate, FaerBuilder, FaerBuilderConfig, Layout, Row, layout_not_found, read_rows
+from .errors import AnnotationError
+
+LISTS = "Manually_Annotated_file_lists"
+COLUMNS = ("subDirectory_filePath", "face_x", "face_y", "face_width", "face_height",
+           "facial_landmarks", "expression", "valence", "arousal")
+CODE_NAMES = (*AFFECTNET8_LABELS, "none", "uncertain", "no-face")
+FOLDER_ALIASES = {
+    "neutral": 0, "happy": 1, "happiness": 1, "sad": 2, "sadness": 2, "surprise": 3, "surprised": 3,
+    "fear": 4, "fearful": 4, "disgust": 5, "disgusted": 5, "anger": 6, "angry": 6, "contempt": 7,
+    **{str(code): code for code in range(11)},
+}
+TRAIN_DIRS = ("train", "training", "train_set")
+TEST_DIRS = ("val", "validation", "valid", "val_set", "test")
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp"}
+
+
+def _find_dir(root: Path, names: tuple[str, ...]) -> Path | None:
+    by_lower = {p.name.lower(): p for p in root.iterdir() if p.is_dir()} if root.is_dir() else {}
+    return next((by_lower[n] for n in names if n in by_lower), None)
+
+
+class AffectNet(FaerBuilder):
+    """AffectNet manually annotated images, 7 or 8 expression classes."""
+
+    DATASET = "affectnet"
+    TITLE = "AffectNet"
+    VERSION = datasets.Version("1.0.0")
+    BUILDER_CONFIGS = [
+        FaerBuilderConfig(name="7", version=VERSION, description="7 basic expressions (codes 0-6)"),
+        FaerBuilderConfig(name="8", version=VERSION, description="7 basic expressions + contempt (codes 0-7)"),
+    ]
+    DEFAULT_CONFIG_NAME = "7"
+
+    @classmethod
+    def detect_layout(cls, data_dir: Path, config_name: str) -> Layout:
+        if config_name not in ("7", "8"):
+            raise ValueError(f"AffectNet config must be '7' or '8', got {config_name!r}")
+        official = Candidate("official", (f"{LISTS}/training.csv", f"{LISTS}/validation.csv",
+                                          "Manually_Annotated_Images"))
+        newer = Candidate("train_set/val_set", ("train_set/images", "train_set/annotations",
+                                                "val_set/images", "val_set/annotations"))
+        folders = Candidate("folder per class", ("train/<class>/", "val/<class>/"))
+        lists_ok = all((data_dir / p).is_file() for p in official.required[:2])
+        for images in (data_dir / "Manually_Annotated_Images",
+                       data_dir / "Manually_Annotated" / "Manually_Annotated_Images"):
+            if lists_ok and images.is_dir():
+                return Layout("official", data_dir,
+                              {"train": data_dir / LISTS / "training.csv",
+                               "test": data_dir / LISTS / "validation.csv"}, {"images": images})
+        if all((data_dir / p).is_dir() for p in newer.required):
+            dirs = {p.replace("/", "_"): data_dir / p for p in newer.required}
+            return Layout("new", data_dir, {}, dirs)
+        train, test = _find_dir(data_dir, TRAIN_DIRS), _find_dir(data_dir, TEST_DIRS)
+        if train and test:
+            dirs = {f"{split}/{d.name}": d for split, top in (("train", train), ("test", test))
+                    for d in sorted(top.iterdir()) if d.is_dir()}
+            return Layout("folders", data_dir, {}, dirs)
+        raise layout_not_found(cls.DATASET, cls.TITLE, data_dir,
+                               [(data_dir, official), (data_dir, newer), (data_dir, folders)])
+
+    @property
+    def num_classes(self) -> int:
+        return int(self.config.name)
+
+    def _info(self) -> datasets.DatasetInfo:
+        names = AFFECTNET7_LABELS if self.config.name == "7" else AFFECTNET8_LABELS
+        return datasets.DatasetInfo(
+            description=f"AffectNet, {len(names)} classes; test = the official validation set.",
+            features=datasets.Features({
+                "image": datasets.Image(),
+                "image_id": datasets.Value("string"),
+                "label": datasets.ClassLabel(names=list(names)),
+            }),
+            homepage="http://mohammadmahoor.com/affectnet/",
+        )
+
+    def _code(self, split: str, file: Path | str, line: int | None, image_id: str, raw: object) -> int | None:
+        """The label for an expression code, or None when reported (bad) or filtered (by design)."""
+        text = str(raw).strip()
+        if not text.lstrip("-").isdigit() or not 0 <= int(text) <= 10:
+            self.bad_row(split, file, line, image_id, f"expression code {text!r} is not 0-10")
+            return None
+        code = int(text)
+        if code >= self.num_classes:
+            self.report.count_filtered(split, f"code {code} ({CODE_NAMES[code]})")
+            return None
+        return code
+
+    def parse_rows(self) -> dict[str, list[Row]]:
+        parse = {"official": self._parse_official, "new": self._parse_new, "folders": self._parse_folders}
+        return {split: parse[self.layout.name](split) for split in ("train", "test")}
+
+    def _parse_official(self, split: str) -> list[Row]:
+        path = self.layout.files[split]
+        images = self.layout.dirs["images"]
+        lines = read_rows(path)
+        columns = list(COLUMNS)
+        if lines and lines[0][1].split(",")[0].strip() == COLUMNS[0]:  # header (training.csv)
+            header = [h.strip() for h in next(csv.reader([lines[0][1]]))]
+            missing = [c for c in COLUMNS if c not in header]
+            if missing:
+                raise AnnotationError(f"{path}:{lines[0][0]}: header lacks columns {missing}")
+            columns, lines = header, lines[1:]
+        index = {name: columns.index(name) for name in COLUMNS}
+        rows: list[Row] = []
+        seen: dict[str, int] = {}
+        for line, text in lines:
+            self.report.count_read(split)
+            fields = [f.strip() for f in next(csv.reader([text]))]
+            image_id = fields[0] if fields else ""
+            if len(fields) != len(columns):
+                self.bad_row(split, path, line, image_id or None,
+                             f"expected {len(columns)} comma-separated fields, got {len(fields)}")
+                continue
+            if image_id in seen:
+                self.bad_row(split, path, line, image_id, f"duplicate of line {seen[image_id]}")
+                continue
+            seen[image_id] = line
+            try:
+                box = tuple(float(fields[index[c]]) for c in COLUMNS[1:5])
+            except ValueError:
+                self.bad_row(split, path, line, image_id,
+                             f"face box {[fields[index[c]] for c in COLUMNS[1:5]]} is not numeric")
+                continue
+            if box[2] <= 0 or box[3] <= 0:
+                self.bad_row(split, path, line, image_id, f"face box {box} has no area")
+                continue
+            label = self._code(split, path, line, image_id, fields[index["expression"]])
+            if label is None:
+                continue
+            rows.append(Row(image_id, images / image_id, str(path), line, {"label": label},
+                            face_box=box))  # type: ignore[arg-type]
+        return rows
+
+    def _parse_new(self, split: str) -> list[Row]:
+        folder = "train_set" if split == "train" else "val_set"
+        annotations = self.layout.dirs[f"{folder}_annotations"]
+        images = self.layout.dirs[f"{folder}_images"]
+        files = sorted(annotations.glob("*_exp.npy"), key=lambda p: (len(p.name), p.name))
+        rows: list[Row] = []
+        for npy in files:
+            self.report.count_read(split)
+            stem = npy.name[: -len("_exp.npy")]
+            image_id = f"{stem}.jpg"
+            try:
+                value = np.load(npy, allow_pickle=False).item()
+            except (OSError, ValueError) as err:
+                self.bad_row(split, npy, None, image_id, f"unreadable annotation: {err}")
+                continue
+            label = self._code(split, npy, None, image_id, value)
+            if label is None:
+                continue
+            rows.append(Row(image_id, images / image_id, str(npy), None, {"label": label}))
+        return rows
+
+    def _parse_folders(self, split: str) -> list[Row]:
+        rows: list[Row] = []
+        for key, folder in self.layout.dirs.items():
+            if not key.startswith(split + "/"):
+                continue
+            code = FOLDER_ALIASES.get(folder.name.lower())
+            if code is None:
+                raise AnnotationError(
+                    f"AffectNet: class folder {folder} has an unknown name; expected one of "
+                    f"{', '.join(sorted(FOLDER_ALIASES))}"
+                )
+            for image in sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES):
+                self.report.count_read(split)
+                image_id = f"{folder.name}/{image.name}"
+                label = self._code(split, folder, None, image_id, code)
+                if label is not None:
+                    rows.append(Row(image_id, image, str(folder), None, {"label": label}))
+        return rows

@@ -1,0 +1,442 @@
+"""Drawing simple synthetic faces whose expression and attributes are visible.
+
+A :class:`FaceSpec` says what to draw (mouth, brows and eyes, which together make the
+expression; hair, glasses, hat, beard...; plus nuisance: skin tone, pose, scale, background,
+noise). :func:`render_face` draws it and returns the image with the box of every drawn part,
+so tests can check that an explanation map points at the glasses or the hat.
+Expressions use distinct mouth + brow + eye combinations so that a tiny CNN separates them.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+from PIL import Image, ImageDraw, ImageFilter
+
+Box = tuple[int, int, int, int]
+"""(x0, y0, x1, y1) in pixels, x1/y1 exclusive."""
+
+EXPRESSION_PARTS: dict[str, tuple[str, str, str]] = {
+    # expression: (mouth, brows, eyes)
+    "neutral": ("line", "flat", "normal"),
+    "happiness": ("open_smile", "flat", "normal"),
+    "sadness": ("frown", "inner_up", "droopy"),
+    "surprise": ("o", "raised", "wide"),
+    "fear": ("wide_open", "inner_up_high", "wide"),
+    "disgust": ("wavy", "lowered", "narrow"),
+    "anger": ("clenched", "v", "narrow"),
+    "contempt": ("smirk", "one_raised", "normal"),
+}
+"""How each expression is drawn. Every pair differs in the mouth and in brows or eyes."""
+
+HAIR_COLORS: dict[str, tuple[int, int, int]] = {
+    "black": (25, 22, 22),
+    "brown": (100, 62, 30),
+    "blond": (225, 195, 110),
+    "gray": (160, 160, 165),
+}
+
+CELEBA_MOUTHS = ("line", "smile", "open_smile", "slightly_open")
+"""Mouths used for CelebA faces: independent Smiling / Mouth_Slightly_Open."""
+
+
+@dataclass(frozen=True)
+class FaceSpec:
+    """Everything :func:`render_face` draws. Build one with :func:`random_face_spec`."""
+
+    mouth: str = "line"
+    brows: str = "flat"
+    eyes: str = "normal"
+    skin: tuple[int, int, int] = (220, 180, 150)
+    hair: str | None = "brown"
+    """Key of :data:`HAIR_COLORS`, or ``None`` for bald."""
+    bangs: bool = False
+    glasses: bool = False
+    hat: bool = False
+    hat_color: tuple[int, int, int] = (40, 60, 140)
+    mustache: bool = False
+    goatee: bool = False
+    lipstick: bool = False
+    rosy_cheeks: bool = False
+    bushy_brows: bool = False
+    earrings: bool = False
+    necktie: bool = False
+    blurry: bool = False
+    show_face: bool = True
+    """False draws background only (AffectNet's No-Face)."""
+    angle: float = 0.0
+    """Head roll in degrees, counter-clockwise."""
+    scale: float = 1.0
+    shift: tuple[float, float] = (0.0, 0.0)
+    """Offset of the head, as fractions of the face box size."""
+    jitter: tuple[float, ...] = field(default=(1.0,) * 6)
+    """Per-part size factors (eyes, brows, mouth width, mouth height, eye spacing, thickness)."""
+    background: tuple[tuple[int, int, int], tuple[int, int, int]] = ((90, 110, 130), (30, 40, 50))
+    clutter_seed: int = 0
+    noise: float = 3.0
+    """Standard deviation of the Gaussian pixel noise."""
+    brightness: float = 1.0
+
+
+def random_face_spec(rng: np.random.Generator, *, expression: str | None = None,
+                     mouth: str | None = None, brows: str | None = None, eyes: str | None = None,
+                     **overrides: object) -> FaceSpec:
+    """A face with random nuisance (skin, hair, accessories, pose, background, noise).
+
+    ``expression`` (a key of :data:`EXPRESSION_PARTS`) sets mouth, brows and eyes; they can
+    also be given one by one. ``overrides`` set any other :class:`FaceSpec` field.
+    """
+    if expression is not None:
+        mouth, brows, eyes = EXPRESSION_PARTS[expression]
+    tone = rng.uniform(0, 1)
+    skin = tuple(int(v) for v in np.array([250, 220, 195]) * (1 - tone) + np.array([95, 60, 40]) * tone)
+    bg_a = tuple(int(v) for v in rng.integers(20, 235, 3))
+    bg_b = tuple(int(v) for v in rng.integers(20, 235, 3))
+    spec = FaceSpec(
+        mouth=mouth or "line",
+        brows=brows or "flat",
+        eyes=eyes or "normal",
+        skin=skin,  # type: ignore[arg-type]
+        hair=[None, "black", "brown", "blond", "gray"][int(rng.integers(0, 5))],
+        bangs=bool(rng.random() < 0.25),
+        glasses=bool(rng.random() < 0.25),
+        hat=bool(rng.random() < 0.2),
+        hat_color=tuple(int(v) for v in rng.integers(0, 256, 3)),  # type: ignore[arg-type]
+        mustache=bool(rng.random() < 0.2),
+        goatee=bool(rng.random() < 0.2),
+        lipstick=bool(rng.random() < 0.2),
+        rosy_cheeks=bool(rng.random() < 0.2),
+        bushy_brows=bool(rng.random() < 0.25),
+        earrings=bool(rng.random() < 0.2),
+        necktie=bool(rng.random() < 0.2),
+        blurry=bool(rng.random() < 0.08),
+        angle=float(rng.uniform(-8, 8)),
+        scale=float(rng.uniform(0.92, 1.08)),
+        shift=(float(rng.uniform(-0.04, 0.04)), float(rng.uniform(-0.04, 0.04))),
+        jitter=tuple(float(v) for v in rng.uniform(0.88, 1.12, 6)),
+        background=(bg_a, bg_b),  # type: ignore[arg-type]
+        clutter_seed=int(rng.integers(0, 2**31)),
+        noise=float(rng.uniform(0, 6)),
+        brightness=float(rng.uniform(0.85, 1.12)),
+    )
+    return replace(spec, **overrides)  # type: ignore[arg-type]
+
+
+def is_pale(skin: tuple[int, int, int]) -> bool:
+    return sum(skin) / 3 > 215
+
+
+def default_face_box(size: tuple[int, int], aligned: str = "celeba") -> tuple[float, float, float, float]:
+    """Face (head ellipse) box (x, y, w, h) for an aligned image of ``size`` = (width, height)."""
+    w, h = size
+    if aligned == "celeba":  # CelebA: eyes near y=111 of 218, face about half the width
+        fw, fh = 0.52 * w, 0.55 * h
+        return (w - fw) / 2, 0.30 * h, fw, fh
+    fw, fh = 0.78 * w, 0.86 * h  # RAF-DB aligned / AffectNet crops: the face fills the image
+    return (w - fw) / 2, 0.10 * h, fw, fh
+
+
+@dataclass
+class Rendered:
+    image: Image.Image
+    regions: dict[str, Box]
+    landmarks5: list[tuple[float, float]]
+    """Left eye, right eye, nose, left and right mouth corner (CelebA's order)."""
+    landmarks68: list[tuple[float, float]]
+    """The 68-point (iBUG) scheme, approximated from the drawn parts."""
+
+
+class _Painter:
+    """Draws on a supersampled canvas in face coordinates and tracks part boxes."""
+
+    def __init__(self, draw: ImageDraw.ImageDraw, ss: int) -> None:
+        self.draw, self.ss = draw, ss
+        self.boxes: dict[str, list[float]] = {}
+
+    def _track(self, part: str | None, pts: list[tuple[float, float]]) -> None:
+        if part is None:
+            return
+        xs, ys = [p[0] for p in pts], [p[1] for p in pts]
+        box = self.boxes.setdefault(part, [math.inf, math.inf, -math.inf, -math.inf])
+        box[0], box[1] = min(box[0], *xs), min(box[1], *ys)
+        box[2], box[3] = max(box[2], *xs), max(box[3], *ys)
+
+    def _s(self, pts: list[tuple[float, float]]) -> list[tuple[float, float]]:
+        return [(x * self.ss, y * self.ss) for x, y in pts]
+
+    def ellipse(self, cx, cy, rx, ry, fill=None, outline=None, width=0.0, part=None):
+        pts = [(cx - rx, cy - ry), (cx + rx, cy + ry)]
+        self.draw.ellipse(self._s(pts), fill=fill, outline=outline, width=max(1, round(width * self.ss)))
+        self._track(part, pts)
+
+    def polygon(self, pts, fill=None, outline=None, width=0.0, part=None):
+        self.draw.polygon(self._s(pts), fill=fill, outline=outline, width=max(1, round(width * self.ss)))
+        self._track(part, pts)
+
+    def line(self, pts, fill, width, part=None):
+        self.draw.line(self._s(pts), fill=fill, width=max(1, round(width * self.ss)), joint="curve")
+        self._track(part, pts)
+
+    def rect(self, x0, y0, x1, y1, fill=None, outline=None, width=0.0, part=None):
+        pts = [(x0, y0), (x1, y1)]
+        self.draw.rectangle(self._s(pts), fill=fill, outline=outline, width=max(1, round(width * self.ss)))
+        self._track(part, pts)
+
+
+def _curve(x0: float, x1: float, y: float, bend: float, n: int = 12) -> list[tuple[float, float]]:
+    """Points of a parabola from (x0, y) to (x1, y) whose middle is ``bend`` lower."""
+    return [
+        (x0 + (x1 - x0) * t, y + bend * (1 - (2 * t - 1) ** 2)) for t in np.linspace(0, 1, n)
+    ]
+
+
+def _shade(color: tuple[int, int, int], f: float) -> tuple[int, int, int]:
+    return tuple(int(min(255, max(0, c * f))) for c in color)  # type: ignore[return-value]
+
+
+def _draw_face(p: _Painter, s: FaceSpec, cx: float, cy: float, a: float, b: float,
+               img_h: float) -> dict[str, list[tuple[float, float]]]:
+    """Draw all parts; returns landmark point groups in face coordinates (unrotated)."""
+    j_eye, j_brow, j_mw, j_mh, j_sp, j_th = s.jitter
+    th = 0.055 * a * j_th
+    dark = (35, 25, 25)
+    hair_rgb = HAIR_COLORS[s.hair] if s.hair else None
+    pts: dict[str, list[tuple[float, float]]] = {}
+
+    # neck, shoulders and tie
+    p.rect(cx - 0.38 * a, cy + 0.6 * b, cx + 0.38 * a, img_h + b, fill=_shade(s.skin, 0.9))
+    shirt = (70, 90, 120) if not s.necktie else (235, 235, 240)
+    p.polygon([(cx - 1.6 * a, img_h + b), (cx - 1.3 * a, cy + 1.15 * b), (cx + 1.3 * a, cy + 1.15 * b),
+               (cx + 1.6 * a, img_h + b)], fill=shirt)
+    if s.necktie:
+        p.polygon([(cx - 0.12 * a, cy + 1.12 * b), (cx + 0.12 * a, cy + 1.12 * b),
+                   (cx + 0.2 * a, cy + 1.9 * b), (cx, cy + 2.05 * b), (cx - 0.2 * a, cy + 1.9 * b)],
+                  fill=(170, 20, 30), part="necktie")
+    # hair behind the head
+    if hair_rgb:
+        p.ellipse(cx, cy - 0.12 * b, 1.12 * a, 1.02 * b, fill=hair_rgb, part="hair")
+    # ears, earrings
+    for side in (-1, 1):
+        p.ellipse(cx + side * 0.98 * a, cy - 0.02 * b, 0.14 * a, 0.2 * b, fill=_shade(s.skin, 0.93))
+        if s.earrings:
+            p.ellipse(cx + side * 1.0 * a, cy + 0.25 * b, 0.07 * a, 0.07 * a, fill=(240, 200, 40),
+                      outline=(120, 90, 10), width=0.02 * a, part="earrings")
+    # head
+    p.ellipse(cx, cy, a, b, fill=s.skin, part="face")
+    pts["jaw"] = [(cx + a * math.cos(t), cy + b * math.sin(t)) for t in np.linspace(math.pi, 0, 17)]
+    if s.bangs and hair_rgb:
+        p.polygon([(cx - 0.9 * a, cy - 0.55 * b), (cx - 0.75 * a, cy - 0.9 * b), (cx, cy - 1.02 * b),
+                   (cx + 0.75 * a, cy - 0.9 * b), (cx + 0.9 * a, cy - 0.55 * b), (cx + 0.45 * a, cy - 0.6 * b),
+                   (cx, cy - 0.55 * b), (cx - 0.45 * a, cy - 0.6 * b)], fill=hair_rgb, part="bangs")
+    if s.rosy_cheeks:
+        for side in (-1, 1):
+            p.ellipse(cx + side * 0.55 * a, cy + 0.22 * b, 0.17 * a, 0.11 * b, fill=(235, 120, 130),
+                      part="cheeks")
+
+    # eyes
+    ex, ey = 0.42 * a * j_sp, cy - 0.12 * b
+    ew = 0.2 * a * j_eye
+    eh = {"normal": 0.1, "wide": 0.17, "narrow": 0.035, "droopy": 0.06}[s.eyes] * a * j_eye
+    pts["eyes"] = []
+    for side in (-1, 1):
+        x = cx + side * ex
+        part = "left_eye" if side < 0 else "right_eye"
+        p.ellipse(x, ey, ew, eh, fill=(250, 250, 250), outline=dark, width=0.6 * th, part=part)
+        r = min(eh, 0.085 * a)
+        p.ellipse(x, ey, r, r, fill=(40, 30, 25))
+        if s.eyes == "droopy":  # heavy upper lid
+            p.polygon([(x - ew * 1.05, ey - eh * 1.3), (x + ew * 1.05, ey - eh * 1.3), (x + ew * 1.05, ey),
+                       (x - ew * 1.05, ey - eh * 0.2 * side)], fill=_shade(s.skin, 0.8), part=part)
+        pts["eyes"] += [(x - ew, ey), (x - ew / 2, ey - eh), (x + ew / 2, ey - eh), (x + ew, ey),
+                        (x + ew / 2, ey + eh), (x - ew / 2, ey + eh)]
+    # brows: (inner dy, outer dy) relative to the base height, positive = down
+    base = cy - 0.36 * b
+    shapes = {
+        "flat": (0.0, 0.0), "raised": (-0.14, -0.14), "inner_up": (-0.1, 0.06),
+        "inner_up_high": (-0.2, -0.04), "lowered": (0.07, 0.07), "v": (0.14, -0.08),
+        "one_raised": (0.0, 0.0),
+    }
+    inner, outer = shapes[s.brows]
+    bw = (0.11 if s.bushy_brows else 0.06) * a * j_brow
+    brow_color = _shade(hair_rgb or (60, 45, 35), 0.8)
+    pts["brows"] = []
+    for side in (-1, 1):
+        i_dy, o_dy = inner, outer
+        if s.brows == "one_raised" and side > 0:
+            i_dy, o_dy = -0.12, -0.18
+        xi, xo = cx + side * 0.16 * a, cx + side * 0.7 * a
+        yi, yo = base + i_dy * b, base + o_dy * b
+        arc = -0.05 * b if s.brows == "raised" else 0.0
+        line = [(xi + (xo - xi) * t, yi + (yo - yi) * t + arc * (1 - (2 * t - 1) ** 2)) for t in np.linspace(0, 1, 5)]
+        p.line(line, fill=brow_color, width=bw, part="brows")
+        pts["brows"] += line if side > 0 else line[::-1]
+    # glasses over the eyes
+    if s.glasses:
+        frame = (15, 15, 20)
+        for side in (-1, 1):
+            p.ellipse(cx + side * ex, ey, 0.3 * a, 0.22 * a, outline=frame, width=0.07 * a, part="glasses")
+        p.line([(cx - ex + 0.3 * a, ey), (cx + ex - 0.3 * a, ey)], fill=frame, width=0.06 * a, part="glasses")
+        for side in (-1, 1):
+            p.line([(cx + side * (ex + 0.3 * a), ey), (cx + side * 0.97 * a, ey - 0.05 * b)], fill=frame,
+                   width=0.05 * a, part="glasses")
+    # nose
+    ny = cy + 0.18 * b
+    nose = [(cx, cy - 0.05 * b), (cx - 0.12 * a, ny), (cx + 0.12 * a, ny)]
+    p.line(nose + [nose[0]], fill=_shade(s.skin, 0.7), width=0.5 * th, part="nose")
+    pts["nose"] = [(cx, cy - 0.05 * b + k * 0.06 * b) for k in range(4)] + [
+        (cx + dx * a, ny) for dx in (-0.12, -0.06, 0, 0.06, 0.12)]
+    if s.mouth == "wavy" or s.brows == "lowered":  # disgust: wrinkled nose
+        for side in (-1, 1):
+            p.line([(cx + side * 0.08 * a, cy + 0.02 * b), (cx + side * 0.2 * a, cy + 0.08 * b)],
+                   fill=_shade(s.skin, 0.6), width=0.4 * th, part="nose")
+    # beard
+    hair_dark = _shade(hair_rgb or (50, 40, 35), 0.7)
+    my = cy + 0.5 * b
+    mw = 0.36 * a * j_mw
+    if s.mustache:
+        p.polygon([(cx - 0.38 * a, my - 0.08 * b), (cx, my - 0.22 * b), (cx + 0.38 * a, my - 0.08 * b),
+                   (cx + 0.3 * a, my - 0.04 * b), (cx, my - 0.12 * b), (cx - 0.3 * a, my - 0.04 * b)],
+                  fill=hair_dark, part="mustache")
+    if s.goatee:
+        p.polygon([(cx - 0.2 * a, my + 0.18 * b), (cx + 0.2 * a, my + 0.18 * b), (cx + 0.12 * a, cy + 0.97 * b),
+                   (cx - 0.12 * a, cy + 0.97 * b)], fill=hair_dark, part="goatee")
+    # mouth
+    lip = (190, 30, 60) if s.lipstick else _shade(s.skin, 0.55)
+    inside = (70, 15, 20)
+    teeth = (245, 245, 240)
+    mh = 0.1 * b * j_mh
+    m = s.mouth
+    if m == "line":
+        p.line([(cx - mw, my), (cx + mw, my)], fill=lip, width=th, part="mouth")
+    elif m == "smile":
+        p.line(_curve(cx - mw, cx + mw, my - 0.4 * mh, 1.2 * mh), fill=lip, width=th * 1.2, part="mouth")
+    elif m == "open_smile":
+        top = _curve(cx - mw * 1.05, cx + mw * 1.05, my - 0.6 * mh, 0.3 * mh)
+        bottom = _curve(cx + mw * 1.05, cx - mw * 1.05, my - 0.6 * mh, 2.0 * mh)
+        p.polygon(top + bottom, fill=inside, outline=lip, width=th, part="mouth")
+        p.polygon(top + _curve(cx + mw * 0.95, cx - mw * 0.95, my - 0.55 * mh, 0.9 * mh), fill=teeth)
+    elif m == "frown":
+        p.line(_curve(cx - mw, cx + mw, my + 0.8 * mh, -1.5 * mh), fill=lip, width=th * 1.2, part="mouth")
+    elif m == "o":
+        p.ellipse(cx, my + 0.2 * mh, 0.45 * mw, 2.0 * mh, fill=inside, outline=lip, width=th, part="mouth")
+    elif m == "slightly_open":
+        p.ellipse(cx, my, 0.7 * mw, 0.6 * mh, fill=inside, outline=lip, width=th * 0.8, part="mouth")
+    elif m == "wide_open":
+        p.rect(cx - 1.1 * mw, my - 0.9 * mh, cx + 1.1 * mw, my + 1.1 * mh, fill=inside, outline=lip,
+               width=th, part="mouth")
+        p.rect(cx - 1.0 * mw, my - 0.85 * mh, cx + 1.0 * mw, my - 0.45 * mh, fill=teeth)
+        p.rect(cx - 1.0 * mw, my + 0.65 * mh, cx + 1.0 * mw, my + 1.05 * mh, fill=teeth)
+    elif m == "clenched":
+        p.rect(cx - 0.85 * mw, my - 0.45 * mh, cx + 0.85 * mw, my + 0.45 * mh, fill=teeth, outline=lip,
+               width=th, part="mouth")
+        p.line([(cx - 0.85 * mw, my), (cx + 0.85 * mw, my)], fill=(90, 90, 90), width=0.4 * th)
+        for k in range(-2, 3):
+            p.line([(cx + k * 0.3 * mw, my - 0.45 * mh), (cx + k * 0.3 * mw, my + 0.45 * mh)],
+                   fill=(90, 90, 90), width=0.3 * th)
+    elif m == "wavy":
+        wave = [(cx + mw * t, my + 0.6 * mh * math.sin(t * 3 * math.pi) - (0.6 * mh if t > 0.3 else 0))
+                for t in np.linspace(-1, 1, 16)]
+        p.line(wave, fill=lip, width=th * 1.1, part="mouth")
+    elif m == "smirk":
+        p.line([(cx - mw, my)] + _curve(cx - 0.1 * mw, cx + mw, my, -0.01) + [(cx + 1.1 * mw, my - 1.4 * mh)],
+               fill=lip, width=th * 1.1, part="mouth")
+    else:
+        raise ValueError(f"unknown mouth {m!r}")
+    outer = [(cx - mw, my)] + [(cx + mw * t, my - 0.3 * mh) for t in (-0.6, -0.3, 0, 0.3, 0.6)] + [
+        (cx + mw, my)] + [(cx + mw * t, my + 0.4 * mh) for t in (0.6, 0.3, 0, -0.3, -0.6)]
+    inner = [(cx + mw * t, my - 0.1 * mh) for t in (-0.7, -0.35, 0, 0.35)] + [
+        (cx + mw * t, my + 0.1 * mh) for t in (0.7, 0.35, 0, -0.35)]
+    pts["mouth"] = outer + inner
+    # hat on top
+    if s.hat:
+        hc = s.hat_color
+        p.rect(cx - 0.75 * a, cy - 1.45 * b, cx + 0.75 * a, cy - 0.62 * b, fill=hc, part="hat")
+        p.rect(cx - 0.75 * a, cy - 0.82 * b, cx + 0.75 * a, cy - 0.7 * b, fill=_shade(hc, 0.6), part="hat")
+        p.ellipse(cx, cy - 0.62 * b, 1.3 * a, 0.1 * b, fill=_shade(hc, 0.8), part="hat")
+    return pts
+
+
+def _background(size: tuple[int, int], spec: FaceSpec) -> Image.Image:
+    w, h = size
+    t = np.linspace(0, 1, h)[:, None, None]
+    top, bottom = np.array(spec.background[0], float), np.array(spec.background[1], float)
+    arr = np.broadcast_to(top * (1 - t) + bottom * t, (h, w, 3)).astype(np.uint8)
+    img = Image.fromarray(arr)
+    rng = np.random.default_rng(spec.clutter_seed)
+    draw = ImageDraw.Draw(img)
+    for _ in range(int(rng.integers(2, 6))):
+        x0, y0 = rng.uniform(-0.2, 1.0) * w, rng.uniform(-0.2, 1.0) * h
+        x1, y1 = x0 + rng.uniform(0.1, 0.5) * w, y0 + rng.uniform(0.1, 0.5) * h
+        color = tuple(int(v) for v in rng.integers(0, 256, 3))
+        (draw.ellipse if rng.random() < 0.5 else draw.rectangle)([x0, y0, x1, y1], fill=color)
+    return img.filter(ImageFilter.GaussianBlur(radius=max(1.0, w / 80)))
+
+
+def _rotate_point(x: float, y: float, cx: float, cy: float, angle_deg: float) -> tuple[float, float]:
+    """Where PIL's ``rotate(angle, center=(cx, cy))`` moves (x, y)."""
+    t = math.radians(angle_deg)
+    dx, dy = x - cx, y - cy
+    return cx + dx * math.cos(t) + dy * math.sin(t), cy - dx * math.sin(t) + dy * math.cos(t)
+
+
+def render(spec: FaceSpec, size: tuple[int, int],
+           face_box: tuple[float, float, float, float] | None = None, supersample: int = 2) -> Rendered:
+    """Draw ``spec`` on an image of ``size`` = (width, height); see :func:`render_face`."""
+    w, h = size
+    ss = supersample
+    bx, by, bw, bh = face_box if face_box is not None else default_face_box(size)
+    a, b = bw / 2 * spec.scale, bh / 2 * spec.scale
+    cx = bx + bw / 2 + spec.shift[0] * bw
+    cy = by + bh / 2 + spec.shift[1] * bh
+    canvas = _background((w * ss, h * ss), spec)
+    regions: dict[str, Box] = {}
+    lm5: list[tuple[float, float]] = []
+    lm68: list[tuple[float, float]] = []
+    if spec.show_face:
+        layer = Image.new("RGBA", (w * ss, h * ss), (0, 0, 0, 0))
+        painter = _Painter(ImageDraw.Draw(layer), ss)
+        groups = _draw_face(painter, spec, cx, cy, a, b, h)
+        layer = layer.rotate(spec.angle, resample=Image.Resampling.BICUBIC, center=(cx * ss, cy * ss))
+        canvas.paste(layer, (0, 0), layer)
+
+        def rot(pt: tuple[float, float]) -> tuple[float, float]:
+            return _rotate_point(pt[0], pt[1], cx, cy, spec.angle)
+
+        for part, (x0, y0, x1, y1) in painter.boxes.items():
+            corners = [rot(c) for c in ((x0, y0), (x1, y0), (x0, y1), (x1, y1))]
+            xs, ys = [c[0] for c in corners], [c[1] for c in corners]
+            box = (max(0, math.floor(min(xs))), max(0, math.floor(min(ys))),
+                   min(w, math.ceil(max(xs)) + 1), min(h, math.ceil(max(ys)) + 1))
+            if box[2] > box[0] and box[3] > box[1]:
+                regions[part] = box
+        if "left_eye" in regions and "right_eye" in regions:
+            le, re_ = regions["left_eye"], regions["right_eye"]
+            regions["eyes"] = (min(le[0], re_[0]), min(le[1], re_[1]), max(le[2], re_[2]), max(le[3], re_[3]))
+        eyes = groups["eyes"]
+        mouth = groups["mouth"]
+        lm5 = [rot(((eyes[0][0] + eyes[3][0]) / 2, eyes[0][1])), rot(((eyes[6][0] + eyes[9][0]) / 2, eyes[6][1])),
+               rot(groups["nose"][3]), rot(mouth[0]), rot(mouth[6])]
+        lm68 = [rot(q) for q in groups["jaw"] + groups["brows"] + groups["nose"] + eyes + mouth]
+    image = canvas.resize((w, h), Image.Resampling.BOX)
+    if spec.blurry:
+        image = image.filter(ImageFilter.GaussianBlur(radius=max(1.2, w / 90)))
+    arr = np.asarray(image, dtype=np.float32) * spec.brightness
+    if spec.noise > 0:
+        arr = arr + np.random.default_rng(spec.clutter_seed + 1).normal(0, spec.noise, arr.shape)
+    image = Image.fromarray(np.clip(arr, 0, 255).astype(np.uint8))
+    return Rendered(image=image, regions=regions, landmarks5=lm5, landmarks68=lm68)
+
+
+def render_face(spec: FaceSpec, size: tuple[int, int] = (178, 218),
+                face_box: tuple[float, float, float, float] | None = None) -> tuple[Image.Image, dict[str, Box]]:
+    """Draw a face; returns the RGB image and the pixel box ``(x0, y0, x1, y1)`` of each drawn part.
+
+    Region keys: ``face``, ``left_eye``, ``right_eye``, ``eyes``, ``brows``, ``nose``,
+    ``mouth``, and when drawn ``hair``, ``bangs``, ``glasses``, ``hat``, ``mustache``,
+    ``goatee``, ``cheeks``, ``earrings``, ``necktie``. ``face_box`` = (x, y, w, h) of the head;
+    by default CelebA's aligned framing.
+    """
+    out = render(spec, size, face_box)
+    return out.image, out.regions
