@@ -1,0 +1,184 @@
+"""Result figures: class-wise accuracy bars (paper Fig. 4 style) and FER confusion matrices.
+
+Values are fractions in [0, 1] (as :func:`faer_hub.evaluation.evaluate_model` returns them) and
+are drawn in percent. Comparison series (for example the paper's Table 5, via
+:func:`paper_series`) are drawn next to the measured bars, labelled with their source.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import numpy as np
+
+from ..tasks import Task, get_task
+
+PAPER_LABEL = "FAER, reported by the paper"
+MEAN_LABEL = "Mean"
+
+
+def _pyplot():
+    import matplotlib
+
+    if matplotlib.get_backend().lower() not in ("agg", "module://matplotlib_inline.backend_inline"):
+        matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def paper_series(task: Task | str) -> dict[str, float]:
+    """The paper's class-wise accuracy of FAER for ``task`` (fractions), plus its mean under ``'Mean'``.
+
+    Read from :mod:`faer_hub.tasks` (the single source); empty when the paper reports nothing.
+    """
+    task = get_task(task) if isinstance(task, str) else task
+    series = {label: acc / 100 for label, acc in task.paper_class_accuracy.items()}
+    if task.paper_accuracy is not None:
+        series[MEAN_LABEL] = task.paper_accuracy / 100
+    return series
+
+
+def plot_class_accuracy(
+    class_accuracy: Mapping[str, float],
+    *,
+    label_names: Sequence[str] | None = None,
+    series_name: str = "measured",
+    comparison: Mapping[str, Mapping[str, float]] | None = None,
+    mean: float | None = None,
+    panels: int | None = None,
+    title: str | None = None,
+    ylim: tuple[float, float] | None = None,
+    path: str | os.PathLike | None = None,
+):
+    """Grouped bars of class-wise accuracy with a final "Mean" group; returns the figure.
+
+    Args:
+        class_accuracy: label -> accuracy (fraction) of the measured model.
+        label_names: Order of the bars (default: the order of ``class_accuracy``).
+        series_name: Legend label of the measured bars.
+        comparison: Extra series, name -> {label -> fraction}; missing labels are left empty.
+            A value under ``'Mean'`` is drawn in the mean group.
+        mean: Mean shown in the last group (default: mean of ``class_accuracy``).
+        panels: Number of stacked panels (default: 2 for more than 20 labels, like the paper's
+            Fig. 4a/4b for CelebA's 40 attributes; else 1).
+        ylim: y-axis range in percent (default: from the data, at most 0-100).
+        path: Save as PNG here (atomically) when given.
+    """
+    plt = _pyplot()
+    labels = list(label_names or class_accuracy)
+    missing = [name for name in labels if name not in class_accuracy]
+    if missing:
+        raise KeyError(f"class_accuracy has no value for {missing}")
+    mean = float(np.mean([class_accuracy[name] for name in labels])) if mean is None else mean
+    series = {series_name: {**{k: class_accuracy[k] for k in labels}, MEAN_LABEL: mean}}
+    series.update({name: dict(values) for name, values in (comparison or {}).items()})
+    groups = labels + [MEAN_LABEL]
+    panels = panels or (2 if len(labels) > 20 else 1)
+    per_panel = math.ceil(len(groups) / panels)
+
+    values = [100 * v for s in series.values() for v in s.values() if v is not None and not math.isnan(v)]
+    if ylim is None:
+        low = max(0.0, math.floor((min(values) - 5) / 10) * 10) if values else 0.0
+        ylim = (low, 100.0)
+    width = 0.8 / len(series)
+    fig, axes = plt.subplots(panels, 1, figsize=(max(6.0, 0.55 * per_panel + 2), 3.6 * panels), squeeze=False)
+    colors = plt.get_cmap("tab10").colors
+    for p, ax in enumerate(axes[:, 0]):
+        chunk = groups[p * per_panel:(p + 1) * per_panel]
+        x = np.arange(len(chunk))
+        for i, (name, vals) in enumerate(series.items()):
+            heights = [100 * vals[g] if vals.get(g) is not None else np.nan for g in chunk]
+            ax.bar(x + (i - (len(series) - 1) / 2) * width, heights, width, label=name,
+                   color=colors[i % len(colors)], edgecolor="black", linewidth=0.4)
+        ax.set_xticks(x, [g.replace("_", " ") for g in chunk], rotation=45, ha="right", fontsize=8)
+        ax.set_xlim(-0.6, len(chunk) - 0.4)
+        ax.set_ylim(*ylim)
+        ax.set_ylabel("accuracy (%)")
+        ax.grid(axis="y", alpha=0.3)
+        ax.set_axisbelow(True)
+        if MEAN_LABEL in chunk:
+            ax.axvline(chunk.index(MEAN_LABEL) - 0.5, color="gray", linewidth=0.8, linestyle="--")
+    axes[0, 0].legend(fontsize=8, loc="lower right", bbox_to_anchor=(1.0, 1.0), ncol=len(series), frameon=False)
+    if title:
+        axes[0, 0].set_title(title, loc="left")
+    fig.tight_layout()
+    if path is not None:
+        save_figure(fig, path)
+    return fig
+
+
+def plot_confusion_matrix(
+    confusion: Sequence[Sequence[int]] | np.ndarray,
+    label_names: Sequence[str],
+    *,
+    title: str | None = None,
+    path: str | os.PathLike | None = None,
+):
+    """Row-normalised confusion matrix (rows: true class, each row sums to 1), counts kept per cell."""
+    plt = _pyplot()
+    from sklearn.metrics import ConfusionMatrixDisplay
+
+    counts = np.asarray(confusion, dtype=np.int64)
+    n = len(label_names)
+    if counts.shape != (n, n):
+        raise ValueError(f"confusion matrix has shape {counts.shape}, expected ({n}, {n}) for {n} labels")
+    totals = counts.sum(axis=1, keepdims=True)
+    normalised = np.divide(counts, totals, out=np.zeros(counts.shape, dtype=float), where=totals > 0)
+    fig, ax = plt.subplots(figsize=(1.0 + 0.75 * n, 0.8 + 0.7 * n))
+    ConfusionMatrixDisplay(normalised, display_labels=list(label_names)).plot(
+        ax=ax, cmap="Blues", values_format=".2f", colorbar=True, xticks_rotation=45, im_kw=dict(vmin=0, vmax=1))
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    if title:
+        ax.set_title(title)
+    fig.tight_layout()
+    if path is not None:
+        save_figure(fig, path)
+    return fig
+
+
+def save_figure(fig, path: str | os.PathLike, *, dpi: int = 110) -> Path:
+    """Save ``fig`` as PNG through a temporary file, then close it."""
+    plt = _pyplot()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    try:
+        fig.savefig(tmp, dpi=dpi, format="png")
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+        plt.close(fig)
+    return path
+
+
+def figures_for_metrics(
+    metrics: Mapping,
+    task: Task | str,
+    out_dir: str | os.PathLike,
+    *,
+    compare_paper: bool = True,
+    series_name: str = "measured",
+) -> list[Path]:
+    """Write the figures for an evaluation result: class-wise bars, and a confusion matrix for FER."""
+    task = get_task(task) if isinstance(task, str) else task
+    out = Path(out_dir)
+    paper = paper_series(task) if compare_paper else {}
+    primary = metrics.get("mean_accuracy", metrics.get("accuracy"))
+    written = [
+        save_figure(plot_class_accuracy(
+            metrics["class_accuracy"], label_names=task.label_names, series_name=series_name,
+            comparison={PAPER_LABEL: paper} if paper else None, mean=primary,
+            title=f"Class-wise accuracy, {task.dataset_title}",
+        ), out / "class_accuracy.png")
+    ]
+    if not task.multi_label and metrics.get("confusion_matrix") is not None:
+        written.append(save_figure(plot_confusion_matrix(
+            metrics["confusion_matrix"], task.label_names,
+            title=f"Confusion matrix (row-normalised), {task.dataset_title}",
+        ), out / "confusion_matrix.png"))
+    return written
