@@ -59,7 +59,11 @@ def save_export(
         repo_id: The Hub repo the folder is meant for, used in the card's usage lines.
     """
     task = get_task(task) if isinstance(task, str) else (task or task_of_model(model))
-    if task is not None and getattr(model, "num_classes", task.num_classes) != task.num_classes:
+    if task is None:
+        raise ValueError(
+            "cannot tell which task this model was trained for; pass task= one of " + ", ".join(TASKS)
+        )
+    if getattr(model, "num_classes", task.num_classes) != task.num_classes:
         raise ValueError(
             f"model has {model.num_classes} outputs but task {task.name!r} has {task.num_classes} labels"
         )
@@ -67,15 +71,17 @@ def save_export(
     folder.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.tmp-", dir=folder.parent))
     try:
-        model_config: dict[str, Any] = {}
-        if task is not None:
-            model_config = dict(
-                label_names=list(task.label_names),
-                problem_type="multi_label_classification" if task.multi_label else "single_label_classification",
-                faer_task=task.name,
-            )
+        model_config = dict(
+            label_names=list(task.label_names),
+            problem_type="multi_label_classification" if task.multi_label else "single_label_classification",
+            faer_task=task.name,
+        )
         save_for_hf(model, str(tmp), model_config=model_config, safe_serialization=True)
         config = json.loads((tmp / "config.json").read_text())
+        # num_classes is already top-level; transformers' timm wrapper passes it again next to
+        # model_args, which fails with "got multiple values for keyword argument 'num_classes'"
+        config.get("model_args", {}).pop("num_classes", None)
+        (tmp / "config.json").write_text(json.dumps(config, indent=2))
         card = _render_card(config, task, results, training_config, repo_id)
         (tmp / "README.md").write_text(card, encoding="utf-8")
         _replace_dir(tmp, folder)
@@ -87,7 +93,7 @@ def save_export(
 
 def _render_card(
     config: Mapping[str, Any],
-    task: Optional[Task],
+    task: Task,
     results: Optional[Mapping[str, Any]],
     training_config: Optional[Mapping[str, Any]],
     repo_id: Optional[str],
