@@ -1,0 +1,24 @@
+"""The `faer-hub` entry point's own commands (`list`; `convert` is in test_convert.py)."""
+
+from faer_hub.cli import main
+from faer_hub.zoo import list_models
+
+
+def test_list_models_reports_tags_tasks_and_sizes():
+    entries = {e.name: e for e in list_models()}
+    assert entries["faer_raf"].task == "rafdb" and entries["faer_raf"].num_classes == 7
+    assert entries["faer_celeba"].num_classes == 40
+    assert set(entries["faer_atto"].tags) == {"in1k", "celeba", "rafdb", "affectnet7", "affectnet8"}
+    assert abs(entries["faer_raf"].params / 1e6 - 101.7) < 0.1
+
+
+def test_list_command_prints_a_table(capsys):
+    assert main(["list", "--filter", "faer_a*"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].split() == ["model", "tags", "task", "classes", "params", "(M)"]
+    assert [line.split()[0] for line in lines[1:]] == ["faer_affectnet", "faer_affectnet8", "faer_atto"]
+
+
+def test_errors_are_reported_with_exit_status_2(tmp_path, capsys):
+    assert main(["convert", str(tmp_path / "missing.pth"), str(tmp_path / "out"), "--task", "rafdb"]) == 2
+    assert "checkpoint not found" in capsys.readouterr().err
