@@ -1,0 +1,102 @@
+"""Inference throughput and peak memory of FAER vs timm's ConvNeXt of the same size, in one run.
+
+Each measurement runs in its own subprocess (so peak memory is per model), FAER and ConvNeXt
+alternate, and each pair is repeated ``--rounds`` times; the table reports medians and the
+FAER/ConvNeXt ratio. On a GPU it uses bf16 autocast and channels_last.
+
+    python benchmarks/inference_throughput.py                      # CPU: atto, tiny, base at 224 px
+    python benchmarks/inference_throughput.py --device cuda --batch-size 256 --sizes atto tiny small base large
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import statistics
+import subprocess
+import sys
+import time
+
+
+def measure(model_name: str, device: str, batch_size: int, img_size: int, warmup: int, iters: int) -> dict:
+    """Images/s and peak memory (MiB) of ``model_name`` in this process."""
+    import timm
+    import torch
+
+    import faer_hub  # noqa: F401  (registers faer_*)
+
+    torch.manual_seed(0)
+    model = timm.create_model(model_name, num_classes=7).eval().to(device)
+    x = torch.randn(batch_size, 3, img_size, img_size, device=device)
+    cuda = device.startswith("cuda")
+    if cuda:
+        model = model.to(memory_format=torch.channels_last)
+        x = x.to(memory_format=torch.channels_last)
+    autocast = torch.autocast("cuda", dtype=torch.bfloat16) if cuda else torch.autocast("cpu", enabled=False)
+    with torch.inference_mode(), autocast:
+        for _ in range(warmup):
+            model(x)
+        if cuda:
+            torch.cuda.synchronize()
+            torch.cuda.reset_peak_memory_stats()
+        start = time.perf_counter()
+        for _ in range(iters):
+            model(x)
+        if cuda:
+            torch.cuda.synchronize()
+        elapsed = time.perf_counter() - start
+    peak_mib = (
+        torch.cuda.max_memory_allocated() / 2**20 if cuda else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    )
+    return {"images_per_s": batch_size * iters / elapsed, "peak_mib": peak_mib}
+
+
+def _measure_in_subprocess(model_name: str, args: argparse.Namespace) -> dict:
+    cmd = [
+        sys.executable, __file__, "--worker", model_name, "--device", args.device,
+        "--batch-size", str(args.batch_size), "--img-size", str(args.img_size),
+        "--warmup", str(args.warmup), "--iters", str(args.iters),
+    ]
+    out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--sizes", nargs="+", default=["atto", "tiny", "base"])
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--batch-size", type=int, default=8)
+    p.add_argument("--img-size", type=int, default=224)
+    p.add_argument("--warmup", type=int, default=2)
+    p.add_argument("--iters", type=int, default=5)
+    p.add_argument("--rounds", type=int, default=3, help="alternating FAER/ConvNeXt repeats; medians are reported")
+    p.add_argument("--worker", help=argparse.SUPPRESS)
+    args = p.parse_args()
+
+    if args.worker:
+        print(json.dumps(measure(args.worker, args.device, args.batch_size, args.img_size, args.warmup, args.iters)))
+        return
+
+    print(f"device={args.device} batch={args.batch_size} img={args.img_size} iters={args.iters} rounds={args.rounds}")
+    rows = []
+    for size in args.sizes:
+        runs: dict[str, list[dict]] = {"faer": [], "convnext": []}
+        for r in range(args.rounds):
+            for kind in ("faer", "convnext"):
+                runs[kind].append(_measure_in_subprocess(f"{kind}_{size}", args))
+            print(f"  {size} round {r + 1}/{args.rounds} done", file=sys.stderr, flush=True)
+        med = {k: {m: statistics.median(run[m] for run in v) for m in ("images_per_s", "peak_mib")} for k, v in runs.items()}
+        rows.append((size, med["faer"], med["convnext"]))
+
+    print(f"{'size':<6} {'FAER img/s':>11} {'ConvNeXt img/s':>15} {'ratio':>6} {'FAER MiB':>9} {'ConvNeXt MiB':>13} {'mem ratio':>9}")
+    for size, faer, conv in rows:
+        print(
+            f"{size:<6} {faer['images_per_s']:>11.1f} {conv['images_per_s']:>15.1f} "
+            f"{faer['images_per_s'] / conv['images_per_s']:>6.2f} {faer['peak_mib']:>9.0f} {conv['peak_mib']:>13.0f} "
+            f"{faer['peak_mib'] / conv['peak_mib']:>9.2f}"
+        )
+
+
+if __name__ == "__main__":
+    main()
