@@ -47,13 +47,34 @@ def _run_convert(args: argparse.Namespace) -> int:
     from .convert import convert_checkpoint
 
     folder = convert_checkpoint(args.checkpoint, args.output_dir, task=args.task, model_name=args.model)
-    print(f"wrote {folder} (load it with timm.create_model('local-dir:{folder}'))")
+    print(f"wrote {folder} (load it with timm.create_model('local-dir:{folder}', pretrained=True))")
+    return 0
+
+
+def _add_export_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("export", help="write a model as a Hub-ready folder (config.json, model.safetensors, README.md)")
+    p.add_argument("model", help="timm name (faer_atto.rafdb), 'hf-hub:org/repo', 'local-dir:path' or an export folder")
+    p.add_argument("output_dir")
+    p.add_argument("--task", default=None, help="celeba, rafdb, affectnet7 or affectnet8 (default: from the model's config)")
+    p.add_argument("--pretrained", action="store_true", help="load the timm name's pretrained weights first")
+    p.add_argument("--repo-id", default=None, help="the Hub repo the folder is meant for (used in the card)")
+    p.set_defaults(handler=_run_export)
+
+
+def _run_export(args: argparse.Namespace) -> int:
+    from .hub import save_export
+    from .sources import create_model_from_source
+
+    model = create_model_from_source(args.model, pretrained=args.pretrained)
+    folder = save_export(model, args.output_dir, task=args.task, repo_id=args.repo_id)
+    print(f"wrote {folder} (load it with timm.create_model('local-dir:{folder}', pretrained=True))")
     return 0
 
 
 PARSERS: list[Callable[[argparse._SubParsersAction], None]] = [
     _add_list_parser,
     _add_convert_parser,
+    _add_export_parser,
 ]
 
 

@@ -22,3 +22,20 @@ def test_list_command_prints_a_table(capsys):
 def test_errors_are_reported_with_exit_status_2(tmp_path, capsys):
     assert main(["convert", str(tmp_path / "missing.pth"), str(tmp_path / "out"), "--task", "rafdb"]) == 2
     assert "checkpoint not found" in capsys.readouterr().err
+
+
+def test_export_command_writes_a_loadable_folder(tmp_path, capsys):
+    import timm
+    import torch
+
+    out = tmp_path / "export"
+    assert main(["export", "faer_atto.affectnet8", str(out)]) == 0
+    assert "local-dir:" in capsys.readouterr().out
+    model = timm.create_model(f"local-dir:{out}", pretrained=True)
+    assert model.num_classes == 8 and model.pretrained_cfg["label_names"][-1] == "contempt"
+    assert model(torch.randn(1, 3, 64, 64)).shape == (1, 8)
+
+
+def test_export_command_names_a_wrong_task(tmp_path, capsys):
+    assert main(["export", "faer_atto.rafdb", str(tmp_path / "x"), "--task", "celeba"]) == 2
+    assert "7 outputs but task 'celeba' has 40 labels" in capsys.readouterr().err
