@@ -1,0 +1,189 @@
+"""Atomic training checkpoints: save, find the latest, prune, and keep the best epoch's weights.
+
+Layout under ``<output-dir>/checkpoints/``::
+
+    step-00000120/      Accelerate state (model, optimizer, scaler, RNG) + ema.safetensors
+                        + train_state.json, written under a temporary name then renamed
+    best-step-00000096/ model.safetensors (+ ema.safetensors): weights of the best epoch so far
+
+A folder with a final name is always complete (the rename is the commit); temporary folders
+left by a killed run are ignored and removed on resume. Every process must call these
+functions (Accelerate saves per-process RNG state); only the main process renames and deletes.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Optional
+
+import torch
+from accelerate import Accelerator
+from safetensors.torch import load_file, save_file
+
+__all__ = [
+    "TrainState", "checkpoint_dirs", "latest_checkpoint", "load_checkpoint", "prune_checkpoints",
+    "save_best_weights", "save_checkpoint",
+]
+
+STATE_FILE = "train_state.json"
+EMA_FILE = "ema.safetensors"
+MODEL_FILE = "model.safetensors"
+_STEP_DIR = re.compile(r"^step-(\d{8})$")
+_BEST_DIR = re.compile(r"^best-step-(\d{8})$")
+
+
+@dataclass
+class TrainState:
+    """Where training is, plus what model selection has seen so far."""
+
+    epoch: int = 0
+    """Epoch in progress (0-based); after an epoch-end save, the next one."""
+    batches_done: int = 0
+    """Batches of ``epoch`` already trained on (per process)."""
+    global_step: int = 0
+    """Optimizer steps taken."""
+    best_metric: Optional[float] = None
+    best_epoch: Optional[int] = None
+    best_dir: Optional[str] = None
+    """Name of the ``best-step-*`` folder under ``checkpoints/``."""
+    history: list[dict[str, Any]] = field(default_factory=list)
+    """One record per finished epoch: train loss, validation metrics, lr."""
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), indent=1, allow_nan=True)
+
+    @classmethod
+    def from_file(cls, path: Path) -> "TrainState":
+        return cls(**json.loads(path.read_text()))
+
+
+def _state_dict_to_save(module: torch.nn.Module) -> dict[str, torch.Tensor]:
+    return {k: v.detach().contiguous().cpu() for k, v in module.state_dict().items()}
+
+
+def checkpoint_dirs(checkpoints: Path) -> list[Path]:
+    """Complete ``step-*`` checkpoint folders, oldest first."""
+    if not checkpoints.is_dir():
+        return []
+    found = [p for p in checkpoints.iterdir() if _STEP_DIR.match(p.name) and (p / STATE_FILE).is_file()]
+    return sorted(found, key=lambda p: p.name)
+
+
+def latest_checkpoint(checkpoints: Path) -> Optional[Path]:
+    dirs = checkpoint_dirs(checkpoints)
+    return dirs[-1] if dirs else None
+
+
+def _write_dir_atomically(accelerator: Accelerator, final: Path, write) -> None:
+    """Run ``write(tmp)`` on every process, then rename ``tmp`` to ``final`` on the main one."""
+    tmp = final.with_name(f".{final.name}.tmp")
+    if accelerator.is_main_process:
+        if tmp.exists():
+            shutil.rmtree(tmp)
+        if final.exists():  # left by a killed run after the last checkpoint: not referenced
+            shutil.rmtree(final)
+        tmp.mkdir(parents=True)
+    accelerator.wait_for_everyone()
+    write(tmp)
+    accelerator.wait_for_everyone()
+    if accelerator.is_main_process:
+        _fsync_dir(tmp)
+        os.replace(tmp, final)
+        _fsync_dir(final.parent)
+    accelerator.wait_for_everyone()
+
+
+def _fsync_dir(path: Path) -> None:
+    for p in [*path.iterdir(), path] if path.is_dir() else [path]:
+        try:
+            fd = os.open(p, os.O_RDONLY)
+        except OSError:
+            continue
+        try:
+            os.fsync(fd)
+        except OSError:
+            pass
+        finally:
+            os.close(fd)
+
+
+def save_checkpoint(
+    accelerator: Accelerator,
+    checkpoints: Path,
+    state: TrainState,
+    *,
+    ema: Optional[torch.nn.Module] = None,
+) -> Path:
+    """Save the full training state as ``step-<global_step>`` (atomically) and return it."""
+    final = checkpoints / f"step-{state.global_step:08d}"
+
+    def write(tmp: Path) -> None:
+        accelerator.save_state(str(tmp), safe_serialization=True)
+        if accelerator.is_main_process:
+            if ema is not None:
+                save_file(_state_dict_to_save(ema), tmp / EMA_FILE)
+            (tmp / STATE_FILE).write_text(state.to_json())  # last: marks the folder complete
+
+    _write_dir_atomically(accelerator, final, write)
+    return final
+
+
+def load_checkpoint(
+    accelerator: Accelerator, path: Path, *, ema: Optional[torch.nn.Module] = None
+) -> TrainState:
+    """Restore model/optimizer/scaler/RNG (and EMA) from ``path``; return its train state."""
+    state = TrainState.from_file(path / STATE_FILE)
+    accelerator.load_state(str(path))
+    if ema is not None:
+        ema_file = path / EMA_FILE
+        if not ema_file.is_file():
+            raise FileNotFoundError(f"{path} has no {EMA_FILE}, but train.ema is on; resume with the same config")
+        ema.load_state_dict(load_file(ema_file))
+    return state
+
+
+def save_best_weights(
+    accelerator: Accelerator,
+    checkpoints: Path,
+    global_step: int,
+    model: torch.nn.Module,
+    *,
+    ema: Optional[torch.nn.Module] = None,
+) -> str:
+    """Write the current model (and EMA) weights as ``best-step-<global_step>``; return its name."""
+    final = checkpoints / f"best-step-{global_step:08d}"
+
+    def write(tmp: Path) -> None:
+        if accelerator.is_main_process:
+            save_file(_state_dict_to_save(model), tmp / MODEL_FILE)
+            if ema is not None:
+                save_file(_state_dict_to_save(ema), tmp / EMA_FILE)
+
+    _write_dir_atomically(accelerator, final, write)
+    return final.name
+
+
+def load_best_weights(path: Path, model: torch.nn.Module, *, ema: bool = False) -> None:
+    """Load the best epoch's weights (the EMA copy with ``ema=True``) into ``model``."""
+    model.load_state_dict(load_file(path / (EMA_FILE if ema else MODEL_FILE)))
+
+
+def prune_checkpoints(accelerator: Accelerator, checkpoints: Path, keep_last: int, best_dir: Optional[str]) -> None:
+    """Keep the newest ``keep_last`` step checkpoints, the best weights they refer to, and
+    ``best_dir``; remove everything else (including temporary folders of killed runs)."""
+    if accelerator.is_main_process and checkpoints.is_dir():
+        steps = checkpoint_dirs(checkpoints)
+        kept = steps[-keep_last:]
+        referenced = {best_dir} | {TrainState.from_file(p / STATE_FILE).best_dir for p in kept}
+        for path in checkpoints.iterdir():
+            stale_step = _STEP_DIR.match(path.name) and path not in kept
+            stale_best = _BEST_DIR.match(path.name) and path.name not in referenced
+            stale_tmp = path.name.startswith(".") and path.name.endswith(".tmp")
+            if stale_step or stale_best or stale_tmp:
+                shutil.rmtree(path, ignore_errors=True)
+    accelerator.wait_for_everyone()

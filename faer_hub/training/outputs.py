@@ -1,0 +1,103 @@
+"""The output folder of a training run: refuse to clobber, atomic files, the JSON-lines log."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import shutil
+import tempfile
+import time
+from pathlib import Path
+from typing import Any, Mapping
+
+import yaml
+
+__all__ = [
+    "CONFIG_FILE", "LOG_FILE", "METRICS_FILE", "OutputDirError", "JsonlLog", "check_output_dir", "prepare_output_dir",
+    "write_json", "write_text",
+]
+
+CONFIG_FILE = "config.yaml"
+LOG_FILE = "log.jsonl"
+METRICS_FILE = "metrics.json"
+RUN_ENTRIES = (CONFIG_FILE, LOG_FILE, METRICS_FILE, "checkpoints", "export", "tensorboard")
+"""What a run writes; ``--overwrite`` removes exactly these (a generated ``data/`` is kept)."""
+
+
+class OutputDirError(RuntimeError):
+    """The output folder holds a previous run and neither --resume nor --overwrite was given."""
+
+
+def check_output_dir(output_dir: Path, *, resume: bool, overwrite: bool) -> list[str]:
+    """Refuse a folder holding a previous run unless resuming or overwriting (reads only);
+    return the run entries found."""
+    if resume and overwrite:
+        raise OutputDirError("--resume and --overwrite contradict each other; pass one")
+    previous = [name for name in RUN_ENTRIES if (output_dir / name).exists()]
+    if previous and not (resume or overwrite):
+        raise OutputDirError(
+            f"{output_dir} holds a previous run ({', '.join(previous)}). Pass --resume to continue it, "
+            "--overwrite to replace it, or choose another --output-dir."
+        )
+    if resume and not (output_dir / CONFIG_FILE).is_file():
+        raise OutputDirError(f"--resume: {output_dir / CONFIG_FILE} not found; nothing to resume there")
+    return previous
+
+
+def prepare_output_dir(output_dir: Path, *, resume: bool, overwrite: bool) -> None:
+    """Check ``output_dir`` (see :func:`check_output_dir`), clear it for ``overwrite``, create it."""
+    previous = check_output_dir(output_dir, resume=resume, overwrite=overwrite)
+    if overwrite:
+        for name in previous:
+            path = output_dir / name
+            shutil.rmtree(path) if path.is_dir() else path.unlink()
+    output_dir.mkdir(parents=True, exist_ok=True)
+
+
+def write_text(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` via a temporary file and ``os.replace`` (never half-written)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _json_safe(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None if math.isnan(value) else str(value)
+    if isinstance(value, Mapping):
+        return {str(k): _json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_safe(v) for v in value]
+    return value
+
+
+def write_json(path: Path, data: Mapping[str, Any]) -> None:
+    write_text(path, json.dumps(_json_safe(data), indent=2) + "\n")
+
+
+def write_yaml(path: Path, data: Mapping[str, Any]) -> None:
+    write_text(path, yaml.safe_dump(dict(data), sort_keys=False))
+
+
+class JsonlLog:
+    """Append one JSON object per line (``event``, wall ``time``, then the fields)."""
+
+    def __init__(self, path: Path, enabled: bool = True) -> None:
+        self.path = path
+        self.enabled = enabled
+
+    def write(self, event: str, **fields: Any) -> None:
+        if not self.enabled:
+            return
+        record = {"event": event, "time": round(time.time(), 3), **fields}
+        with open(self.path, "a", encoding="utf-8") as f:
+            f.write(json.dumps(_json_safe(record)) + "\n")

@@ -1,0 +1,306 @@
+#!/usr/bin/env python
+"""Train FAER with Accelerate: the paper's recipes, model selection on validation, resumable.
+
+    python training/train.py --config training/configs/demo.yaml --output-dir runs/demo
+    accelerate launch training/train.py --config training/configs/rafdb.yaml \
+        --data-dir /data/RAF-DB --output-dir runs/rafdb
+    accelerate launch training/train.py --output-dir runs/rafdb --resume     # after a crash
+
+Outputs in --output-dir: config.yaml (resolved), log.jsonl, checkpoints/, metrics.json and
+export/ (Hub-ready: timm.create_model('local-dir:<output-dir>/export')).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import math
+import os
+import sys
+import time
+from pathlib import Path
+
+import torch
+from accelerate import Accelerator, PartialState
+from accelerate.utils import ProjectConfiguration, set_seed
+from tqdm.auto import tqdm
+
+if __package__ in (None, ""):  # `python training/train.py` from a checkout
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from faer_hub.evaluation import evaluate_model, primary_metric, split_batch  # noqa: E402
+from faer_hub.hub import save_export  # noqa: E402
+from faer_hub.losses import build_criterion  # noqa: E402
+from faer_hub.tasks import get_task  # noqa: E402
+from faer_hub.training import checkpoint as ckpt  # noqa: E402
+from faer_hub.training.config import ConfigError, config_to_dict, load_config  # noqa: E402
+from faer_hub.data.transforms import resolve_data_config  # noqa: E402
+from faer_hub.training.data import build_eval_loader, build_train_loader, derive_seed  # noqa: E402
+from faer_hub.training.guard import NonFiniteLossError, check_finite  # noqa: E402
+from faer_hub.training.model import ModelWithLoss, build_model  # noqa: E402
+from faer_hub.training.optim import build_optimizer, lr_factor, set_learning_rates  # noqa: E402
+from faer_hub.training.outputs import (  # noqa: E402
+    CONFIG_FILE, LOG_FILE, METRICS_FILE, JsonlLog, OutputDirError, check_output_dir, prepare_output_dir, write_json,
+    write_yaml,
+)
+from faer_hub.training.run import (  # noqa: E402
+    card_results, gradient_accumulation_steps, load_splits, make_ema, resolve_resume_config, tracker_names,
+)
+
+logger = logging.getLogger("faer.train")
+KILL_AFTER_STEP_ENV = "FAER_TRAIN_KILL_AFTER_STEP"
+"""Test hook: SIGKILL this process right after optimizer step N (simulates a crash)."""
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--config", type=Path, help="YAML config (training/configs/*.yaml)")
+    parser.add_argument("--data-dir", type=Path, help="dataset folder (sets data.data_dir)")
+    parser.add_argument("--output-dir", type=Path, required=True, help="where everything is written")
+    parser.add_argument("--resume", action="store_true", help="continue the run in --output-dir from its latest checkpoint")
+    parser.add_argument("--overwrite", action="store_true", help="replace a previous run in --output-dir")
+    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="SECTION.KEY=VALUE",
+                        help="override a config value (repeatable), e.g. --set optim.lr=1e-3")
+    args = parser.parse_args(argv)
+    if args.config is None and not args.resume:
+        parser.error("--config is required (except with --resume, which reuses the run's config.yaml)")
+    return args
+
+
+def main(argv: list[str] | None = None) -> dict:
+    args = parse_args(argv)
+    out: Path = args.output_dir
+    overrides = list(args.overrides) + ([f"data.data_dir={args.data_dir}"] if args.data_dir else [])
+    # 1. configuration: validated completely before any work
+    if args.resume:
+        config = resolve_resume_config(out / CONFIG_FILE, args.config, overrides)
+    else:
+        config = load_config(args.config, overrides)
+    task = get_task(config.task)
+    train_cfg = config.train
+
+    # 2. Accelerate: processes, mixed precision, gradient accumulation, trackers
+    num_processes = PartialState().num_processes
+    accum = gradient_accumulation_steps(train_cfg, num_processes)  # checked before any work
+    check_output_dir(out, resume=args.resume, overwrite=args.overwrite)
+    PartialState().wait_for_everyone()
+    accelerator = Accelerator(
+        mixed_precision=train_cfg.mixed_precision,
+        gradient_accumulation_steps=accum,
+        log_with=tracker_names(config.tracking.report_to),
+        project_config=ProjectConfiguration(project_dir=str(out), logging_dir=str(out / "tensorboard")),
+        dynamo_backend="inductor" if config.model.compile else "no",
+    )
+    logging.basicConfig(level=logging.INFO if accelerator.is_main_process else logging.WARNING,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if accelerator.is_main_process:
+        prepare_output_dir(out, resume=args.resume, overwrite=args.overwrite)
+        write_yaml(out / CONFIG_FILE, config_to_dict(config))
+    accelerator.wait_for_everyone()
+    log = JsonlLog(out / LOG_FILE, enabled=accelerator.is_main_process)
+    checkpoints = out / "checkpoints"
+    set_seed(config.seed)
+
+    # 3. data, model, loss, optimizer
+    with accelerator.main_process_first():
+        splits = load_splits(config, task, out)
+    model, backbone_pretrained = build_model(config.model, task)
+    if config.model.channels_last:
+        model = model.to(memory_format=torch.channels_last)
+    data_config = resolve_data_config(model)
+    train_loader, train_sampler = build_train_loader(
+        splits["train"], data_config, batch_size=train_cfg.per_device_batch_size, seed=config.seed,
+        hflip=config.data.hflip, balanced=config.data.balanced_sampling, num_workers=config.data.num_workers,
+    )
+    eval_loaders = {
+        name: build_eval_loader(splits[name], data_config, batch_size=train_cfg.eval_batch_size,
+                                num_workers=config.data.num_workers)
+        for name in ("validation", "test")
+    }
+    criterion = build_criterion(task.kind, num_classes=task.num_classes, feature_dim=model.num_features,
+                                options=vars(config.loss))
+    module = ModelWithLoss(model, criterion)
+    optimizer = build_optimizer(model, config, backbone_pretrained=backbone_pretrained,
+                                extra_params=criterion.parameters())
+    module, optimizer, train_loader, val_loader, test_loader = accelerator.prepare(
+        module, optimizer, train_loader, eval_loaders["validation"], eval_loaders["test"]
+    )
+    net = accelerator.unwrap_model(module).model  # the bare timm model (evaluation, EMA, export)
+    ema = make_ema(net, train_cfg)
+    steps_per_epoch = math.ceil(len(train_loader) / accum)
+    if train_cfg.max_steps_per_epoch:
+        steps_per_epoch = min(steps_per_epoch, train_cfg.max_steps_per_epoch)
+    select = config.eval.select_metric or primary_metric(task)
+
+    # 4. resume
+    state = ckpt.TrainState()
+    if args.resume:
+        latest = ckpt.latest_checkpoint(checkpoints)
+        if latest is None:
+            logger.info("--resume: no checkpoint in %s yet; starting from the beginning", checkpoints)
+        else:
+            state = ckpt.load_checkpoint(accelerator, latest, ema=ema.module if ema else None)
+            logger.info("resumed from %s (epoch %d, batch %d, step %d)", latest, state.epoch, state.batches_done,
+                        state.global_step)
+            log.write("resume", checkpoint=latest.name, epoch=state.epoch, global_step=state.global_step)
+        ckpt.prune_checkpoints(accelerator, checkpoints, config.checkpoint.keep_last, state.best_dir)
+    accelerator.init_trackers(config.tracking.project_name, config=_flat_hparams(config_to_dict(config)))
+    logger.info(
+        "task %s | %s | %d train / %d validation / %d test images | global batch %d = %d per device x %d "
+        "processes x %d accumulation | %d optimizer steps per epoch | mixed precision %s",
+        task.name, config.model.name, len(splits["train"]), len(splits["validation"]), len(splits["test"]),
+        train_cfg.global_batch_size, train_cfg.per_device_batch_size, accelerator.num_processes, accum,
+        steps_per_epoch, train_cfg.mixed_precision,
+    )
+    if state.global_step == 0 and state.epoch == 0:
+        log.write("start", task=task.name, model=config.model.name, num_processes=accelerator.num_processes,
+                  gradient_accumulation_steps=accum, steps_per_epoch=steps_per_epoch,
+                  backbone_pretrained=backbone_pretrained)
+
+    # 5. train
+    kill_after = int(os.environ.get(KILL_AFTER_STEP_ENV, "0"))
+    started = time.time()
+    for epoch in range(state.epoch, train_cfg.epochs):
+        module.train()
+        train_sampler.set_epoch(epoch)
+        batches = train_loader
+        if state.batches_done:
+            batches = accelerator.skip_first_batches(train_loader, state.batches_done)
+        steps_this_epoch = state.batches_done // accum  # checkpoints are taken at optimizer steps
+        bar = tqdm(total=steps_per_epoch, initial=steps_this_epoch, desc=f"epoch {epoch + 1}/{train_cfg.epochs}",
+                   disable=not accelerator.is_local_main_process, leave=False)
+        running, seen, tick = {}, 0, time.time()
+        for batch in batches:
+            if train_cfg.max_steps_per_epoch and steps_this_epoch >= train_cfg.max_steps_per_epoch:
+                break
+            images, targets = split_batch(batch)
+            if config.model.channels_last:
+                images = images.contiguous(memory_format=torch.channels_last)
+            # dropout / drop-path randomness depends on (seed, step, process) only: resumable
+            torch.manual_seed(derive_seed(config.seed, 2, epoch, state.batches_done, accelerator.process_index))
+            with accelerator.accumulate(module):
+                _, loss, parts = module(images, targets)
+                check_finite(accelerator, loss, step=state.global_step + 1, epoch=epoch,
+                             last_checkpoint=ckpt.latest_checkpoint(checkpoints))
+                accelerator.backward(loss)
+                if accelerator.sync_gradients and config.optim.grad_clip_norm:
+                    accelerator.clip_grad_norm_(module.parameters(), config.optim.grad_clip_norm)
+                optimizer.step()
+                optimizer.zero_grad(set_to_none=True)
+            state.batches_done += 1
+            for key, value in {"loss": loss.detach(), **parts}.items():
+                running[key] = running.get(key, 0.0) + float(value)
+            seen += 1
+            if not accelerator.sync_gradients:
+                continue
+            state.global_step += 1
+            steps_this_epoch += 1
+            factor = lr_factor(config.optim, epoch=epoch, step=state.global_step,
+                               steps_per_epoch=steps_per_epoch, epochs=train_cfg.epochs)
+            set_learning_rates(optimizer, factor)  # lr of the next step
+            if ema is not None:
+                ema.update(net, step=state.global_step)
+            bar.update(1)
+            if state.global_step % train_cfg.log_every_steps == 0:
+                record = {f"train/{k}": v / seen for k, v in running.items()}
+                record["train/lr"] = optimizer.param_groups[0]["lr"]
+                record["train/images_per_s"] = seen * images.shape[0] * accelerator.num_processes / (time.time() - tick)
+                accelerator.log(record, step=state.global_step)
+                log.write("train", epoch=epoch, step=state.global_step, **{k.split("/")[1]: v for k, v in record.items()})
+                bar.set_postfix(loss=f"{record['train/loss']:.4f}")
+                running, seen, tick = {}, 0, time.time()
+            last_batch = state.batches_done >= len(train_loader) or steps_this_epoch >= steps_per_epoch
+            every = config.checkpoint.every_steps
+            if every and state.global_step % every == 0 and not last_batch:
+                ckpt.save_checkpoint(accelerator, checkpoints, state, ema=ema.module if ema else None)
+                ckpt.prune_checkpoints(accelerator, checkpoints, config.checkpoint.keep_last, state.best_dir)
+            if kill_after and state.global_step == kill_after:
+                os.kill(os.getpid(), 9)
+        bar.close()
+
+        # 6. validate, select on VALIDATION, checkpoint the epoch
+        eval_net = ema.module if (ema is not None and config.eval.use_ema) else net
+        val = evaluate_model(eval_net, val_loader, task, accelerator, channels_last=config.model.channels_last)
+        score = val[select]
+        improved = state.best_metric is None or score > state.best_metric
+        if improved:
+            state.best_metric, state.best_epoch = score, epoch
+            state.best_dir = ckpt.save_best_weights(accelerator, checkpoints, state.global_step, net,
+                                                    ema=ema.module if ema else None)
+        summary = {k: v for k, v in val.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
+        state.history.append(dict(epoch=epoch, global_step=state.global_step, validation=summary,
+                                  lr=optimizer.param_groups[0]["lr"]))
+        accelerator.log({f"validation/{k}": v for k, v in summary.items()}, step=state.global_step)
+        log.write("validation", epoch=epoch, step=state.global_step, best=improved, **summary)
+        logger.info("epoch %d/%d: validation %s %.4f%s", epoch + 1, train_cfg.epochs, select, score,
+                    " (best so far)" if improved else "")
+        state.epoch, state.batches_done = epoch + 1, 0
+        set_learning_rates(optimizer, lr_factor(config.optim, epoch=epoch + 1, step=state.global_step,
+                                                steps_per_epoch=steps_per_epoch, epochs=train_cfg.epochs))
+        ckpt.save_checkpoint(accelerator, checkpoints, state, ema=ema.module if ema else None)
+        ckpt.prune_checkpoints(accelerator, checkpoints, config.checkpoint.keep_last, state.best_dir)
+    train_time = time.time() - started
+
+    # 7. test the last epoch and the epoch selected on validation; export the selected one
+    use_ema = ema is not None and config.eval.use_ema
+    eval_net = ema.module if use_ema else net
+    last = {"epoch": train_cfg.epochs - 1,
+            "validation": state.history[-1]["validation"] if state.history else None,
+            "test": evaluate_model(eval_net, test_loader, task, accelerator, channels_last=config.model.channels_last)}
+    ckpt.load_best_weights(checkpoints / state.best_dir, eval_net, ema=use_ema)
+    selected_val = evaluate_model(eval_net, val_loader, task, accelerator, channels_last=config.model.channels_last)
+    selected_test = evaluate_model(eval_net, test_loader, task, accelerator, channels_last=config.model.channels_last)
+    metrics = {
+        "task": task.name,
+        "model": config.model.name,
+        "selection": {
+            "split": "validation",
+            "metric": select,
+            "best_epoch": state.best_epoch,
+            "note": f"the epoch with the highest validation {select} was selected; the test split was never "
+                    "used for selection",
+            "weights": "ema" if use_ema else "model",
+        },
+        "validation": selected_val,
+        "test": selected_test,
+        "last_epoch": last,
+        "history": state.history,
+        "num_processes": accelerator.num_processes,
+        "train_time_s": round(train_time, 1),
+    }
+    if accelerator.is_main_process:
+        write_json(out / METRICS_FILE, metrics)
+        export = save_export(eval_net, out / "export", task=task,
+                             results=card_results(selected_test, split="test", synthetic=config.data.synthetic),
+                             training_config=config_to_dict(config))
+        log.write("done", best_epoch=state.best_epoch, **{f"test_{select}": selected_test[select]})
+        accelerator.log({f"test/{select}": selected_test[select]}, step=state.global_step)
+        print(
+            f"\nDone in {time.time() - started:.0f} s. Best epoch {state.best_epoch + 1} (selected on validation "
+            f"{select} {selected_val[select]:.4f}); test {select} {selected_test[select]:.4f} "
+            f"(last epoch: {last['test'][select]:.4f}).\n"
+            f"  metrics:     {out / METRICS_FILE}\n  log:         {out / LOG_FILE}\n"
+            f"  checkpoints: {checkpoints}\n  config:      {out / CONFIG_FILE}\n"
+            f"  export:      {export}  (timm.create_model('local-dir:{export}'))"
+        )
+    accelerator.end_training()
+    return metrics
+
+
+def _flat_hparams(d: dict, prefix: str = "") -> dict:
+    """Flatten the config for trackers (TensorBoard hparams take scalars and strings only)."""
+    flat = {}
+    for key, value in d.items():
+        if isinstance(value, dict):
+            flat.update(_flat_hparams(value, f"{prefix}{key}."))
+        else:
+            flat[f"{prefix}{key}"] = value if isinstance(value, (int, float, str, bool)) else str(value)
+    return flat
+
+
+if __name__ == "__main__":
+    try:
+        main()
+    except (ConfigError, OutputDirError, NonFiniteLossError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        sys.exit(2)
