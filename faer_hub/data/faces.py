@@ -82,12 +82,14 @@ class FaceSpec:
 
 def random_face_spec(rng: np.random.Generator, *, expression: str | None = None,
                      mouth: str | None = None, brows: str | None = None, eyes: str | None = None,
-                     **overrides: object) -> FaceSpec:
+                     accessories: float = 1.0, **overrides: object) -> FaceSpec:
     """A face with random nuisance (skin, hair, accessories, pose, background, noise).
 
     ``expression`` (a key of :data:`EXPRESSION_PARTS`) sets mouth, brows and eyes; they can
-    also be given one by one. ``overrides`` set any other :class:`FaceSpec` field.
+    also be given one by one. ``accessories`` scales the probability of glasses, hat, beard
+    and the like. ``overrides`` set any other :class:`FaceSpec` field.
     """
+    acc = accessories
     if expression is not None:
         mouth, brows, eyes = EXPRESSION_PARTS[expression]
     tone = rng.uniform(0, 1)
@@ -100,18 +102,18 @@ def random_face_spec(rng: np.random.Generator, *, expression: str | None = None,
         eyes=eyes or "normal",
         skin=skin,  # type: ignore[arg-type]
         hair=[None, "black", "brown", "blond", "gray"][int(rng.integers(0, 5))],
-        bangs=bool(rng.random() < 0.25),
-        glasses=bool(rng.random() < 0.25),
-        hat=bool(rng.random() < 0.2),
+        bangs=bool(rng.random() < 0.25 * acc),
+        glasses=bool(rng.random() < 0.25 * acc),
+        hat=bool(rng.random() < 0.2 * acc),
         hat_color=tuple(int(v) for v in rng.integers(0, 256, 3)),  # type: ignore[arg-type]
-        mustache=bool(rng.random() < 0.2),
-        goatee=bool(rng.random() < 0.2),
-        lipstick=bool(rng.random() < 0.2),
-        rosy_cheeks=bool(rng.random() < 0.2),
-        bushy_brows=bool(rng.random() < 0.25),
-        earrings=bool(rng.random() < 0.2),
-        necktie=bool(rng.random() < 0.2),
-        blurry=bool(rng.random() < 0.08),
+        mustache=bool(rng.random() < 0.2 * acc),
+        goatee=bool(rng.random() < 0.2 * acc),
+        lipstick=bool(rng.random() < 0.2 * acc),
+        rosy_cheeks=bool(rng.random() < 0.2 * acc),
+        bushy_brows=bool(rng.random() < 0.25 * acc),
+        earrings=bool(rng.random() < 0.2 * acc),
+        necktie=bool(rng.random() < 0.2 * acc),
+        blurry=bool(rng.random() < 0.08 * acc),
         angle=float(rng.uniform(-8, 8)),
         scale=float(rng.uniform(0.92, 1.08)),
         shift=(float(rng.uniform(-0.04, 0.04)), float(rng.uniform(-0.04, 0.04))),
@@ -200,7 +202,7 @@ def _draw_face(p: _Painter, s: FaceSpec, cx: float, cy: float, a: float, b: floa
                img_h: float) -> dict[str, list[tuple[float, float]]]:
     """Draw all parts; returns landmark point groups in face coordinates (unrotated)."""
     j_eye, j_brow, j_mw, j_mh, j_sp, j_th = s.jitter
-    th = 0.055 * a * j_th
+    th = 0.075 * a * j_th
     dark = (35, 25, 25)
     hair_rgb = HAIR_COLORS[s.hair] if s.hair else None
     pts: dict[str, list[tuple[float, float]]] = {}
@@ -238,7 +240,7 @@ def _draw_face(p: _Painter, s: FaceSpec, cx: float, cy: float, a: float, b: floa
     # eyes
     ex, ey = 0.42 * a * j_sp, cy - 0.12 * b
     ew = 0.2 * a * j_eye
-    eh = {"normal": 0.1, "wide": 0.17, "narrow": 0.035, "droopy": 0.06}[s.eyes] * a * j_eye
+    eh = {"normal": 0.1, "wide": 0.19, "narrow": 0.035, "droopy": 0.06}[s.eyes] * a * j_eye
     pts["eyes"] = []
     for side in (-1, 1):
         x = cx + side * ex
@@ -259,7 +261,7 @@ def _draw_face(p: _Painter, s: FaceSpec, cx: float, cy: float, a: float, b: floa
         "one_raised": (0.0, 0.0),
     }
     inner, outer = shapes[s.brows]
-    bw = (0.11 if s.bushy_brows else 0.06) * a * j_brow
+    bw = (0.13 if s.bushy_brows else 0.085) * a * j_brow
     brow_color = _shade(hair_rgb or (60, 45, 35), 0.8)
     pts["brows"] = []
     for side in (-1, 1):
@@ -294,7 +296,7 @@ def _draw_face(p: _Painter, s: FaceSpec, cx: float, cy: float, a: float, b: floa
     # beard
     hair_dark = _shade(hair_rgb or (50, 40, 35), 0.7)
     my = cy + 0.5 * b
-    mw = 0.36 * a * j_mw
+    mw = 0.42 * a * j_mw
     if s.mustache:
         p.polygon([(cx - 0.38 * a, my - 0.08 * b), (cx, my - 0.22 * b), (cx + 0.38 * a, my - 0.08 * b),
                    (cx + 0.3 * a, my - 0.04 * b), (cx, my - 0.12 * b), (cx - 0.3 * a, my - 0.04 * b)],
@@ -306,7 +308,7 @@ def _draw_face(p: _Painter, s: FaceSpec, cx: float, cy: float, a: float, b: floa
     lip = (190, 30, 60) if s.lipstick else _shade(s.skin, 0.55)
     inside = (70, 15, 20)
     teeth = (245, 245, 240)
-    mh = 0.1 * b * j_mh
+    mh = 0.12 * b * j_mh
     m = s.mouth
     if m == "line":
         p.line([(cx - mw, my), (cx + mw, my)], fill=lip, width=th, part="mouth")
@@ -371,7 +373,7 @@ def _background(size: tuple[int, int], spec: FaceSpec) -> Image.Image:
         x1, y1 = x0 + rng.uniform(0.1, 0.5) * w, y0 + rng.uniform(0.1, 0.5) * h
         color = tuple(int(v) for v in rng.integers(0, 256, 3))
         (draw.ellipse if rng.random() < 0.5 else draw.rectangle)([x0, y0, x1, y1], fill=color)
-    return img.filter(ImageFilter.GaussianBlur(radius=max(1.0, w / 80)))
+    return img.filter(ImageFilter.GaussianBlur(radius=max(1.0, w / 160)))
 
 
 def _rotate_point(x: float, y: float, cx: float, cy: float, angle_deg: float) -> tuple[float, float]:
@@ -390,7 +392,7 @@ def render(spec: FaceSpec, size: tuple[int, int],
     a, b = bw / 2 * spec.scale, bh / 2 * spec.scale
     cx = bx + bw / 2 + spec.shift[0] * bw
     cy = by + bh / 2 + spec.shift[1] * bh
-    canvas = _background((w * ss, h * ss), spec)
+    canvas = _background((w, h), spec).resize((w * ss, h * ss), Image.Resampling.BILINEAR)
     regions: dict[str, Box] = {}
     lm5: list[tuple[float, float]] = []
     lm68: list[tuple[float, float]] = []
@@ -398,7 +400,7 @@ def render(spec: FaceSpec, size: tuple[int, int],
         layer = Image.new("RGBA", (w * ss, h * ss), (0, 0, 0, 0))
         painter = _Painter(ImageDraw.Draw(layer), ss)
         groups = _draw_face(painter, spec, cx, cy, a, b, h)
-        layer = layer.rotate(spec.angle, resample=Image.Resampling.BICUBIC, center=(cx * ss, cy * ss))
+        layer = layer.rotate(spec.angle, resample=Image.Resampling.BILINEAR, center=(cx * ss, cy * ss))
         canvas.paste(layer, (0, 0), layer)
 
         def rot(pt: tuple[float, float]) -> tuple[float, float]:

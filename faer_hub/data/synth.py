@@ -36,6 +36,8 @@ DEFAULT_SIZES = {"celeba": (178, 218), "rafdb": (100, 100), "affectnet": (224, 2
 """Aligned image size per dataset (AffectNet: the newer release's pre-cropped faces)."""
 
 JPEG_QUALITY = 90
+FER_ACCESSORIES = 0.5
+"""Expression datasets draw glasses, hats, beards... half as often as CelebA does."""
 LANDMARK5_NAMES = ("lefteye_x lefteye_y righteye_x righteye_y nose_x nose_y "
                    "leftmouth_x leftmouth_y rightmouth_x rightmouth_y")
 AFFECTNET_HEADER = ("subDirectory_filePath,face_x,face_y,face_width,face_height,"
@@ -106,7 +108,7 @@ def _write_csv(path: Path, header: list[str] | None, rows: Iterable[list]) -> No
 
 def _expression_face(seed: int, keys: tuple[int, ...], expression: str, size: tuple[int, int],
                      face_box: tuple[float, float, float, float] | None = None, **overrides) -> Rendered:
-    spec = random_face_spec(_rng(seed, *keys), expression=expression, **overrides)
+    spec = random_face_spec(_rng(seed, *keys), expression=expression, accessories=FER_ACCESSORIES, **overrides)
     return render(spec, size, face_box if face_box is not None else default_face_box(size, "raf"))
 
 
@@ -184,7 +186,8 @@ def _write_rafdb(root: Path, layout: str, counts: dict[str, int], seed: int, siz
                 w, h = (int(v) for v in rng.integers(140, 260, 2))
                 fw = rng.uniform(0.45, 0.7) * min(w, h)
                 box = (rng.uniform(0, w - fw), rng.uniform(0, h - fw), fw, fw)
-                spec = random_face_spec(_rng(seed, 2, split_code, i), expression=RAFDB_LABELS[label])
+                spec = random_face_spec(_rng(seed, 2, split_code, i), expression=RAFDB_LABELS[label],
+                                        accessories=FER_ACCESSORIES)
                 _jpeg(render(spec, (w, h), box).image, root / "basic" / "Image" / "original" / name)
                 label_lines.append(f"{name} {raf_id}")
             else:
@@ -214,7 +217,8 @@ def _affectnet_face(seed: int, keys: tuple[int, ...], code: int, size: tuple[int
                     face_box: tuple[float, float, float, float] | None = None) -> Rendered:
     if code <= 7:
         return _expression_face(seed, keys, AFFECTNET8_LABELS[code], size, face_box)
-    spec = random_face_spec(_rng(seed, *keys), expression=AFFECTNET8_LABELS[code % 8])
+    spec = random_face_spec(_rng(seed, *keys), expression=AFFECTNET8_LABELS[code % 8],
+                            accessories=FER_ACCESSORIES)
     if code == 10:  # No-Face
         spec = replace(spec, show_face=False)
     inner = face_box if face_box is not None else default_face_box(size, "raf")

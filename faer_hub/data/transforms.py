@@ -1,0 +1,159 @@
+"""Transforms, collation, class-balanced sampling and the DataLoader used by training and evaluation.
+
+Transforms come from the model's pretrained config through timm's data helpers. The paper's
+recipe: resize to the input size (no aspect-preserving crop), random horizontal flip when
+training, ImageNet normalisation. More augmentation: pass ``augment`` (timm
+``create_transform`` training kwargs such as ``scale``, ``color_jitter``, ``auto_augment``,
+``re_prob``).
+
+Batches are dicts: ``{"pixel_values": float [B, 3, H, W], "labels": long [B]}`` for expression
+datasets (``label`` column) or ``float [B, 40]`` 0/1 for CelebA (``attributes`` column).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import timm.data
+import torch
+from PIL import Image
+from torch import nn
+from torch.utils.data import BatchSampler, DataLoader, RandomSampler, SequentialSampler, WeightedRandomSampler
+from torchvision import transforms as T
+
+ImageTransform = Callable[[Image.Image], torch.Tensor]
+DataConfigSource = nn.Module | Mapping[str, Any] | None
+
+
+def resolve_data_config(source: DataConfigSource = None, *, image_size: int | None = None) -> dict[str, Any]:
+    """timm data config (input_size, mean, std, interpolation, crop_pct) for a model or a config.
+
+    ``source``: a timm model (its ``pretrained_cfg``), a data config / pretrained_cfg mapping,
+    or ``None`` for timm's ImageNet defaults at 224 px. ``image_size`` overrides the input size.
+    """
+    if isinstance(source, nn.Module):
+        config = timm.data.resolve_data_config({}, model=source)
+    elif source is None:
+        config = timm.data.resolve_data_config({})
+    else:
+        config = timm.data.resolve_data_config({}, pretrained_cfg=dict(source))
+    if image_size is not None:
+        config["input_size"] = (3, image_size, image_size)
+    return config
+
+
+def build_transform(data_config: Mapping[str, Any], *, training: bool,
+                    augment: Mapping[str, Any] | None = None, crop_mode: str = "squash") -> ImageTransform:
+    """PIL image -> normalised tensor, built with :func:`timm.data.create_transform`.
+
+    Evaluation and the paper's training recipe resize to the input size (``crop_mode='squash'``;
+    ``'center'`` keeps the aspect ratio and centre-crops); training adds a random horizontal
+    flip. ``augment`` (training only) switches to timm's full training pipeline with those
+    keyword arguments, e.g. ``dict(scale=(0.8, 1.0), color_jitter=0.2, re_prob=0.25)``.
+    """
+    common = dict(
+        input_size=data_config["input_size"],
+        interpolation=data_config.get("interpolation", "bilinear"),
+        mean=data_config["mean"],
+        std=data_config["std"],
+    )
+    if training and augment:
+        return timm.data.create_transform(**common, is_training=True, **dict(augment))
+    resize = timm.data.create_transform(**common, is_training=False, crop_pct=1.0, crop_mode=crop_mode)
+    return T.Compose([T.RandomHorizontalFlip(0.5), resize]) if training else resize
+
+
+def target_column(features: Mapping[str, Any]) -> str:
+    """``'label'`` (expression datasets) or ``'attributes'`` (CelebA)."""
+    for name in ("label", "attributes"):
+        if name in features:
+            return name
+    raise KeyError(f"dataset has neither a 'label' nor an 'attributes' column: {list(features)}")
+
+
+def batch_transform(image_transform: ImageTransform, target: str) -> Callable[[dict], dict]:
+    """A ``Dataset.with_transform`` function: decoded batch -> ``pixel_values`` and ``labels`` lists."""
+
+    def apply(batch: dict[str, list]) -> dict[str, list]:
+        return {
+            "pixel_values": [image_transform(image.convert("RGB")) for image in batch["image"]],
+            "labels": batch[target],
+        }
+
+    return apply
+
+
+def collate(batch: Sequence[Mapping[str, Any]] | Mapping[str, Sequence[Any]]) -> dict[str, torch.Tensor]:
+    """Stack examples into ``{"pixel_values", "labels"}`` tensors.
+
+    Accepts a list of examples (ordinary DataLoader batching) or one dict of lists (a batch
+    fetched in one call, as :func:`build_dataloader` does). Integer labels become ``long``
+    ``[B]``; attribute vectors become ``float`` ``[B, 40]``.
+    """
+    if isinstance(batch, Mapping):
+        pixels, labels = list(batch["pixel_values"]), list(batch["labels"])
+    else:
+        pixels = [example["pixel_values"] for example in batch]
+        labels = [example["labels"] for example in batch]
+    label_tensor = torch.as_tensor(np.asarray(labels))
+    if label_tensor.ndim == 1:
+        label_tensor = label_tensor.long()
+    else:
+        label_tensor = label_tensor.float()
+    return {"pixel_values": torch.stack(pixels), "labels": label_tensor}
+
+
+def balanced_sampler(labels: Sequence[int] | np.ndarray | torch.Tensor, num_samples: int | None = None, *,
+                     seed: int = 0, generator: torch.Generator | None = None) -> WeightedRandomSampler:
+    """Class-balanced sampling with replacement: each example weighs 1 / (count of its class).
+
+    ``num_samples`` defaults to ``len(labels)`` per epoch; ``generator`` (or one seeded with
+    ``seed``) makes the draw reproducible.
+    """
+    labels_np = np.asarray(labels)
+    if labels_np.ndim != 1 or len(labels_np) == 0:
+        raise ValueError("balanced_sampler needs a non-empty 1-D sequence of class ids")
+    _, inverse, counts = np.unique(labels_np, return_inverse=True, return_counts=True)
+    weights = torch.as_tensor(1.0 / counts[inverse], dtype=torch.double)
+    if generator is None:
+        generator = torch.Generator().manual_seed(seed)
+    return WeightedRandomSampler(weights, num_samples or len(labels_np), replacement=True, generator=generator)
+
+
+def build_dataloader(dataset: Any, model_or_data_config: DataConfigSource = None, *, training: bool,
+                     batch_size: int, num_workers: int = 0, balanced: bool = False, seed: int = 0,
+                     image_size: int | None = None, augment: Mapping[str, Any] | None = None,
+                     drop_last: bool = False) -> DataLoader:
+    """DataLoader over one split of :func:`faer_hub.data.load_dataset` yielding :func:`collate` dicts.
+
+    Transforms come from ``model_or_data_config`` (a timm model or a data config mapping;
+    ``image_size`` overrides its input size). ``training`` shuffles (seeded by ``seed``) and
+    flips; ``balanced`` replaces shuffling with :func:`balanced_sampler` (expression datasets
+    only). Batches are fetched with one dataset call each (fast with Arrow), decoded and
+    transformed lazily via ``with_transform``.
+    """
+    target = target_column(dataset.features)
+    data_config = resolve_data_config(model_or_data_config, image_size=image_size)
+    transform = build_transform(data_config, training=training, augment=augment)
+    view = dataset.with_transform(batch_transform(transform, target), columns=["image", target])
+    generator = torch.Generator().manual_seed(seed)
+    if balanced:
+        if target != "label":
+            raise ValueError("balanced sampling needs single-label classes (a 'label' column)")
+        labels = np.asarray(dataset.with_format("numpy")["label"])
+        sampler: Any = balanced_sampler(labels, generator=generator)
+    elif training:
+        sampler = RandomSampler(range(len(dataset)), generator=generator)
+    else:
+        sampler = SequentialSampler(range(len(dataset)))
+    return DataLoader(
+        view,
+        sampler=BatchSampler(sampler, batch_size=batch_size, drop_last=drop_last),
+        batch_size=None,
+        collate_fn=collate,
+        num_workers=num_workers,
+        generator=generator,
+        persistent_workers=num_workers > 0,
+    )

@@ -1,0 +1,170 @@
+"""Bad input gives a message naming the path / line / value; skip_bad_rows counts what it drops."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from faer_hub.data import AnnotationError, DatasetNotFoundError, load_dataset
+from faer_hub.tasks import TASKS
+
+RAF_LABELS = "basic/EmoLabel/list_patition_label.txt"
+
+
+def edit_line(path: Path, number: int, new: str) -> str:
+    """Replace 1-based line ``number`` of ``path``; returns the old line."""
+    lines = path.read_bytes().decode().split("\n")
+    old, lines[number - 1] = lines[number - 1], new
+    path.write_bytes("\n".join(lines).encode())
+    return old
+
+
+@pytest.mark.parametrize("dataset,task", [("celeba", "celeba"), ("rafdb", "rafdb"), ("affectnet", "affectnet7")])
+def test_missing_folder_names_the_path_and_download_page(tmp_path, cache, dataset, task):
+    missing = tmp_path / "nowhere"
+    with pytest.raises(DatasetNotFoundError) as err:
+        load_dataset(dataset, missing, cache_dir=cache)
+    assert str(missing) in str(err.value) and TASKS[task].dataset_url in str(err.value)
+
+
+@pytest.mark.parametrize("dataset,expected", [
+    ("celeba", ["Img/img_align_celeba", "Anno/list_attr_celeba.txt", "Eval/list_eval_partition.txt",
+                "list_attr_celeba.csv"]),
+    ("rafdb", ["EmoLabel/list_patition_label.txt", "Image/aligned"]),
+    ("affectnet", ["Manually_Annotated_file_lists/training.csv", "train_set/annotations"]),
+])
+def test_empty_folder_lists_expected_layouts(tmp_path, cache, dataset, expected):
+    with pytest.raises(DatasetNotFoundError) as err:
+        load_dataset(dataset, tmp_path, cache_dir=cache)
+    message = str(err.value)
+    for path in expected:
+        assert str(tmp_path / path) in message or path in message
+    assert "http" in message
+
+
+def test_missing_annotation_file_is_named(synth_copy, cache):
+    root = synth_copy("celeba", "official")
+    (root / "Eval/list_eval_partition.txt").unlink()
+    with pytest.raises(DatasetNotFoundError, match=re.escape(str(root / "Eval/list_eval_partition.txt"))):
+        load_dataset("celeba", root, cache_dir=cache)
+
+
+def test_affectnet_missing_validation_csv_is_named(synth_copy, cache):
+    root = synth_copy("affectnet", "official")
+    target = root / "Manually_Annotated_file_lists/validation.csv"
+    target.unlink()
+    with pytest.raises(DatasetNotFoundError, match=re.escape(str(target))):
+        load_dataset("affectnet", root, cache_dir=cache)
+
+
+def test_malformed_line_names_file_and_line(synth_copy, cache):
+    root = synth_copy("rafdb", "official")
+    edit_line(root / RAF_LABELS, 3, "this line is garbage")
+    with pytest.raises(AnnotationError, match=r"list_patition_label\.txt:3\b"):
+        load_dataset("rafdb", root, cache_dir=cache)
+
+
+def test_label_out_of_range_names_the_value(synth_copy, cache):
+    root = synth_copy("rafdb", "official")
+    old = edit_line(root / RAF_LABELS, 5, "")
+    edit_line(root / RAF_LABELS, 5, old.split()[0] + " 9")
+    with pytest.raises(AnnotationError, match=r"list_patition_label\.txt:5: label '9'"):
+        load_dataset("rafdb", root, cache_dir=cache)
+
+
+def test_affectnet_code_out_of_range_names_the_value(synth_copy, cache):
+    root = synth_copy("affectnet", "official")
+    csv_path = root / "Manually_Annotated_file_lists/training.csv"
+    old = edit_line(csv_path, 2, "")
+    fields = old.split(",")
+    fields[6] = "12"
+    edit_line(csv_path, 2, ",".join(fields))
+    with pytest.raises(AnnotationError, match=r"training\.csv:2: expression code '12'"):
+        load_dataset("affectnet", root, cache_dir=cache)
+
+
+def test_celeba_attribute_value_outside_minus_one_one(synth_copy, cache):
+    root = synth_copy("celeba", "official")
+    path = root / "Anno/list_attr_celeba.txt"
+    old = edit_line(path, 4, "")
+    edit_line(path, 4, old.replace("-1", " 0", 1))
+    with pytest.raises(AnnotationError, match=r"list_attr_celeba\.txt:4: value 0 of"):
+        load_dataset("celeba", root, cache_dir=cache)
+
+
+def test_missing_image_names_the_file(synth_copy, cache):
+    root = synth_copy("rafdb", "official")
+    image = root / "basic/Image/aligned/test_0002_aligned.jpg"
+    image.unlink()
+    with pytest.raises(AnnotationError, match=re.escape(f"image file not found: {image}")):
+        load_dataset("rafdb", root, cache_dir=cache)
+
+
+@pytest.mark.parametrize("damage", ["garbage", "truncated"])
+def test_unreadable_image_names_the_file(synth_copy, cache, damage):
+    root = synth_copy("celeba", "official")
+    image = root / "Img/img_align_celeba/000003.jpg"
+    data = image.read_bytes()
+    image.write_bytes(b"not a jpeg at all" if damage == "garbage" else data[: len(data) // 2])
+    with pytest.raises(AnnotationError, match=re.escape(f"unreadable image {image}")):
+        load_dataset("celeba", root, cache_dir=cache)
+
+
+def test_affectnet_unreadable_image_is_named_when_cropping(synth_copy, cache):
+    root = synth_copy("affectnet", "official")
+    first = (root / "Manually_Annotated_file_lists/validation.csv").read_text().splitlines()[0].split(",")
+    image = root / "Manually_Annotated_Images" / first[0]
+    image.write_bytes(b"broken")
+    with pytest.raises(AnnotationError, match=re.escape(str(image))):
+        load_dataset("affectnet", root, "8", cache_dir=cache)
+
+
+def test_skip_bad_rows_reports_how_many_and_which(synth_copy, cache):
+    root = synth_copy("rafdb", "official")
+    label_file = root / RAF_LABELS
+    n_test = sum(1 for line in label_file.read_text().splitlines() if line.startswith("test_"))
+    old = edit_line(label_file, 2, "")
+    edit_line(label_file, 2, old.split()[0] + " 0")  # label out of range (train)
+    (root / "basic/Image/aligned/test_0001_aligned.jpg").unlink()  # missing image (test)
+    with pytest.raises(AnnotationError):
+        load_dataset("rafdb", root, cache_dir=cache)
+    dd = load_dataset("rafdb", root, cache_dir=cache, skip_bad_rows=True)
+    report = dd.build_report
+    assert sorted((r.split, r.image_id) for r in report.skipped) == [("test", "test_0001.jpg"),
+                                                                     ("train", old.split()[0])]
+    assert any(r.line == 2 and r.file.endswith("list_patition_label.txt") for r in report.skipped)
+    assert len(dd["test"]) == n_test - 1 == report.expected_rows("test")
+    assert len(dd["train"]) + len(dd["validation"]) == report.expected_rows("train")
+    again = load_dataset("rafdb", root, cache_dir=cache, skip_bad_rows=True)  # from the cache
+    assert again.build_report == report
+
+
+def test_skip_bad_rows_counts_unassignable_celeba_rows(synth_copy, cache):
+    root = synth_copy("celeba", "official")
+    partition = root / "Eval/list_eval_partition.txt"
+    edit_line(partition, 1, "000001.jpg 7\r")
+    dd = load_dataset("celeba", root, cache_dir=cache, skip_bad_rows=True)
+    assert [(r.split, r.line) for r in dd.build_report.skipped] == [("unassigned", 1), ("unassigned", 3)]
+    assert "000001.jpg" not in dd["train"]["image_id"]
+
+
+def test_crlf_padding_and_trailing_spaces_are_tolerated(synth_copy, cache):
+    root = synth_copy("rafdb", "official")
+    label_file = root / RAF_LABELS
+    plain = load_dataset("rafdb", root, cache_dir=cache)
+    lines = label_file.read_text().splitlines()
+    label_file.write_bytes(("\r\n".join("  " + line.replace(" ", "   ") + " " for line in lines) + "\r\n").encode())
+    padded = load_dataset("rafdb", root, cache_dir=cache)
+    assert list(padded["test"]["label"]) == list(plain["test"]["label"])
+    assert list(padded["test"]["image_id"]) == list(plain["test"]["image_id"])
+
+
+def test_celeba_truncated_attribute_file_is_reported(synth_copy, cache):
+    root = synth_copy("celeba", "official")
+    path = root / "Anno/list_attr_celeba.txt"
+    lines = path.read_text().splitlines()
+    path.write_text("\n".join(lines[:-1]) + "\n")
+    with pytest.raises(AnnotationError, match=r"list_attr_celeba\.txt:1: declares 23 images but lists 22"):
+        load_dataset("celeba", root, cache_dir=cache)
