@@ -315,10 +315,10 @@ def _draw_face(p: _Painter, s: FaceSpec, cx: float, cy: float, a: float, b: floa
     elif m == "smile":
         p.line(_curve(cx - mw, cx + mw, my - 0.4 * mh, 1.2 * mh), fill=lip, width=th * 1.2, part="mouth")
     elif m == "open_smile":
-        top = _curve(cx - mw * 1.05, cx + mw * 1.05, my - 0.6 * mh, 0.3 * mh)
-        bottom = _curve(cx + mw * 1.05, cx - mw * 1.05, my - 0.6 * mh, 2.0 * mh)
+        top = _curve(cx - mw * 1.15, cx + mw * 1.15, my - 0.9 * mh, 0.4 * mh)
+        bottom = _curve(cx + mw * 1.15, cx - mw * 1.15, my - 0.9 * mh, 2.6 * mh)
         p.polygon(top + bottom, fill=inside, outline=lip, width=th, part="mouth")
-        p.polygon(top + _curve(cx + mw * 0.95, cx - mw * 0.95, my - 0.55 * mh, 0.9 * mh), fill=teeth)
+        p.polygon(top + _curve(cx + mw * 1.05, cx - mw * 1.05, my - 0.85 * mh, 1.3 * mh), fill=teeth)
     elif m == "frown":
         p.line(_curve(cx - mw, cx + mw, my + 0.8 * mh, -1.5 * mh), fill=lip, width=th * 1.2, part="mouth")
     elif m == "o":
@@ -331,16 +331,16 @@ def _draw_face(p: _Painter, s: FaceSpec, cx: float, cy: float, a: float, b: floa
         p.rect(cx - 1.0 * mw, my - 0.85 * mh, cx + 1.0 * mw, my - 0.45 * mh, fill=teeth)
         p.rect(cx - 1.0 * mw, my + 0.65 * mh, cx + 1.0 * mw, my + 1.05 * mh, fill=teeth)
     elif m == "clenched":
-        p.rect(cx - 0.85 * mw, my - 0.45 * mh, cx + 0.85 * mw, my + 0.45 * mh, fill=teeth, outline=lip,
-               width=th, part="mouth")
-        p.line([(cx - 0.85 * mw, my), (cx + 0.85 * mw, my)], fill=(90, 90, 90), width=0.4 * th)
+        p.rect(cx - 0.9 * mw, my - 0.7 * mh, cx + 0.9 * mw, my + 0.7 * mh, fill=teeth, outline=(120, 20, 25),
+               width=1.3 * th, part="mouth")
+        p.line([(cx - 0.9 * mw, my), (cx + 0.9 * mw, my)], fill=(60, 60, 60), width=0.6 * th)
         for k in range(-2, 3):
-            p.line([(cx + k * 0.3 * mw, my - 0.45 * mh), (cx + k * 0.3 * mw, my + 0.45 * mh)],
-                   fill=(90, 90, 90), width=0.3 * th)
+            p.line([(cx + k * 0.3 * mw, my - 0.7 * mh), (cx + k * 0.3 * mw, my + 0.7 * mh)],
+                   fill=(60, 60, 60), width=0.4 * th)
     elif m == "wavy":
         wave = [(cx + mw * t, my + 0.6 * mh * math.sin(t * 3 * math.pi) - (0.6 * mh if t > 0.3 else 0))
                 for t in np.linspace(-1, 1, 16)]
-        p.line(wave, fill=lip, width=th * 1.1, part="mouth")
+        p.line(wave, fill=lip, width=th * 1.5, part="mouth")
     elif m == "smirk":
         p.line([(cx - mw, my)] + _curve(cx - 0.1 * mw, cx + mw, my, -0.01) + [(cx + 1.1 * mw, my - 1.4 * mh)],
                fill=lip, width=th * 1.1, part="mouth")

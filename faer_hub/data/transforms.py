@@ -8,6 +8,10 @@ training, ImageNet normalisation. More augmentation: pass ``augment`` (timm
 
 Batches are dicts: ``{"pixel_values": float [B, 3, H, W], "labels": long [B]}`` for expression
 datasets (``label`` column) or ``float [B, 40]`` 0/1 for CelebA (``attributes`` column).
+
+Speed: :func:`build_dataloader` fetches a whole batch per dataset call, resizes each image to
+a uint8 tensor (timm's ``use_prefetcher`` form of the same transform) and normalises the
+stacked batch in one vectorised step; the values equal the per-image float pipeline.
 """
 
 from __future__ import annotations
@@ -45,19 +49,23 @@ def resolve_data_config(source: DataConfigSource = None, *, image_size: int | No
 
 
 def build_transform(data_config: Mapping[str, Any], *, training: bool,
-                    augment: Mapping[str, Any] | None = None, crop_mode: str = "squash") -> ImageTransform:
+                    augment: Mapping[str, Any] | None = None, crop_mode: str = "squash",
+                    normalize: bool = True) -> ImageTransform:
     """PIL image -> normalised tensor, built with :func:`timm.data.create_transform`.
 
     Evaluation and the paper's training recipe resize to the input size (``crop_mode='squash'``;
     ``'center'`` keeps the aspect ratio and centre-crops); training adds a random horizontal
     flip. ``augment`` (training only) switches to timm's full training pipeline with those
     keyword arguments, e.g. ``dict(scale=(0.8, 1.0), color_jitter=0.2, re_prob=0.25)``.
+    ``normalize=False`` returns uint8 tensors (timm's prefetcher form) for
+    :func:`batch_transform` to normalise per batch; random erasing needs ``normalize=True``.
     """
     common = dict(
         input_size=data_config["input_size"],
         interpolation=data_config.get("interpolation", "bilinear"),
         mean=data_config["mean"],
         std=data_config["std"],
+        use_prefetcher=not normalize,
     )
     if training and augment:
         return timm.data.create_transform(**common, is_training=True, **dict(augment))
@@ -73,16 +81,37 @@ def target_column(features: Mapping[str, Any]) -> str:
     raise KeyError(f"dataset has neither a 'label' nor an 'attributes' column: {list(features)}")
 
 
-def batch_transform(image_transform: ImageTransform, target: str) -> Callable[[dict], dict]:
-    """A ``Dataset.with_transform`` function: decoded batch -> ``pixel_values`` and ``labels`` lists."""
+def batch_transform(image_transform: ImageTransform, target: str, *,
+                    normalize_with: Mapping[str, Any] | None = None) -> Callable[[dict], dict]:
+    """A ``Dataset.with_transform`` function: decoded batch -> ``pixel_values`` and ``labels``.
 
-    def apply(batch: dict[str, list]) -> dict[str, list]:
+    Without ``normalize_with`` it returns lists of the transform's tensors. With a data config
+    (``mean``/``std``), ``image_transform`` must yield uint8 tensors (``normalize=False``); the
+    batch is stacked and normalised at once, and ``labels`` becomes a tensor as in :func:`collate`.
+    """
+    if normalize_with is None:
+        def apply(batch: dict[str, list]) -> dict[str, Any]:
+            return {
+                "pixel_values": [image_transform(image.convert("RGB")) for image in batch["image"]],
+                "labels": batch[target],
+            }
+        return apply
+
+    mean = torch.tensor(normalize_with["mean"], dtype=torch.float32).view(1, -1, 1, 1) * 255
+    std = torch.tensor(normalize_with["std"], dtype=torch.float32).view(1, -1, 1, 1) * 255
+
+    def apply_batched(batch: dict[str, list]) -> dict[str, Any]:
+        pixels = torch.stack([image_transform(image.convert("RGB")) for image in batch["image"]])
         return {
-            "pixel_values": [image_transform(image.convert("RGB")) for image in batch["image"]],
-            "labels": batch[target],
+            "pixel_values": pixels.float().sub_(mean).div_(std),
+            "labels": _label_tensor(batch[target]),
         }
+    return apply_batched
 
-    return apply
+
+def _label_tensor(labels: Any) -> torch.Tensor:
+    tensor = torch.as_tensor(np.asarray(labels))
+    return tensor.long() if tensor.ndim == 1 else tensor.float()
 
 
 def collate(batch: Sequence[Mapping[str, Any]] | Mapping[str, Sequence[Any]]) -> dict[str, torch.Tensor]:
@@ -93,16 +122,15 @@ def collate(batch: Sequence[Mapping[str, Any]] | Mapping[str, Sequence[Any]]) ->
     ``[B]``; attribute vectors become ``float`` ``[B, 40]``.
     """
     if isinstance(batch, Mapping):
-        pixels, labels = list(batch["pixel_values"]), list(batch["labels"])
+        pixels, labels = batch["pixel_values"], batch["labels"]
     else:
         pixels = [example["pixel_values"] for example in batch]
         labels = [example["labels"] for example in batch]
-    label_tensor = torch.as_tensor(np.asarray(labels))
-    if label_tensor.ndim == 1:
-        label_tensor = label_tensor.long()
-    else:
-        label_tensor = label_tensor.float()
-    return {"pixel_values": torch.stack(pixels), "labels": label_tensor}
+    if not isinstance(pixels, torch.Tensor):
+        pixels = torch.stack(list(pixels))
+    if isinstance(labels, torch.Tensor):
+        labels = labels.tolist()
+    return {"pixel_values": pixels, "labels": _label_tensor(labels)}
 
 
 def balanced_sampler(labels: Sequence[int] | np.ndarray | torch.Tensor, num_samples: int | None = None, *,
@@ -136,8 +164,10 @@ def build_dataloader(dataset: Any, model_or_data_config: DataConfigSource = None
     """
     target = target_column(dataset.features)
     data_config = resolve_data_config(model_or_data_config, image_size=image_size)
-    transform = build_transform(data_config, training=training, augment=augment)
-    view = dataset.with_transform(batch_transform(transform, target), columns=["image", target])
+    batched = not (training and augment and augment.get("re_prob", 0) > 0)  # erasing needs floats
+    transform = build_transform(data_config, training=training, augment=augment, normalize=not batched)
+    fn = batch_transform(transform, target, normalize_with=data_config if batched else None)
+    view = dataset.with_transform(fn, columns=["image", target])
     generator = torch.Generator().manual_seed(seed)
     if balanced:
         if target != "label":

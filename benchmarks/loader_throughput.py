@@ -1,0 +1,93 @@
+"""Loader throughput: faer_hub.data (Arrow cache + with_transform) vs torchvision.datasets.CelebA.
+
+Both read the same generated CelebA folder (178x218 JPEGs, torchvision's flat layout
+``root/celeba/...``) and apply the same transform (timm eval transform of ``faer_base`` at
+224 px), in one process each (``num_workers=0``: images/s per worker). The two are timed in
+alternation and the median of the repeats is reported, with the ratio faer_hub / torchvision.
+
+    python benchmarks/loader_throughput.py --num-images 2000 --repeats 3
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import timm
+import torch
+from torch.utils.data import DataLoader
+from torchvision.datasets import CelebA
+
+import faer_hub  # noqa: F401  (registers the FAER models)
+from faer_hub.data import load_dataset
+from faer_hub.data.synth import write_synthetic
+from faer_hub.data.transforms import build_dataloader, build_transform, resolve_data_config
+
+
+class LocalCelebA(CelebA):
+    """torchvision's CelebA without the MD5 check (generated files differ from the official ones)."""
+
+    def _check_integrity(self) -> bool:
+        return (Path(self.root) / self.base_folder / "img_align_celeba").is_dir()
+
+
+def time_loader(loader: DataLoader) -> tuple[float, int]:
+    start = time.perf_counter()
+    count = 0
+    for batch in loader:
+        pixels = batch["pixel_values"] if isinstance(batch, dict) else batch[0]
+        count += len(pixels)
+    return time.perf_counter() - start, count
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data-dir", type=Path, default=None,
+                        help="existing generated CelebA root (flat layout); default: generate into a temp folder")
+    parser.add_argument("--num-images", type=int, default=2000, help="train images to generate")
+    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--image-size", type=int, default=224)
+    parser.add_argument("--model", default="faer_base", help="model whose data config defines the transform")
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+
+    with tempfile.TemporaryDirectory() as tmp:
+        root = args.data_dir
+        if root is None or not (root / "celeba").is_dir():
+            root = root or Path(tmp) / "celeba_root"
+            start = time.perf_counter()
+            write_synthetic("celeba", root, layout="torchvision", num_train=args.num_images, num_test=8, num_val=8)
+            print(f"generated {args.num_images} CelebA-format images in {time.perf_counter() - start:.1f}s")
+        start = time.perf_counter()
+        dataset = load_dataset("celeba", root, cache_dir=Path(tmp) / "hf_cache")["train"]
+        print(f"faer_hub.data preparation (parse + check + Arrow cache): {time.perf_counter() - start:.1f}s "
+              f"for {len(dataset)} images")
+
+        model = timm.create_model(args.model, pretrained=False)
+        config = resolve_data_config(model, image_size=args.image_size)
+        ours = build_dataloader(dataset, config, training=False, batch_size=args.batch_size)
+        theirs_ds = LocalCelebA(str(root), split="train", target_type="attr",
+                                transform=build_transform(config, training=False))
+        theirs = DataLoader(theirs_ds, batch_size=args.batch_size, shuffle=False, num_workers=0)
+        assert len(theirs_ds) == len(dataset)
+
+        time_loader(ours), time_loader(theirs)  # warm the page cache and code paths
+        rates: dict[str, list[float]] = {"faer_hub": [], "torchvision": []}
+        for _ in range(args.repeats):
+            for name, loader in (("faer_hub", ours), ("torchvision", theirs)):
+                seconds, count = time_loader(loader)
+                rates[name].append(count / seconds)
+        ours_rate = statistics.median(rates["faer_hub"])
+        theirs_rate = statistics.median(rates["torchvision"])
+        print(f"faer_hub.data        : {ours_rate:7.1f} images/s per worker")
+        print(f"torchvision CelebA   : {theirs_rate:7.1f} images/s per worker")
+        print(f"ratio faer_hub / torchvision: {ours_rate / theirs_rate:.2f}x "
+              f"({len(dataset)} images, {args.image_size}px, batch {args.batch_size}, median of {args.repeats})")
+
+
+if __name__ == "__main__":
+    main()
