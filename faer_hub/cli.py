@@ -71,10 +71,41 @@ def _run_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_synth_parser(sub: argparse._SubParsersAction) -> None:
+    from .data.synth import LAYOUTS
+
+    p = sub.add_parser("synth", help="write generated faces in a dataset's official on-disk format")
+    p.add_argument("dataset", choices=sorted(LAYOUTS), help="dataset format to write")
+    p.add_argument("output_dir", help="new (or empty) folder to fill; pass it as data_dir to the loaders")
+    p.add_argument("--layout", default="official",
+                   help="celeba: official|torchvision|kaggle; rafdb: official|folders; affectnet: official|new|folders")
+    p.add_argument("--num-train", type=int, default=70, help="train annotation rows")
+    p.add_argument("--num-test", type=int, default=35, help="test annotation rows")
+    p.add_argument("--num-val", type=int, default=None, help="CelebA validation rows (default: --num-test)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--image-size", type=int, default=None, help="aligned image side (default: the dataset's)")
+    p.set_defaults(handler=_run_synth)
+
+
+def _run_synth(args: argparse.Namespace) -> int:
+    from .data.synth import write_synthetic
+
+    try:
+        root = write_synthetic(args.dataset, args.output_dir, layout=args.layout, num_train=args.num_train,
+                               num_test=args.num_test, num_val=args.num_val, seed=args.seed,
+                               image_size=args.image_size)
+    except FileExistsError as err:
+        print(f"faer-hub synth: error: {err}", file=sys.stderr)
+        return 2
+    print(f"wrote generated {args.dataset} ({args.layout} layout) to {root}")
+    return 0
+
+
 PARSERS: list[Callable[[argparse._SubParsersAction], None]] = [
     _add_list_parser,
     _add_convert_parser,
     _add_export_parser,
+    _add_synth_parser,
 ]
 
 
