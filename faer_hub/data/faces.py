@@ -21,7 +21,7 @@ Box = tuple[int, int, int, int]
 EXPRESSION_PARTS: dict[str, tuple[str, str, str]] = {
     # expression: (mouth, brows, eyes)
     "neutral": ("line", "flat", "normal"),
-    "happiness": ("open_smile", "flat", "normal"),
+    "happiness": ("open_smile", "flat", "smiling"),
     "sadness": ("frown", "inner_up", "droopy"),
     "surprise": ("o", "raised", "wide"),
     "fear": ("wide_open", "inner_up_high", "wide"),
@@ -29,7 +29,7 @@ EXPRESSION_PARTS: dict[str, tuple[str, str, str]] = {
     "anger": ("clenched", "v", "narrow"),
     "contempt": ("smirk", "one_raised", "normal"),
 }
-"""How each expression is drawn. Every pair differs in the mouth and in brows or eyes."""
+"""How each expression is drawn: every pair differs in the mouth and in brows or eyes."""
 
 HAIR_COLORS: dict[str, tuple[int, int, int]] = {
     "black": (25, 22, 22),
@@ -75,6 +75,8 @@ class FaceSpec:
     """Per-part size factors (eyes, brows, mouth width, mouth height, eye spacing, thickness)."""
     background: tuple[tuple[int, int, int], tuple[int, int, int]] = ((90, 110, 130), (30, 40, 50))
     clutter_seed: int = 0
+    clutter: int = 5
+    """Most background shapes drawn."""
     noise: float = 3.0
     """Standard deviation of the Gaussian pixel noise."""
     brightness: float = 1.0
@@ -240,14 +242,17 @@ def _draw_face(p: _Painter, s: FaceSpec, cx: float, cy: float, a: float, b: floa
     # eyes
     ex, ey = 0.42 * a * j_sp, cy - 0.12 * b
     ew = 0.2 * a * j_eye
-    eh = {"normal": 0.1, "wide": 0.19, "narrow": 0.035, "droopy": 0.06}[s.eyes] * a * j_eye
+    eh = {"normal": 0.1, "wide": 0.19, "narrow": 0.035, "droopy": 0.06, "smiling": 0.08}[s.eyes] * a * j_eye
     pts["eyes"] = []
     for side in (-1, 1):
         x = cx + side * ex
         part = "left_eye" if side < 0 else "right_eye"
-        p.ellipse(x, ey, ew, eh, fill=(250, 250, 250), outline=dark, width=0.6 * th, part=part)
-        r = min(eh, 0.085 * a)
-        p.ellipse(x, ey, r, r, fill=(40, 30, 25))
+        if s.eyes == "smiling":  # closed, upward-curved eyes
+            p.line(_curve(x - ew, x + ew, ey + 0.5 * eh, -1.6 * eh), fill=dark, width=th, part=part)
+        else:
+            p.ellipse(x, ey, ew, eh, fill=(250, 250, 250), outline=dark, width=0.6 * th, part=part)
+            r = min(eh, 0.085 * a)
+            p.ellipse(x, ey, r, r, fill=(40, 30, 25))
         if s.eyes == "droopy":  # heavy upper lid
             p.polygon([(x - ew * 1.05, ey - eh * 1.3), (x + ew * 1.05, ey - eh * 1.3), (x + ew * 1.05, ey),
                        (x - ew * 1.05, ey - eh * 0.2 * side)], fill=_shade(s.skin, 0.8), part=part)
@@ -368,7 +373,7 @@ def _background(size: tuple[int, int], spec: FaceSpec) -> Image.Image:
     img = Image.fromarray(arr)
     rng = np.random.default_rng(spec.clutter_seed)
     draw = ImageDraw.Draw(img)
-    for _ in range(int(rng.integers(2, 6))):
+    for _ in range(int(rng.integers(0, spec.clutter + 1))):
         x0, y0 = rng.uniform(-0.2, 1.0) * w, rng.uniform(-0.2, 1.0) * h
         x1, y1 = x0 + rng.uniform(0.1, 0.5) * w, y0 + rng.uniform(0.1, 0.5) * h
         color = tuple(int(v) for v in rng.integers(0, 256, 3))

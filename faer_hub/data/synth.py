@@ -38,6 +38,8 @@ DEFAULT_SIZES = {"celeba": (178, 218), "rafdb": (100, 100), "affectnet": (224, 2
 JPEG_QUALITY = 90
 FER_ACCESSORIES = 0.5
 """Expression datasets draw glasses, hats, beards... half as often as CelebA does."""
+FER_NUISANCE = dict(accessories=FER_ACCESSORIES, clutter=2)
+"""Expression datasets: fewer accessories and background shapes, so a tiny CNN learns expressions."""
 LANDMARK5_NAMES = ("lefteye_x lefteye_y righteye_x righteye_y nose_x nose_y "
                    "leftmouth_x leftmouth_y rightmouth_x rightmouth_y")
 AFFECTNET_HEADER = ("subDirectory_filePath,face_x,face_y,face_width,face_height,"
@@ -108,7 +110,7 @@ def _write_csv(path: Path, header: list[str] | None, rows: Iterable[list]) -> No
 
 def _expression_face(seed: int, keys: tuple[int, ...], expression: str, size: tuple[int, int],
                      face_box: tuple[float, float, float, float] | None = None, **overrides) -> Rendered:
-    spec = random_face_spec(_rng(seed, *keys), expression=expression, accessories=FER_ACCESSORIES, **overrides)
+    spec = random_face_spec(_rng(seed, *keys), expression=expression, **FER_NUISANCE, **overrides)
     return render(spec, size, face_box if face_box is not None else default_face_box(size, "raf"))
 
 
@@ -187,7 +189,7 @@ def _write_rafdb(root: Path, layout: str, counts: dict[str, int], seed: int, siz
                 fw = rng.uniform(0.45, 0.7) * min(w, h)
                 box = (rng.uniform(0, w - fw), rng.uniform(0, h - fw), fw, fw)
                 spec = random_face_spec(_rng(seed, 2, split_code, i), expression=RAFDB_LABELS[label],
-                                        accessories=FER_ACCESSORIES)
+                                        **FER_NUISANCE)
                 _jpeg(render(spec, (w, h), box).image, root / "basic" / "Image" / "original" / name)
                 label_lines.append(f"{name} {raf_id}")
             else:
@@ -218,7 +220,7 @@ def _affectnet_face(seed: int, keys: tuple[int, ...], code: int, size: tuple[int
     if code <= 7:
         return _expression_face(seed, keys, AFFECTNET8_LABELS[code], size, face_box)
     spec = random_face_spec(_rng(seed, *keys), expression=AFFECTNET8_LABELS[code % 8],
-                            accessories=FER_ACCESSORIES)
+                            **FER_NUISANCE)
     if code == 10:  # No-Face
         spec = replace(spec, show_face=False)
     inner = face_box if face_box is not None else default_face_box(size, "raf")
