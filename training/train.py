@@ -7,7 +7,7 @@
     accelerate launch training/train.py --output-dir runs/rafdb --resume     # after a crash
 
 Outputs in --output-dir: config.yaml (resolved), log.jsonl, checkpoints/, metrics.json and
-export/ (Hub-ready: timm.create_model('local-dir:<output-dir>/export')).
+export/ (Hub-ready: timm.create_model('local-dir:<output-dir>/export', pretrained=True)).
 """
 
 from __future__ import annotations
@@ -281,7 +281,7 @@ def main(argv: list[str] | None = None) -> dict:
             f"(last epoch: {last['test'][select]:.4f}).\n"
             f"  metrics:     {out / METRICS_FILE}\n  log:         {out / LOG_FILE}\n"
             f"  checkpoints: {checkpoints}\n  config:      {out / CONFIG_FILE}\n"
-            f"  export:      {export}  (timm.create_model('local-dir:{export}'))"
+            f"  export:      {export}  (timm.create_model('local-dir:{export}', pretrained=True))"
         )
     accelerator.end_training()
     return metrics

@@ -172,7 +172,7 @@ def load_config(
         if not isinstance(loaded, dict):
             raise ConfigError(f"{path} must hold a mapping of sections, got {type(loaded).__name__}")
         raw = _deep_merge(raw, loaded)
-    _build(Config, raw, prefix="", source=source)  # report file errors against the file
+    _check_values(_build(Config, raw, prefix="", source=source), source)  # file errors name the file
     for item in overrides:
         key, sep, value = item.partition("=")
         if not sep or not key.strip():
@@ -190,10 +190,8 @@ def load_config(
                 node[part] = nxt
             node = nxt
         node[parts[-1]] = parsed
-        _build(Config, raw, prefix="", source=f"--set {item}")
-    config = _build(Config, raw, prefix="", source=source)
-    _check_values(config, source)
-    return config
+        _check_values(_build(Config, raw, prefix="", source=f"--set {item}"), f"--set {item}")
+    return _build(Config, raw, prefix="", source=source)
 
 
 def _check_values(config: Config, source: str) -> None:

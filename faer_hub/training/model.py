@@ -52,7 +52,7 @@ def build_model(config: ModelConfig, task: Task) -> tuple[nn.Module, bool]:
     cfg = {k: v for k, v in model.pretrained_cfg.items() if k not in _WEIGHT_SOURCE_KEYS}
     model.pretrained_cfg = dict(
         cfg, label_names=list(task.label_names), num_classes=task.num_classes,
-        input_size=(3, config.img_size, config.img_size), faer_task=task.name,
+        input_size=(3, config.img_size, config.img_size),
     )
     return model, pretrained
 

@@ -1,0 +1,92 @@
+"""Parameter groups, the lr schedule, and the resumable data order / augmentation."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+import timm
+import torch
+
+import faer_hub  # noqa: F401
+from faer_hub.losses import FERLoss
+from faer_hub.training.config import load_config
+from faer_hub.training.data import EpochSampler, SeededAugmentDataset, class_balanced_weights
+from faer_hub.training.optim import build_optimizer, lr_factor
+
+
+def _groups(pretrained):
+    model = timm.create_model("faer_atto", num_classes=7)
+    crit = FERLoss(7, model.num_features)
+    c = load_config(None, ["optim.lr=1e-3", "optim.backbone_lr_scale=0.1", "loss.center_lr_scale=10",
+                           "optim.weight_decay=0.05"])
+    opt = build_optimizer(model, c, backbone_pretrained=pretrained, extra_params=crit.parameters())
+    return model, crit, {g["group_name"]: g for g in opt.param_groups}, opt
+
+
+def test_param_groups_scale_the_pretrained_backbone_and_give_centers_their_own_lr():
+    model, crit, groups, opt = _groups(pretrained=True)
+    assert isinstance(opt, torch.optim.AdamW)
+    assert groups["backbone"]["lr"] == pytest.approx(1e-4) and groups["new"]["lr"] == pytest.approx(1e-3)
+    assert groups["centers"]["lr"] == pytest.approx(1e-2) and groups["centers"]["weight_decay"] == 0.0
+    assert groups["backbone_no_decay"]["weight_decay"] == 0.0 and groups["backbone"]["weight_decay"] == 0.05
+    ids = lambda name: {id(p) for p in groups[name]["params"]}  # noqa: E731
+    assert id(model.head.fc.weight) in ids("new") and id(model.cca.value.weight) in ids("new")
+    assert id(model.stem[0].weight) in ids("backbone") and id(model.head.fc.bias) in ids("new_no_decay")
+    assert ids("centers") == {id(crit.center.centers)}
+    assert sum(len(g["params"]) for g in opt.param_groups) == len(list(model.parameters())) + 1
+    _, _, scratch, _ = _groups(pretrained=False)  # nothing pretrained: one lr for the whole network
+    assert scratch["backbone"]["lr"] == scratch["new"]["lr"] == pytest.approx(1e-3)
+
+
+def test_exponential_schedule_is_per_epoch_with_warmup():
+    opt = load_config(None, ["optim.gamma=0.5", "optim.warmup_epochs=1"]).optim
+    f = lambda epoch, step: lr_factor(opt, epoch=epoch, step=step, steps_per_epoch=4, epochs=10)  # noqa: E731
+    assert [f(0, s) for s in range(4)] == [0.25, 0.5, 0.75, 1.0]
+    assert f(1, 5) == 0.5 and f(3, 13) == 0.125
+    cos = load_config(None, ["optim.scheduler=cosine", "optim.min_lr_ratio=0.1"]).optim
+    assert lr_factor(cos, epoch=0, step=0, steps_per_epoch=10, epochs=2) == pytest.approx(1.0)
+    assert lr_factor(cos, epoch=1, step=20, steps_per_epoch=10, epochs=2) == pytest.approx(0.1)
+
+
+def test_epoch_sampler_order_depends_on_seed_and_epoch_only():
+    s = EpochSampler(50, seed=3)
+    s.set_epoch(2)
+    first = list(s)
+    s.set_epoch(0)
+    list(s)
+    s.set_epoch(2)
+    assert list(s) == first
+    assert sorted(i for i, _ in first) == list(range(50))
+    assert len({seed for _, seed in first}) == 50
+    s.set_epoch(3)
+    assert [i for i, _ in s] != [i for i, _ in first]
+
+
+def test_balanced_sampler_draws_classes_evenly():
+    labels = [0] * 90 + [1] * 10
+    w = class_balanced_weights(labels, 2)
+    assert w[0].item() == pytest.approx(1 / 90) and w[-1].item() == pytest.approx(1 / 10)
+    s = EpochSampler(100, seed=0, weights=w)
+    counts = [0, 0]
+    for epoch in range(20):
+        s.set_epoch(epoch)
+        for i, _ in s:
+            counts[labels[i]] += 1
+    assert 0.4 < counts[1] / sum(counts) < 0.6
+
+
+def test_seeded_augmentation_is_reproducible_and_leaves_global_rng_alone():
+    data = [{"image": torch.arange(12.0).reshape(1, 3, 4), "label": 1}]
+
+    def transform(x):
+        return x.flip(-1) if torch.rand(1).item() < 0.5 else x + random.random()
+
+    ds = SeededAugmentDataset(data, transform, "label")
+    torch_state, py_state = torch.get_rng_state(), random.getstate()
+    a = [ds[(0, seed)]["pixel_values"] for seed in range(8)]
+    assert torch.equal(torch.get_rng_state(), torch_state) and random.getstate() == py_state
+    b = [ds[(0, seed)]["pixel_values"] for seed in range(8)]
+    assert all(torch.equal(x, y) for x, y in zip(a, b))
+    assert len({tuple(x.flatten().tolist()) for x in a}) > 1
+    assert ds[(0, 0)]["labels"] == 1

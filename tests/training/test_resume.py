@@ -1,0 +1,75 @@
+"""A run killed at any moment and resumed ends bit for bit where an uninterrupted run ends."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import torch
+from safetensors.torch import load_file
+
+from .conftest import REPO, TRAIN_SCRIPT, read_log, run_script
+
+
+def _assert_same_outcome(run_a, run_b):
+    a = load_file(run_a / "export" / "model.safetensors")
+    b = load_file(run_b / "export" / "model.safetensors")
+    assert a.keys() == b.keys()
+    for key in a:
+        assert torch.equal(a[key], b[key]), key
+    last_a = load_file(run_a / "checkpoints" / "step-00000014" / "model.safetensors")
+    last_b = load_file(run_b / "checkpoints" / "step-00000014" / "model.safetensors")
+    assert all(torch.equal(last_a[k], last_b[k]) for k in last_a)  # incl. center-loss centers
+    ma, mb = (json.loads((r / "metrics.json").read_text()) for r in (run_a, run_b))
+    assert ma["test"] == mb["test"] and ma["validation"] == mb["validation"]
+    assert ma["last_epoch"]["test"] == mb["last_epoch"]["test"]
+    assert ma["selection"] == mb["selection"]
+    assert [h["validation"] for h in ma["history"]] == [h["validation"] for h in mb["history"]]
+
+
+def test_simulated_crash_mid_epoch_then_resume_is_bit_identical(tmp_path, baseline_run, fer_config, raf_dir):
+    out = tmp_path / "run"
+    args = ["--config", str(fer_config), "--data-dir", str(raf_dir), "--output-dir", str(out)]
+    killed = run_script(args, env={"FAER_TRAIN_KILL_AFTER_STEP": "5"}, check=False)
+    assert killed.returncode == -signal.SIGKILL
+    ckpts = sorted(p.name for p in (out / "checkpoints").iterdir() if p.name.startswith("step-"))
+    assert ckpts[-1] == "step-00000004"  # mid-epoch: steps 5 is lost and must be redone
+    assert not (out / "metrics.json").exists()
+
+    refused = run_script(args, check=False)  # a previous run is there: refused without --resume
+    assert refused.returncode == 2 and "--resume" in refused.stderr
+
+    run_script(["--output-dir", str(out), "--resume", "--data-dir", str(raf_dir)])
+    resumes = [e for e in read_log(out) if e["event"] == "resume"]
+    assert resumes == [dict(resumes[0], checkpoint="step-00000004", epoch=0, global_step=4)]
+    _assert_same_outcome(baseline_run, out)
+
+
+def test_real_sigkill_at_an_arbitrary_moment_then_resume_is_bit_identical(tmp_path, baseline_run, fer_config, raf_dir):
+    out = tmp_path / "run"
+    args = ["--config", str(fer_config), "--data-dir", str(raf_dir), "--output-dir", str(out)]
+    proc = subprocess.Popen([sys.executable, str(TRAIN_SCRIPT), *args], cwd=REPO,
+                            env={**os.environ, "PYTHONPATH": str(REPO)},
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    target_step = 8 + int.from_bytes(os.urandom(1), "little") % 5  # somewhere in epoch 2
+    deadline = time.time() + 300
+    try:
+        while time.time() < deadline and proc.poll() is None:
+            log = out / "log.jsonl"
+            if log.exists() and any(e.get("step", 0) >= target_step for e in read_log(out) if e["event"] == "train"):
+                time.sleep(int.from_bytes(os.urandom(1), "little") / 2550)  # 0-100 ms later
+                break
+            time.sleep(0.02)
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+    if proc.returncode != -signal.SIGKILL:  # finished before the kill landed: still must match
+        assert proc.returncode == 0
+    else:
+        assert not (out / "metrics.json").exists()
+        run_script(["--output-dir", str(out), "--resume", "--data-dir", str(raf_dir)])
+    _assert_same_outcome(baseline_run, out)
