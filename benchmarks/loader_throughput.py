@@ -2,7 +2,7 @@
 
 Both read the same generated CelebA folder (178x218 JPEGs, torchvision's flat layout
 ``root/celeba/...``) and apply the same transform (timm eval transform of ``faer_base`` at
-224 px), in one process each (``num_workers=0``: images/s per worker). The two are timed in
+224 px), in one process each by default (``--num-workers 0``: images/s per worker). The two are timed in
 alternation and the median of the repeats is reported, with the ratio faer_hub / torchvision.
 
     python benchmarks/loader_throughput.py --num-images 2000 --repeats 3
@@ -52,6 +52,8 @@ def main() -> None:
     parser.add_argument("--image-size", type=int, default=224)
     parser.add_argument("--model", default="faer_base", help="model whose data config defines the transform")
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--num-workers", type=int, default=0,
+                        help="DataLoader worker processes for both loaders (rates are divided by max(1, N))")
     args = parser.parse_args()
     torch.set_num_threads(1)
 
@@ -69,10 +71,12 @@ def main() -> None:
 
         model = timm.create_model(args.model, pretrained=False)
         config = resolve_data_config(model, image_size=args.image_size)
-        ours = build_dataloader(dataset, config, training=False, batch_size=args.batch_size)
+        ours = build_dataloader(dataset, config, training=False, batch_size=args.batch_size,
+                                num_workers=args.num_workers)
         theirs_ds = LocalCelebA(str(root), split="train", target_type="attr",
                                 transform=build_transform(config, training=False))
-        theirs = DataLoader(theirs_ds, batch_size=args.batch_size, shuffle=False, num_workers=0)
+        theirs = DataLoader(theirs_ds, batch_size=args.batch_size, shuffle=False, num_workers=args.num_workers,
+                            persistent_workers=args.num_workers > 0)
         assert len(theirs_ds) == len(dataset)
 
         time_loader(ours), time_loader(theirs)  # warm the page cache and code paths
@@ -80,13 +84,14 @@ def main() -> None:
         for _ in range(args.repeats):
             for name, loader in (("faer_hub", ours), ("torchvision", theirs)):
                 seconds, count = time_loader(loader)
-                rates[name].append(count / seconds)
+                rates[name].append(count / seconds / max(1, args.num_workers))
         ours_rate = statistics.median(rates["faer_hub"])
         theirs_rate = statistics.median(rates["torchvision"])
         print(f"faer_hub.data        : {ours_rate:7.1f} images/s per worker")
         print(f"torchvision CelebA   : {theirs_rate:7.1f} images/s per worker")
         print(f"ratio faer_hub / torchvision: {ours_rate / theirs_rate:.2f}x "
-              f"({len(dataset)} images, {args.image_size}px, batch {args.batch_size}, median of {args.repeats})")
+              f"({len(dataset)} images, {args.image_size}px, batch {args.batch_size}, "
+              f"{args.num_workers} workers, median of {args.repeats})")
 
 
 if __name__ == "__main__":

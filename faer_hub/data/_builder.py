@@ -102,8 +102,6 @@ def read_rows(path: Path) -> list[tuple[int, str]]:
     """Non-blank lines of a text annotation file as ``(line_number, text)``, CR/LF stripped."""
     try:
         text = path.read_bytes().decode("utf-8-sig")
-    except FileNotFoundError:
-        raise
     except UnicodeDecodeError as err:
         raise AnnotationError(f"{path}: not a UTF-8 text file ({err})") from None
     return [
@@ -189,7 +187,7 @@ class FaerBuilder(datasets.GeneratorBasedBuilder):
         data_dir = Path(data_dir).expanduser()
         if not data_dir.is_dir():
             raise DatasetNotFoundError(
-                f"{self.TITLE}: data folder {data_dir} does not exist. Download the dataset from "
+                f"{self.TITLE}: data folder {data_dir} does not exist or is not a folder. Download it from "
                 f"{download_page(self.DATASET)} and point data_dir at the folder holding it."
             )
         config_name = config_name or self.DEFAULT_CONFIG_NAME

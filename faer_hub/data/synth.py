@@ -38,7 +38,7 @@ DEFAULT_SIZES = {"celeba": (178, 218), "rafdb": (100, 100), "affectnet": (224, 2
 JPEG_QUALITY = 90
 FER_ACCESSORIES = 0.5
 """Expression datasets draw glasses, hats, beards... half as often as CelebA does."""
-FER_NUISANCE = dict(accessories=FER_ACCESSORIES, clutter=2)
+FER_NUISANCE = dict(accessories=FER_ACCESSORIES, clutter=2, blurry=False)
 """Expression datasets: fewer accessories and background shapes, so a tiny CNN learns expressions."""
 LANDMARK5_NAMES = ("lefteye_x lefteye_y righteye_x righteye_y nose_x nose_y "
                    "leftmouth_x leftmouth_y rightmouth_x rightmouth_y")
