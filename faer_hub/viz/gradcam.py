@@ -1,0 +1,190 @@
+"""Grad-CAM for FAER models, built on the ``grad-cam`` package (pytorch-grad-cam).
+
+By default the map is taken at the output of CC Attention (``model.cca``), the block FAER adds;
+any layer can be chosen by its dotted name (``stages.2``, ``stages.3.blocks.2``...). The target is
+a class or attribute (name or index) or, by default, the predicted one. :func:`cam_grid` draws
+the paper's Fig. 5-6 layout: the inputs on the first row, then one row per model or target.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+
+from ..predict import load_image, to_rgb
+from ..sources import is_multi_label, model_label_names
+
+DEFAULT_LAYER = "cca"
+
+
+@dataclass
+class CamResult:
+    """One Grad-CAM map for one image and one target."""
+
+    image: np.ndarray
+    """The model's view of the input: float RGB in [0, 1], (H, W, 3), after resize/crop."""
+    cam: np.ndarray
+    """Grad-CAM map in [0, 1], (H, W), aligned with ``image``."""
+    target_index: int
+    target_label: str
+    score: float
+    """The model's probability for the target (sigmoid for attributes, softmax for classes)."""
+    layer: str
+
+    @property
+    def overlay(self) -> np.ndarray:
+        """uint8 RGB heat-map overlay."""
+        from pytorch_grad_cam.utils.image import show_cam_on_image
+
+        return show_cam_on_image(self.image.astype(np.float32), self.cam, use_rgb=True, image_weight=0.5)
+
+    def peak(self) -> tuple[int, int]:
+        """``(x, y)`` of the map's maximum, in pixels of :attr:`image`."""
+        y, x = np.unravel_index(int(np.argmax(self.cam)), self.cam.shape)
+        return int(x), int(y)
+
+
+def get_layer(model: torch.nn.Module, name: str = DEFAULT_LAYER) -> torch.nn.Module:
+    """The sub-module called ``name`` (dotted path), with the valid names in the error."""
+    try:
+        return model.get_submodule(name)
+    except AttributeError:
+        top = ", ".join(n for n, _ in model.named_children())
+        raise ValueError(
+            f"model {type(model).__name__} has no layer {name!r}; top-level layers: {top} "
+            "(use dotted names for nested ones, e.g. stages.3)"
+        ) from None
+
+
+def target_index(model: torch.nn.Module, target: str | int) -> int:
+    """Output index of a class/attribute name (case-insensitive) or index."""
+    labels = model_label_names(model)
+    if isinstance(target, int) or (isinstance(target, str) and target.isdigit()):
+        index = int(target)
+        if not 0 <= index < len(labels):
+            raise ValueError(f"target index {index} out of range: the model has {len(labels)} outputs")
+        return index
+    lowered = [name.lower() for name in labels]
+    if target.lower() not in lowered:
+        raise ValueError(f"unknown target {target!r}; the model's labels are: {', '.join(labels)}")
+    return lowered.index(target.lower())
+
+
+def _transforms(model: torch.nn.Module):
+    import timm.data
+
+    config = timm.data.resolve_data_config({}, model=model)
+    normalise = timm.data.create_transform(**config, is_training=False)
+    view = timm.data.create_transform(**{**config, "mean": (0.0, 0.0, 0.0), "std": (1.0, 1.0, 1.0)},
+                                      is_training=False)
+    return normalise, view
+
+
+def compute_cams(
+    model: torch.nn.Module,
+    images: Sequence[Image.Image | str | os.PathLike],
+    *,
+    targets: Sequence[str | int | None] | str | int | None = None,
+    layer: str = DEFAULT_LAYER,
+    multi_label: bool | None = None,
+    device: str | torch.device | None = None,
+) -> list[CamResult]:
+    """Grad-CAM maps for ``images`` (PIL images or paths), one per image.
+
+    ``targets``: one for all images or one per image; each a label name, an index, or ``None``
+    for the predicted class (for attribute models: the attribute with the highest logit).
+    ``multi_label`` picks sigmoid or softmax scores (default: from the model's task).
+    """
+    from pytorch_grad_cam import GradCAM
+    from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget
+
+    if not isinstance(targets, Sequence) or isinstance(targets, str):
+        targets = [targets] * len(images)
+    if len(targets) != len(images):
+        raise ValueError(f"{len(targets)} targets for {len(images)} images")
+    device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    model = model.eval().to(device)
+    normalise, view = _transforms(model)
+    pil = [to_rgb(load_image(im)) if not isinstance(im, Image.Image) else to_rgb(im) for im in images]
+    x = torch.stack([normalise(im) for im in pil]).to(device)
+    with torch.no_grad():
+        logits = model(x).float()
+    multi = is_multi_label(model) if multi_label is None else multi_label
+    probs = logits.sigmoid() if multi else logits.softmax(-1)
+    indices = [int(logits[i].argmax()) if t is None else target_index(model, t) for i, t in enumerate(targets)]
+    labels = model_label_names(model)
+    with GradCAM(model=model, target_layers=[get_layer(model, layer)]) as cam:
+        maps = cam(input_tensor=x, targets=[ClassifierOutputTarget(i) for i in indices])
+    return [
+        CamResult(
+            image=view(im).permute(1, 2, 0).numpy().clip(0, 1),
+            cam=np.nan_to_num(maps[k]).astype(np.float32),
+            target_index=indices[k],
+            target_label=labels[indices[k]],
+            score=float(probs[k, indices[k]]),
+            layer=layer,
+        )
+        for k, im in enumerate(pil)
+    ]
+
+
+def save_overlays(results: Sequence[CamResult], out_dir: str | os.PathLike, names: Sequence[str]) -> list[Path]:
+    """Save each overlay as ``<name>.png`` in ``out_dir`` (atomically); returns the paths."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for result, name in zip(results, names, strict=True):
+        path = out / f"{name}.png"
+        tmp = path.with_name(f".{path.name}.tmp")
+        Image.fromarray(result.overlay).save(tmp, format="PNG")
+        os.replace(tmp, path)
+        paths.append(path)
+    return paths
+
+
+def cam_grid(
+    rows: Mapping[str, Sequence[CamResult]],
+    *,
+    column_titles: Sequence[str] | None = None,
+    path: str | os.PathLike | None = None,
+    cell_size: float = 2.0,
+):
+    """Paper Fig. 5-6 layout: first row the inputs, then one row of overlays per entry of ``rows``.
+
+    ``rows`` maps a row title (a model, or a target) to one :class:`CamResult` per column; all
+    rows must share the same input images. Each overlay is captioned with its target and score.
+    """
+    from .figures import _pyplot, save_figure
+
+    plt = _pyplot()
+    row_items = list(rows.items())
+    if not row_items:
+        raise ValueError("cam_grid needs at least one row of results")
+    n_cols = len(row_items[0][1])
+    if any(len(results) != n_cols for _, results in row_items):
+        raise ValueError("every row of cam_grid needs one result per column")
+    fig, axes = plt.subplots(len(row_items) + 1, n_cols, figsize=(cell_size * n_cols, cell_size * (len(row_items) + 1)),
+                             squeeze=False)
+    for c, result in enumerate(row_items[0][1]):
+        axes[0, c].imshow(result.image)
+        if column_titles:
+            axes[0, c].set_title(column_titles[c], fontsize=8)
+    axes[0, 0].set_ylabel("input", fontsize=9)
+    for r, (title, results) in enumerate(row_items, start=1):
+        for c, result in enumerate(results):
+            axes[r, c].imshow(result.overlay)
+            axes[r, c].set_xlabel(f"{result.target_label.replace('_', ' ')} {result.score:.2f}", fontsize=7)
+        axes[r, 0].set_ylabel(title, fontsize=9)
+    for ax in axes.flat:
+        ax.set_xticks([])
+        ax.set_yticks([])
+    fig.tight_layout()
+    if path is not None:
+        save_figure(fig, path)
+    return fig
