@@ -101,11 +101,199 @@ def _run_synth(args: argparse.Namespace) -> int:
     return 0
 
 
+# --- surface: evaluate, cam, predict, push, export-onnx, cards ------------------------------------
+
+_SOURCE_HELP = "timm name (faer_raf), 'hf-hub:org/repo', 'local-dir:path' or an export folder"
+
+
+def _add_evaluate_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("evaluate", help="evaluate a model on a dataset split: metrics.json + figures")
+    p.add_argument("model", help=_SOURCE_HELP)
+    p.add_argument("--data-dir", required=True, help="the dataset download (or `faer-hub synth` output)")
+    p.add_argument("--task", default=None, help="celeba, rafdb, affectnet7, affectnet8 (default: from the model)")
+    p.add_argument("--split", default="test", help="train, validation or test (default: test)")
+    p.add_argument("--out", default="eval", help="folder for metrics.json and the figures (default: eval)")
+    p.add_argument("--pretrained", action="store_true", help="load the timm name's pretrained weights")
+    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--num-workers", type=int, default=0)
+    p.add_argument("--image-size", type=int, default=None, help="override the model's input size")
+    p.add_argument("--no-paper", action="store_true", help="leave the paper's numbers out of the figures")
+    p.add_argument("--skip-bad-rows", action="store_true", help="skip (and list) bad annotation rows")
+    p.add_argument("--cache-dir", default=None, help="prepared-dataset cache (default: the HF datasets cache)")
+    p.set_defaults(handler=_run_evaluate)
+
+
+def _run_evaluate(args: argparse.Namespace) -> int:
+    from .eval_report import evaluate_source
+
+    metrics = evaluate_source(
+        args.model, args.data_dir, task=args.task, split=args.split, out_dir=args.out, pretrained=args.pretrained,
+        batch_size=args.batch_size, num_workers=args.num_workers, image_size=args.image_size,
+        compare_paper=not args.no_paper, skip_bad_rows=args.skip_bad_rows, cache_dir=args.cache_dir, progress=True,
+    )
+    headline = "mean_accuracy" if "mean_accuracy" in metrics else "accuracy"
+    print(f"{headline} {100 * metrics[headline]:.2f}% on {metrics['num_samples']} images ({args.split}); "
+          f"wrote {args.out}/metrics.json and figures")
+    return 0
+
+
+def _add_cam_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("cam", help="Grad-CAM overlays and a grid figure (paper Fig. 5-6 style)")
+    p.add_argument("images", nargs="+", help="image files")
+    p.add_argument("--model", action="append", required=True,
+                   help=f"{_SOURCE_HELP}; repeat to compare models (one grid row each)")
+    p.add_argument("--target", action="append", default=None,
+                   help="class/attribute name or index; repeat for one row per target (default: predicted)")
+    p.add_argument("--layer", default="cca", help="layer by dotted name (default: cca, the CC Attention output)")
+    p.add_argument("--pretrained", action="store_true", help="load the timm names' pretrained weights")
+    p.add_argument("--out", default="cam", help="output folder (default: cam)")
+    p.set_defaults(handler=_run_cam)
+
+
+def _run_cam(args: argparse.Namespace) -> int:
+    from .viz.gradcam import cam_report
+
+    grid = cam_report(args.model, args.images, args.out, targets=args.target, layer=args.layer,
+                      pretrained=args.pretrained)
+    print(f"wrote overlays and {grid} to {args.out}")
+    return 0
+
+
+def _add_predict_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("predict", help="classify your own photos (files or folders)")
+    p.add_argument("inputs", nargs="+", metavar="IMAGE_OR_DIR", help="image files, or folders searched recursively")
+    p.add_argument("--model", required=True, help=_SOURCE_HELP)
+    p.add_argument("--pretrained", action="store_true", help="load the timm name's pretrained weights")
+    p.add_argument("--detect-faces", action="store_true",
+                   help="find faces with OpenCV's Haar cascade and classify each (default: the whole image, for aligned crops)")
+    p.add_argument("--top-k", type=int, default=5)
+    p.add_argument("--threshold", type=float, default=0.5, help="attribute models: probability for 'positive'")
+    p.add_argument("--format", choices=("table", "jsonl", "csv"), default="table")
+    p.add_argument("--output", default=None, help="write results to this file (default: stdout)")
+    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--device", default=None, help="cpu, cuda, cuda:1 ... (default: cuda if available)")
+    p.add_argument("--max-pixels", type=int, default=None, help="refuse larger images (default: 80 megapixels)")
+    p.set_defaults(handler=_run_predict)
+
+
+def _run_predict(args: argparse.Namespace) -> int:
+    import io
+
+    from .cards import write_text_atomic
+    from .predict import DEFAULT_MAX_PIXELS, Predictor, write_report
+
+    predictor = Predictor(
+        args.model, pretrained=args.pretrained, top_k=args.top_k, threshold=args.threshold,
+        detect_faces=args.detect_faces, batch_size=args.batch_size, device=args.device,
+        max_pixels=args.max_pixels or DEFAULT_MAX_PIXELS,
+    )
+    report = predictor.predict(args.inputs, progress=args.output is not None)
+    buf = io.StringIO()
+    write_report(report, args.format, buf, multi_label=predictor.multi_label)
+    if args.output:
+        from pathlib import Path
+
+        write_text_atomic(Path(args.output), buf.getvalue())
+    else:
+        sys.stdout.write(buf.getvalue())
+    for no_face in report.no_faces:
+        print(f"faer-hub predict: {no_face.path}: no face detected", file=sys.stderr)
+    for error in report.errors:
+        print(f"faer-hub predict: error: {error.path}: {error.error}", file=sys.stderr)
+    if report.errors:
+        print(f"faer-hub predict: {len(report.errors)} file(s) failed, {len(report.predictions)} result(s) written",
+              file=sys.stderr)
+    return 0 if report.ok else 1
+
+
+def _add_push_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("push", help="upload an export folder (or a run directory's export/) to the Hugging Face Hub")
+    p.add_argument("folder", help="export folder, or a training run directory containing export/")
+    p.add_argument("--repo-id", required=True, help="organisation/name on the Hub")
+    p.add_argument("--private", action="store_true", help="create the repo as private")
+    p.add_argument("--commit-message", default=None)
+    p.add_argument("--revision", default=None, help="branch to push to")
+    p.add_argument("--create-pr", action="store_true", help="open a pull request instead of committing")
+    p.add_argument("--retarget-card", action="store_true",
+                   help="the card names another repo id: upload it rewritten for --repo-id")
+    p.add_argument("--token", default=None, help="Hub token (default: HF_TOKEN or the saved login)")
+    p.add_argument("--dry-run", action="store_true", help="only check the folder")
+    p.set_defaults(handler=_run_push)
+
+
+def _run_push(args: argparse.Namespace) -> int:
+    from .publish import ExportFolderError, check_export_folder, find_export_folder, push_export
+
+    try:
+        if args.dry_run:
+            folder = find_export_folder(args.folder)
+            check_export_folder(folder, repo_id=None if args.retarget_card else args.repo_id)
+            print(f"{folder} is ready to push to {args.repo_id}")
+            return 0
+        info = push_export(args.folder, args.repo_id, private=args.private, commit_message=args.commit_message,
+                           revision=args.revision, token=args.token, create_pr=args.create_pr,
+                           retarget_card=args.retarget_card)
+    except ExportFolderError as err:
+        print(f"faer-hub push: refused: {err}", file=sys.stderr)
+        return 2
+    print(f"pushed to https://huggingface.co/{args.repo_id} ({getattr(info, 'commit_url', info)})")
+    return 0
+
+
+def _add_export_onnx_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("export-onnx", help="export a model to ONNX (dynamic batch), checked with onnxruntime")
+    p.add_argument("model", help=_SOURCE_HELP)
+    p.add_argument("output", help="the .onnx file to write")
+    p.add_argument("--pretrained", action="store_true", help="load the timm name's pretrained weights")
+    p.add_argument("--image-size", type=int, default=None, help="input side (default: the model's)")
+    p.add_argument("--opset", type=int, default=17)
+    p.add_argument("--atol", type=float, default=1e-4, help="allowed |PyTorch - onnxruntime| (default: 1e-4)")
+    p.set_defaults(handler=_run_export_onnx)
+
+
+def _run_export_onnx(args: argparse.Namespace) -> int:
+    from .onnx_export import export_onnx
+    from .sources import create_model_from_source
+
+    model = create_model_from_source(args.model, pretrained=args.pretrained)
+    size = (3, args.image_size, args.image_size) if args.image_size else None
+    result = export_onnx(model, args.output, input_size=size, opset=args.opset, atol=args.atol)
+    print(f"wrote {result.path}; onnxruntime matches PyTorch within {result.max_abs_diff:.2e} "
+          f"(batch {result.check_batch_size})")
+    return 0
+
+
+def _add_cards_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("cards", help="regenerate the committed model cards from the template")
+    p.add_argument("--out", default="model_cards", help="folder (default: model_cards)")
+    p.add_argument("--check", action="store_true", help="only report cards that differ from the template (exit 1)")
+    p.set_defaults(handler=_run_cards)
+
+
+def _run_cards(args: argparse.Namespace) -> int:
+    from .cards import stale_cards, write_model_cards
+
+    if args.check:
+        stale = stale_cards(args.out)
+        for name in stale:
+            print(f"{args.out}/{name} differs from the template; run `faer-hub cards --out {args.out}`")
+        return 1 if stale else 0
+    for path in write_model_cards(args.out):
+        print(f"wrote {path}")
+    return 0
+
+
 PARSERS: list[Callable[[argparse._SubParsersAction], None]] = [
     _add_list_parser,
     _add_convert_parser,
     _add_export_parser,
     _add_synth_parser,
+    _add_evaluate_parser,
+    _add_cam_parser,
+    _add_predict_parser,
+    _add_push_parser,
+    _add_export_onnx_parser,
+    _add_cards_parser,
 ]
 
 

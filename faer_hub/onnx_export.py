@@ -65,6 +65,7 @@ def export_onnx(
     try:
         with warnings.catch_warnings():  # timm uses the TorchScript exporter (no onnxscript needed)
             warnings.filterwarnings("ignore", message=".*legacy TorchScript-based ONNX export.*")
+            warnings.filterwarnings("ignore", category=DeprecationWarning, module=r"torch\.onnx.*")
             onnx_export(
                 model, str(tmp), batch_size=2, input_size=input_size, opset=opset, check=True,
                 input_names=[INPUT_NAME], output_names=[OUTPUT_NAME],

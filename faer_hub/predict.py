@@ -228,7 +228,7 @@ class Predictor:
         max_pixels: int = DEFAULT_MAX_PIXELS,
         detector: Any = None,
     ) -> None:
-        import timm.data
+        from .data.transforms import build_transform, resolve_data_config
 
         if top_k < 1:
             raise ValueError(f"top_k must be >= 1, got {top_k}")
@@ -247,8 +247,8 @@ class Predictor:
         self.batch_size = batch_size
         self.max_pixels = max_pixels
         self.detector = detector if detector is not None else (HaarFaceDetector() if detect_faces else None)
-        config = timm.data.resolve_data_config({}, model=model)
-        self.transform = timm.data.create_transform(**config, is_training=False)
+        # the evaluation transform of training: resize ("squash") to the input size, normalise
+        self.transform = build_transform(resolve_data_config(model), training=False)
 
     @torch.inference_mode()
     def classify(self, images: Sequence[Image.Image]) -> torch.Tensor:

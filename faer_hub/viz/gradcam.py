@@ -77,13 +77,13 @@ def target_index(model: torch.nn.Module, target: str | int) -> int:
 
 
 def _transforms(model: torch.nn.Module):
-    import timm.data
+    """(normalising transform, transform to the model's view as floats in [0, 1]), as in evaluation."""
+    from ..data.transforms import build_transform, resolve_data_config
 
-    config = timm.data.resolve_data_config({}, model=model)
-    normalise = timm.data.create_transform(**config, is_training=False)
-    view = timm.data.create_transform(**{**config, "mean": (0.0, 0.0, 0.0), "std": (1.0, 1.0, 1.0)},
-                                      is_training=False)
-    return normalise, view
+    config = resolve_data_config(model)
+    normalise = build_transform(config, training=False)
+    uint8_view = build_transform(config, training=False, normalize=False)
+    return normalise, lambda image: uint8_view(image).float() / 255.0
 
 
 def compute_cams(
@@ -188,3 +188,36 @@ def cam_grid(
     if path is not None:
         save_figure(fig, path)
     return fig
+
+
+def cam_report(
+    sources: Sequence[str],
+    images: Sequence[str | os.PathLike],
+    out_dir: str | os.PathLike,
+    *,
+    targets: Sequence[str | int] | None = None,
+    layer: str = DEFAULT_LAYER,
+    pretrained: bool = False,
+) -> Path:
+    """Overlays for every (model source, target) pair and their grid, written to ``out_dir``.
+
+    One grid row per model (several models) or per target (several targets), one column per
+    image; overlays are named ``<image stem>__<row>.png``. Returns the grid's path.
+    """
+    from ..sources import create_model_from_source
+
+    out = Path(out_dir)
+    stems = [Path(image).stem for image in images]
+    rows: dict[str, list[CamResult]] = {}
+    for source in sources:
+        model = create_model_from_source(source, pretrained=pretrained)
+        for target in targets or [None]:
+            if target is None:
+                title = source
+            else:
+                title = f"{source}: {target}" if len(sources) > 1 else str(target)
+            rows[title] = compute_cams(model, images, targets=target, layer=layer)
+            slug = "".join(c if c.isalnum() or c in "._-" else "_" for c in title)
+            save_overlays(rows[title], out, [f"{stem}__{slug}" for stem in stems])
+    cam_grid(rows, column_titles=[Path(image).name for image in images], path=out / "grid.png")
+    return out / "grid.png"

@@ -1,0 +1,66 @@
+"""``faer-hub evaluate``: any model source on one split of a dataset -> ``metrics.json`` + figures.
+
+Uses the same pieces as training: :func:`faer_hub.data.load_task_dataset`,
+:func:`faer_hub.data.build_dataloader` (evaluation transform) and
+:func:`faer_hub.evaluation.evaluate_model` with the packaged ``evaluate`` metrics.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from .cards import write_text_atomic
+from .sources import create_model_from_source, model_task
+from .tasks import Task, get_task
+
+
+def evaluate_source(
+    source: str | torch.nn.Module,
+    data_dir: str | os.PathLike,
+    *,
+    task: str | Task | None = None,
+    split: str = "test",
+    out_dir: str | os.PathLike | None = None,
+    pretrained: bool = False,
+    batch_size: int = 64,
+    num_workers: int = 0,
+    image_size: int | None = None,
+    compare_paper: bool = True,
+    skip_bad_rows: bool = False,
+    cache_dir: str | os.PathLike | None = None,
+    progress: bool = False,
+) -> dict[str, Any]:
+    """Evaluate a model (object or source) on ``split`` of the dataset in ``data_dir``.
+
+    Writes ``metrics.json`` and figures (``class_accuracy.png``; ``confusion_matrix.png`` for
+    expression tasks) into ``out_dir`` when given, and returns the metrics (fractions in [0, 1]).
+    """
+    from .data import build_dataloader, load_task_dataset
+    from .evaluation import evaluate_model
+    from .viz.figures import figures_for_metrics
+
+    model = source if isinstance(source, torch.nn.Module) else create_model_from_source(source, pretrained=pretrained)
+    task = get_task(task) if isinstance(task, str) else (task or model_task(model))
+    if task is None:
+        raise ValueError("cannot tell the model's task from its config; pass --task celeba|rafdb|affectnet7|affectnet8")
+    if model.num_classes != task.num_classes:
+        raise ValueError(f"the model has {model.num_classes} outputs but task {task.name!r} has {task.num_classes} labels")
+    dataset = load_task_dataset(task.name, data_dir, skip_bad_rows=skip_bad_rows, cache_dir=cache_dir)
+    if split not in dataset:
+        raise ValueError(f"no split {split!r} in {data_dir}; available: {', '.join(dataset)}")
+    loader = build_dataloader(dataset[split], model, training=False, batch_size=batch_size,
+                              num_workers=num_workers, image_size=image_size)
+    metrics = evaluate_model(model, loader, task, progress=progress)
+    metrics["split"] = split
+    metrics["model"] = source if isinstance(source, str) else type(model).__name__
+    if out_dir is not None:
+        out = Path(out_dir)
+        out.mkdir(parents=True, exist_ok=True)
+        write_text_atomic(out / "metrics.json", json.dumps(metrics, indent=2) + "\n")
+        figures_for_metrics(metrics, task, out, compare_paper=compare_paper)
+    return metrics

@@ -1,0 +1,114 @@
+"""faer-hub evaluate / cam / predict / push / export-onnx / cards, end to end on tiny models."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import timm
+import torch
+from PIL import Image
+
+import faer_hub  # noqa: F401
+from faer_hub import publish
+from faer_hub.cli import main
+from faer_hub.hub import save_export
+
+SMALL = dict(pretrained_cfg_overlay=dict(input_size=(3, 64, 64)))
+
+
+@pytest.fixture(scope="module")
+def raf_export(tmp_path_factory):
+    torch.manual_seed(0)
+    model = timm.create_model("faer_atto.rafdb", **SMALL)
+    return save_export(model, tmp_path_factory.mktemp("cli") / "export", task="rafdb")
+
+
+@pytest.fixture(scope="module")
+def photos(tmp_path_factory):
+    d = tmp_path_factory.mktemp("photos")
+    rng = np.random.default_rng(0)
+    for name in ("a.jpg", "b.png"):
+        Image.fromarray(rng.integers(0, 255, (70, 60, 3), dtype=np.uint8)).save(d / name)
+    return d
+
+
+def test_predict_exit_status_and_jsonl(raf_export, photos, tmp_path, capsys):
+    out = tmp_path / "preds.jsonl"
+    assert main(["predict", str(photos), "--model", str(raf_export), "--format", "jsonl",
+                 "--output", str(out), "--top-k", "2"]) == 0
+    records = [json.loads(line) for line in out.read_text().splitlines()]
+    assert len(records) == 2 and all(len(r["top_k"]) == 2 for r in records)
+    bad = tmp_path / "broken.jpg"
+    bad.write_bytes(b"\xff\xd8 not really")
+    assert main(["predict", str(photos / "a.jpg"), str(bad), "--model", str(raf_export)]) == 1
+    captured = capsys.readouterr()
+    assert "a.jpg" in captured.out and "broken.jpg" in captured.err and "1 file(s) failed" in captured.err
+
+
+def test_cards_check_and_regenerate(tmp_path, capsys):
+    from pathlib import Path
+
+    committed = Path(__file__).resolve().parents[1] / "model_cards"
+    assert main(["cards", "--check", "--out", str(committed)]) == 0
+    assert main(["cards", "--out", str(tmp_path)]) == 0
+    (tmp_path / "faer_celeba.md").write_text("stale")
+    assert main(["cards", "--check", "--out", str(tmp_path)]) == 1
+    assert "faer_celeba.md differs" in capsys.readouterr().out
+
+
+def test_push_dry_run_refusal_and_mocked_upload(raf_export, tmp_path, monkeypatch, capsys):
+    assert main(["push", str(raf_export), "--repo-id", "faer-hub/faer_atto.rafdb", "--dry-run"]) == 0
+    incomplete = tmp_path / "incomplete"
+    incomplete.mkdir()
+    (incomplete / "config.json").write_text("{}")
+    assert main(["push", str(incomplete), "--repo-id", "me/x"]) == 2
+    assert "missing model.safetensors, README.md" in capsys.readouterr().err
+    calls = []
+
+    class FakeApi:
+        def __init__(self, token=None):
+            calls.append(("token", token))
+
+        def create_repo(self, repo_id, **kw):
+            calls.append(("create", repo_id, kw["private"]))
+
+        def upload_folder(self, **kw):
+            calls.append(("upload", kw["repo_id"], kw["commit_message"]))
+            return "https://hf.co/commit/1"
+
+    monkeypatch.setattr(publish, "HfApi", FakeApi)
+    assert main(["push", str(raf_export), "--repo-id", "me/raf", "--private", "--retarget-card",
+                 "--commit-message", "first"]) == 0
+    assert calls == [("token", None), ("create", "me/raf", True), ("upload", "me/raf", "first")]
+
+
+def test_export_onnx(raf_export, tmp_path, capsys):
+    pytest.importorskip("onnxruntime")
+    assert main(["export-onnx", str(raf_export), str(tmp_path / "m.onnx")]) == 0
+    assert (tmp_path / "m.onnx").stat().st_size > 10_000 and "matches PyTorch" in capsys.readouterr().out
+
+
+def test_evaluate_writes_metrics_and_figures(raf_export, tmp_path):
+    from faer_hub.data import write_synthetic
+
+    data = write_synthetic("rafdb", tmp_path / "raf", num_train=28, num_test=14)
+    out = tmp_path / "eval"
+    assert main(["evaluate", str(raf_export), "--data-dir", str(data), "--out", str(out),
+                 "--cache-dir", str(tmp_path / "cache"), "--batch-size", "8"]) == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["num_samples"] == 14 and metrics["split"] == "test" and 0 <= metrics["accuracy"] <= 1
+    assert sum(map(sum, metrics["confusion_matrix"])) == 14
+    assert (out / "class_accuracy.png").is_file() and (out / "confusion_matrix.png").is_file()
+    assert main(["evaluate", str(raf_export), "--data-dir", str(data), "--task", "celeba",
+                 "--cache-dir", str(tmp_path / "cache")]) == 2  # 7 outputs cannot be evaluated on 40 attributes
+
+
+def test_cam_rows_per_target(raf_export, photos, tmp_path):
+    out = tmp_path / "cams"
+    assert main(["cam", str(photos / "a.jpg"), str(photos / "b.png"), "--model", str(raf_export),
+                 "--target", "happiness", "--target", "fear", "--out", str(out)]) == 0
+    assert sorted(p.name for p in out.glob("*.png")) == [
+        "a__fear.png", "a__happiness.png", "b__fear.png", "b__happiness.png", "grid.png"]
+    assert main(["cam", str(photos / "a.jpg"), "--model", str(raf_export), "--target", "joy", "--out", str(out)]) == 2
