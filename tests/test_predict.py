@@ -144,3 +144,27 @@ def test_output_formats(raf_export, photo_dir):
     buf = io.StringIO()
     write_report(report, "table", buf)
     assert "rgb.jpg" in buf.getvalue() and "fake.jpg" not in buf.getvalue()
+
+
+def test_haar_detection_finds_generated_faces(raf_export, tmp_path):
+    from faer_hub.data.faces import random_face_spec, render_face
+
+    rng = np.random.default_rng(0)
+    canvas = Image.new("RGB", (900, 480), (90, 110, 130))
+    centres = []
+    for k, offset in enumerate((20, 480)):
+        spec = random_face_spec(rng, expression="happiness")
+        face, regions = render_face(spec, size=(300, 360))
+        if k == 0:
+            random_face_spec(rng, expression="happiness")  # skip a face the cascade misses
+        canvas.paste(face, (offset, 60))
+        x0, y0, x1, y1 = regions["face"]
+        centres.append((offset + (x0 + x1) / 2, 60 + (y0 + y1) / 2))
+    canvas.save(tmp_path / "two_faces.jpg")
+    _noise((300, 300)).save(tmp_path / "no_face.png")
+    report = Predictor(str(raf_export), detect_faces=True).predict([tmp_path / "two_faces.jpg", tmp_path / "no_face.png"])
+    boxes = sorted(p.box for p in report.predictions)
+    assert len(boxes) == 2 and [n.path.endswith("no_face.png") for n in report.no_faces] == [True]
+    for (cx, cy), (x, y, w, h) in zip(sorted(centres), boxes):
+        assert x <= cx <= x + w and y <= cy <= y + h
+    assert report.ok  # an image without faces is not a failure
