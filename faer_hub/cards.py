@@ -100,7 +100,7 @@ _LIMITATIONS = {
 
 
 def render_model_card(
-    task: Task | str,
+    task: Task | str | None,
     *,
     architecture: str | None = None,
     repo_id: str | None = None,
@@ -125,6 +125,10 @@ def render_model_card(
     Returns:
         The card text; it parses with ``huggingface_hub.ModelCard`` and has a valid model-index.
     """
+    if task is None:
+        raise ValueError(
+            "a model card needs the task the model was trained for (celeba, rafdb, affectnet7 or affectnet8)"
+        )
     task = get_task(task) if isinstance(task, str) else task
     architecture = architecture or task.model_name
     cfg = _pretrained_cfg(architecture, task)

@@ -95,6 +95,8 @@ class ImageReadError(ValueError):
 def load_image(path: str | os.PathLike, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> Image.Image:
     """Read an image as 8-bit RGB, EXIF orientation applied; raise :class:`ImageReadError`."""
     path = Path(path)
+    if path.is_dir():
+        raise ImageReadError(f"folder holds no image files ({', '.join(sorted(IMAGE_EXTENSIONS))})")
     if not path.is_file():
         raise ImageReadError("file not found" if not path.exists() else "not a regular file")
     try:
@@ -140,13 +142,15 @@ def to_rgb(img: Image.Image) -> Image.Image:
 
 
 def iter_image_files(inputs: Iterable[str | os.PathLike]) -> Iterator[Path]:
-    """Files named on the command line as given; folders searched recursively for image files."""
+    """Files named on the command line as given; folders searched recursively for image files.
+
+    A folder without any image file is yielded itself, so that it is reported, not skipped.
+    """
     for item in inputs:
         path = Path(item)
         if path.is_dir():
-            yield from sorted(
-                p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS
-            )
+            found = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS)
+            yield from found or [path]
         else:
             yield path  # missing files and non-images are reported by load_image
 

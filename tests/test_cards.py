@@ -92,3 +92,8 @@ def test_committed_cards_match_template():
     stale = stale_cards(REPO_ROOT / "model_cards")
     assert stale == [], f"model_cards/ drifted from the template: {stale}; run `faer-hub cards --out model_cards`"
     assert set(render_all_cards()) == {p.name for p in (REPO_ROOT / "model_cards").glob("*.md")}
+
+
+def test_task_is_required():
+    with pytest.raises(ValueError, match="needs the task"):
+        render_model_card(None)

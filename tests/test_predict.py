@@ -168,3 +168,9 @@ def test_haar_detection_finds_generated_faces(raf_export, tmp_path):
     for (cx, cy), (x, y, w, h) in zip(sorted(centres), boxes):
         assert x <= cx <= x + w and y <= cy <= y + h
     assert report.ok  # an image without faces is not a failure
+
+
+def test_empty_folder_is_reported(raf_export, tmp_path):
+    (tmp_path / "empty").mkdir()
+    report = predict([tmp_path / "empty"], model=str(raf_export))
+    assert [e.error.startswith("folder holds no image files") for e in report.errors] == [True]
