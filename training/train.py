@@ -108,7 +108,7 @@ def main(argv: list[str] | None = None) -> dict:
     if config.model.channels_last:
         model = model.to(memory_format=torch.channels_last)
     data_config = resolve_data_config(model)
-    train_loader, train_sampler = build_train_loader(
+    train_loader, _ = build_train_loader(
         splits["train"], data_config, batch_size=train_cfg.per_device_batch_size, seed=config.seed,
         hflip=config.data.hflip, balanced=config.data.balanced_sampling, num_workers=config.data.num_workers,
     )
@@ -162,10 +162,10 @@ def main(argv: list[str] | None = None) -> dict:
     started = time.time()
     for epoch in range(state.epoch, train_cfg.epochs):
         module.train()
-        train_sampler.set_epoch(epoch)
         batches = train_loader
-        if state.batches_done:
+        if state.batches_done:  # resuming mid-epoch: same order, minus the batches already trained on
             batches = accelerator.skip_first_batches(train_loader, state.batches_done)
+        batches.set_epoch(epoch)  # Accelerate passes it to our EpochSampler (it would use its own count)
         steps_this_epoch = state.batches_done // accum  # checkpoints are taken at optimizer steps
         bar = tqdm(total=steps_per_epoch, initial=steps_this_epoch, desc=f"epoch {epoch + 1}/{train_cfg.epochs}",
                    disable=not accelerator.is_local_main_process, leave=False)

@@ -17,6 +17,8 @@ from faer_hub.training.data import build_eval_loader
 
 from .conftest import REPO, run_script
 
+pytestmark = pytest.mark.slow
+
 LAUNCH_2 = [sys.executable, "-m", "accelerate.commands.launch", "--cpu", "--num_processes", "2",
             "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no", "--main_process_port", "0"]
 

@@ -1,0 +1,140 @@
+"""Training throughput and peak memory of FAER vs timm's ConvNeXt of the same size, in one run.
+
+One training step = forward, cross-entropy, backward, AdamW step (the same for both models, so
+the ratio isolates the architecture: CC Attention is FAER's only addition). Each measurement
+runs in its own subprocess (peak memory is per model); FAER and ConvNeXt alternate for
+``--rounds`` rounds and the table reports medians and FAER/ConvNeXt ratios. On a GPU the
+defaults follow the paper's training setup: bf16 autocast, channels_last, batch 256, 224 px.
+
+    python benchmarks/train_throughput.py                                   # CPU: atto and tiny, batch 16
+    python benchmarks/train_throughput.py --device cuda --sizes base       # GPU: bf16, batch 256
+    python benchmarks/train_throughput.py --device cuda --sizes atto tiny small base --compile
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import statistics
+import subprocess
+import sys
+import time
+
+
+def measure(model_name: str, args: argparse.Namespace) -> dict:
+    """Training images/s and peak memory (MiB) of ``model_name`` in this process."""
+    import timm
+    import torch
+    import torch.nn.functional as F
+
+    import faer_hub  # noqa: F401  (registers faer_*)
+
+    torch.manual_seed(0)
+    device = torch.device(args.device)
+    cuda = device.type == "cuda"
+    model = timm.create_model(model_name, num_classes=7, drop_path_rate=0.1).to(device).train()
+    x = torch.randn(args.batch_size, 3, args.img_size, args.img_size, device=device)
+    y = torch.randint(0, 7, (args.batch_size,), device=device)
+    if args.channels_last:
+        model = model.to(memory_format=torch.channels_last)
+        x = x.contiguous(memory_format=torch.channels_last)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=2.5e-4, weight_decay=0.05, fused=cuda or None)
+    step_model = torch.compile(model) if args.compile else model
+    dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(args.precision)
+
+    def step() -> None:
+        with torch.autocast(device.type, dtype=dtype, enabled=dtype is not None):
+            loss = F.cross_entropy(step_model(x), y)
+        loss.backward()
+        optimizer.step()
+        optimizer.zero_grad(set_to_none=True)
+
+    for _ in range(args.warmup):
+        step()
+    if cuda:
+        torch.cuda.synchronize()
+        torch.cuda.reset_peak_memory_stats()
+    start = time.perf_counter()
+    for _ in range(args.iters):
+        step()
+    if cuda:
+        torch.cuda.synchronize()
+    elapsed = time.perf_counter() - start
+    peak_mib = (
+        torch.cuda.max_memory_allocated() / 2**20 if cuda else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    )
+    return {"images_per_s": args.batch_size * args.iters / elapsed, "peak_mib": peak_mib,
+            "params_m": sum(p.numel() for p in model.parameters()) / 1e6}
+
+
+def _worker_args(args: argparse.Namespace) -> list[str]:
+    out = ["--device", args.device, "--batch-size", str(args.batch_size), "--img-size", str(args.img_size),
+           "--warmup", str(args.warmup), "--iters", str(args.iters), "--precision", args.precision]
+    return out + (["--channels-last"] if args.channels_last else []) + (["--compile"] if args.compile else [])
+
+
+def _measure_in_subprocess(model_name: str, args: argparse.Namespace) -> dict:
+    cmd = [sys.executable, __file__, "--worker", model_name, *_worker_args(args)]
+    out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--sizes", nargs="+", default=None, help="default: atto tiny (CPU), base (GPU)")
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--batch-size", type=int, default=None, help="default: 16 on CPU, 256 on GPU")
+    p.add_argument("--img-size", type=int, default=224)
+    p.add_argument("--precision", choices=["fp32", "bf16", "fp16"], default=None, help="default: fp32 CPU, bf16 GPU")
+    p.add_argument("--channels-last", action="store_true", default=None, help="default: on for GPU")
+    p.add_argument("--compile", action="store_true", help="torch.compile the model")
+    p.add_argument("--warmup", type=int, default=None, help="default: 1 on CPU, 5 on GPU")
+    p.add_argument("--iters", type=int, default=None, help="default: 3 on CPU, 20 on GPU")
+    p.add_argument("--rounds", type=int, default=3, help="alternating FAER/ConvNeXt repeats; medians are reported")
+    p.add_argument("--json", help="also write the results here")
+    p.add_argument("--worker", help=argparse.SUPPRESS)
+    args = p.parse_args()
+    gpu = args.device.startswith("cuda")
+    args.sizes = args.sizes or (["base"] if gpu else ["atto", "tiny"])
+    args.batch_size = args.batch_size or (256 if gpu else 16)
+    args.precision = args.precision or ("bf16" if gpu else "fp32")
+    args.channels_last = gpu if args.channels_last is None else args.channels_last
+    args.warmup = args.warmup if args.warmup is not None else (5 if gpu else 1)
+    args.iters = args.iters or (20 if gpu else 3)
+
+    if args.worker:
+        print(json.dumps(measure(args.worker, args)))
+        return
+
+    print(f"training step (fwd + CE + bwd + AdamW): device={args.device} batch={args.batch_size} img={args.img_size} "
+          f"precision={args.precision} channels_last={args.channels_last} compile={args.compile} "
+          f"iters={args.iters} rounds={args.rounds}")
+    rows = []
+    for size in args.sizes:
+        runs: dict[str, list[dict]] = {"faer": [], "convnext": []}
+        for r in range(args.rounds):
+            for kind in ("faer", "convnext"):
+                runs[kind].append(_measure_in_subprocess(f"{kind}_{size}", args))
+            print(f"  {size} round {r + 1}/{args.rounds} done", file=sys.stderr, flush=True)
+        med = {k: {m: statistics.median(run[m] for run in v) for m in ("images_per_s", "peak_mib", "params_m")}
+               for k, v in runs.items()}
+        rows.append({"size": size, "faer": med["faer"], "convnext": med["convnext"],
+                     "speed_ratio": med["faer"]["images_per_s"] / med["convnext"]["images_per_s"],
+                     "memory_ratio": med["faer"]["peak_mib"] / med["convnext"]["peak_mib"]})
+
+    print(f"{'size':<6} {'FAER img/s':>11} {'ConvNeXt img/s':>15} {'ratio':>6} {'FAER MiB':>9} {'ConvNeXt MiB':>13} "
+          f"{'mem ratio':>9} {'params M (FAER/ConvNeXt)':>25}")
+    for row in rows:
+        faer, conv = row["faer"], row["convnext"]
+        print(f"{row['size']:<6} {faer['images_per_s']:>11.1f} {conv['images_per_s']:>15.1f} {row['speed_ratio']:>6.2f} "
+              f"{faer['peak_mib']:>9.0f} {conv['peak_mib']:>13.0f} {row['memory_ratio']:>9.2f} "
+              f"{faer['params_m']:>12.1f} / {conv['params_m']:<10.1f}")
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump({"settings": {k: v for k, v in vars(args).items() if k not in ("worker", "json")}, "rows": rows},
+                      f, indent=2)
+
+
+if __name__ == "__main__":
+    main()
