@@ -26,7 +26,7 @@ EXPRESSION_PARTS: dict[str, tuple[str, str, str]] = {
     "surprise": ("o", "raised", "wide"),
     "fear": ("wide_open", "inner_up_high", "wide"),
     "disgust": ("wavy", "lowered", "narrow"),
-    "anger": ("clenched", "v", "narrow"),
+    "anger": ("clenched", "v", "normal"),
     "contempt": ("smirk", "one_raised", "normal"),
 }
 """How each expression is drawn: every pair differs in the mouth and in brows or eyes."""
@@ -262,7 +262,7 @@ def _draw_face(p: _Painter, s: FaceSpec, cx: float, cy: float, a: float, b: floa
     base = cy - 0.36 * b
     shapes = {
         "flat": (0.0, 0.0), "raised": (-0.14, -0.14), "inner_up": (-0.1, 0.06),
-        "inner_up_high": (-0.2, -0.04), "lowered": (0.07, 0.07), "v": (0.14, -0.08),
+        "inner_up_high": (-0.24, 0.02), "lowered": (0.07, 0.07), "v": (0.14, -0.08),
         "one_raised": (0.0, 0.0),
     }
     inner, outer = shapes[s.brows]

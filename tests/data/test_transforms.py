@@ -129,3 +129,12 @@ def test_stratified_split_indices_proportions():
     assert sorted(np.concatenate([keep, held]).tolist()) == list(range(len(labels)))
     with pytest.raises(ValueError):
         stratified_split_indices(labels, 1.0, seed=0)
+
+
+def test_batched_loader_equals_the_per_image_transform(synth_root, cache, model):
+    celeba = load_dataset("celeba", synth_root("celeba", "official"), cache_dir=cache)
+    config = resolve_data_config(model, image_size=48)
+    batch = next(iter(build_dataloader(celeba["test"], config, training=False, batch_size=4)))
+    per_image = build_transform(config, training=False)
+    expected = torch.stack([per_image(celeba["test"][i]["image"].convert("RGB")) for i in range(4)])
+    assert torch.allclose(batch["pixel_values"], expected, atol=1e-5)
