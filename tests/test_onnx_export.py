@@ -26,8 +26,13 @@ def model():
     return m
 
 
-def test_export_dynamic_batch_and_parity(model, tmp_path):
-    result = export_onnx(model, tmp_path / "faer.onnx", check_batch_size=3)
+@pytest.fixture(scope="module")
+def exported(model, tmp_path_factory):
+    return export_onnx(model, tmp_path_factory.mktemp("onnx") / "faer.onnx", check_batch_size=3)
+
+
+def test_export_dynamic_batch_and_parity(model, exported):
+    result = exported
     assert result.path.is_file() and result.max_abs_diff <= 1e-4
     session = ort.InferenceSession(str(result.path), providers=["CPUExecutionProvider"])
     batch_dim = session.get_inputs()[0].shape[0]
@@ -42,11 +47,11 @@ def test_export_dynamic_batch_and_parity(model, tmp_path):
     assert json.loads(meta["faer_hub.label_names"])[0] == "surprise"
     assert json.loads(meta["faer_hub.input_size"]) == [3, 64, 64]
     assert json.loads(meta["faer_hub.multi_label"]) is False
-    assert not list(tmp_path.glob(".*.tmp"))
+    assert not list(result.path.parent.glob(".*.tmp"))
 
 
-def test_parity_check_detects_a_different_model(model, tmp_path):
-    path = export_onnx(model, tmp_path / "faer.onnx").path
+def test_parity_check_detects_a_different_model(exported):
+    path = exported.path
     other = timm.create_model("faer_atto.rafdb", pretrained_cfg_overlay=dict(input_size=(3, 64, 64))).eval()
     with torch.no_grad():
         other.head.fc.bias.add_(1.0)

@@ -93,6 +93,7 @@ def compute_cams(
     targets: Sequence[str | int | None] | str | int | None = None,
     layer: str = DEFAULT_LAYER,
     multi_label: bool | None = None,
+    batch_size: int = 16,
     device: str | torch.device | None = None,
 ) -> list[CamResult]:
     """Grad-CAM maps for ``images`` (PIL images or paths), one per image.
@@ -114,13 +115,16 @@ def compute_cams(
     pil = [to_rgb(load_image(im)) if not isinstance(im, Image.Image) else to_rgb(im) for im in images]
     x = torch.stack([normalise(im) for im in pil]).to(device)
     with torch.no_grad():
-        logits = model(x).float()
+        logits = torch.cat([model(x[i:i + batch_size]).float() for i in range(0, len(x), batch_size)])
     multi = is_multi_label(model) if multi_label is None else multi_label
     probs = logits.sigmoid() if multi else logits.softmax(-1)
     indices = [int(logits[i].argmax()) if t is None else target_index(model, t) for i, t in enumerate(targets)]
     labels = model_label_names(model)
+    maps = []
     with GradCAM(model=model, target_layers=[get_layer(model, layer)]) as cam:
-        maps = cam(input_tensor=x, targets=[ClassifierOutputTarget(i) for i in indices])
+        for start in range(0, len(x), batch_size):
+            chunk = slice(start, start + batch_size)
+            maps.extend(cam(input_tensor=x[chunk], targets=[ClassifierOutputTarget(i) for i in indices[chunk]]))
     return [
         CamResult(
             image=view(im).permute(1, 2, 0).numpy().clip(0, 1),
