@@ -142,7 +142,7 @@ def render_model_card(
         library_name="timm",
         license=cfg.get("license", "other"),
         tags=_tags(task),
-        datasets=[task.dataset],
+        datasets=[task.dataset] if dataset_type == task.dataset else None,  # e.g. not for generated faces
         metrics=["accuracy"],
         pipeline_tag="image-classification",
         model_name=repo_id.split("/")[-1],

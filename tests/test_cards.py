@@ -70,7 +70,7 @@ def test_synthetic_results_are_flagged():
         "accuracy": 0.9, "dataset": "synthetic", "dataset_name": "synthetic faces"})
     assert "trained and evaluated on synthetic faces" in text
     _, evals = model_index_to_eval_results(_metadata(text)["model-index"])
-    assert evals[0].dataset_type == "synthetic"
+    assert evals[0].dataset_type == "synthetic" and "datasets" not in _metadata(text)
 
 
 def test_percentages_are_rejected():

@@ -102,10 +102,14 @@ def plot_class_accuracy(
         ax.set_axisbelow(True)
         if MEAN_LABEL in chunk:
             ax.axvline(chunk.index(MEAN_LABEL) - 0.5, color="gray", linewidth=0.8, linestyle="--")
-    axes[0, 0].legend(fontsize=8, loc="lower right", bbox_to_anchor=(1.0, 1.0), ncol=len(series), frameon=False)
+    handles, names = axes[0, 0].get_legend_handles_labels()
+    top = 1.0
     if title:
-        axes[0, 0].set_title(title, loc="left")
-    fig.tight_layout()
+        fig.suptitle(title, y=0.995)
+        top -= 0.06 / panels
+    fig.legend(handles, names, loc="upper center", bbox_to_anchor=(0.5, top), ncol=len(series), frameon=False,
+               fontsize=8)
+    fig.tight_layout(rect=(0, 0, 1, top - 0.035 / panels))
     if path is not None:
         save_figure(fig, path)
     return fig

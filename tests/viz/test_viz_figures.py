@@ -42,7 +42,7 @@ def test_fer_comparison_uses_the_papers_table():
     (ax,) = [a for a in fig.axes]
     heights = dict(zip([t.get_text() for t in ax.get_xticklabels()], _bars(ax, PAPER_LABEL)))
     assert heights["fear"] == pytest.approx(72.37) and heights[MEAN_LABEL] == pytest.approx(91.75)
-    assert "reported by the paper" in ax.get_legend().get_texts()[1].get_text()
+    assert "reported by the paper" in fig.legends[0].get_texts()[1].get_text()
 
 
 def test_missing_class_is_an_error():
