@@ -212,8 +212,9 @@ def _card_problems(folder: Path, config: dict[str, Any], repo_id: str | None) ->
     m = re.search(r"Hub repository: `([^`]+)`", text)
     if repo_id and m and m.group(1) != repo_id:
         problems.append(
-            f"README.md is written for {m.group(1)!r}, not {repo_id!r}: re-export with "
-            f"save_export(..., repo_id={repo_id!r}) so its usage lines point at the right repo"
+            f"README.md is written for {m.group(1)!r}, not {repo_id!r}: push with --retarget-card "
+            f"(retarget_card=True) to upload the card rewritten for {repo_id!r}, or re-export with "
+            f"save_export(..., repo_id={repo_id!r})"
         )
     return problems
 
