@@ -28,24 +28,22 @@ def resolve_source(source: str) -> tuple[str, bool]:
         if source.startswith("local-dir:") and not Path(source[len("local-dir:"):]).is_dir():
             raise FileNotFoundError(f"model source {source!r}: folder not found")
         return source, True
-    if os.sep in source or source.startswith(".") or Path(source).is_dir():
-        folder = Path(source)
-        if not folder.is_dir():
-            raise FileNotFoundError(
-                f"model source {source!r} looks like a path but is not a folder; pass an export folder "
-                "(config.json + model.safetensors), 'hf-hub:org/repo' or a timm model name"
-            )
-        if not (folder / "config.json").is_file():
-            raise FileNotFoundError(
-                f"model source {source!r}: {folder / 'config.json'} is missing; not an export folder"
-            )
+    folder = Path(source)
+    if folder.is_dir() and (folder / "config.json").is_file():
         return f"local-dir:{folder}", True
-    if not timm.is_model(source.split(".")[0]):
-        raise ValueError(
-            f"unknown model {source!r}: not a timm model name (try `faer-hub list`), "
-            "an 'hf-hub:org/repo', a 'local-dir:path' or an export folder"
+    if timm.is_model(source.split(".")[0]) and os.sep not in source:
+        return source, False
+    if folder.is_dir():
+        raise FileNotFoundError(f"model source {source!r}: {folder / 'config.json'} is missing; not an export folder")
+    if os.sep in source or source.startswith("."):
+        raise FileNotFoundError(
+            f"model source {source!r} looks like a path but is not a folder; pass an export folder "
+            "(config.json + model.safetensors), 'hf-hub:org/repo' or a timm model name"
         )
-    return source, False
+    raise ValueError(
+        f"unknown model {source!r}: not a timm model name (try `faer-hub list`), "
+        "an 'hf-hub:org/repo', a 'local-dir:path' or an export folder"
+    )
 
 
 def create_model_from_source(source: str, pretrained: bool = False, **kwargs: Any) -> torch.nn.Module:

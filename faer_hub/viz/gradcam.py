@@ -220,6 +220,8 @@ def cam_report(
                 title = source
             else:
                 title = f"{source}: {target}" if len(sources) > 1 else str(target)
+            if title in rows:  # the same model or target given twice
+                title = f"{title} ({sum(t.startswith(title) for t in rows) + 1})"
             rows[title] = compute_cams(model, images, targets=target, layer=layer)
             slug = "".join(c if c.isalnum() or c in "._-" else "_" for c in title)
             save_overlays(rows[title], out, [f"{stem}__{slug}" for stem in stems])
