@@ -10,6 +10,8 @@ import argparse
 import sys
 from typing import Callable, Optional, Sequence
 
+from .models import FAERWeightsNotFoundError
+
 
 def _add_list_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("list", help="list FAER models, their pretrained tags, tasks and sizes")
@@ -309,8 +311,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.handler(args)
-    except (FileNotFoundError, ValueError, KeyError) as err:
-        print(f"faer-hub {args.command}: error: {err}", file=sys.stderr)
+    except (FileNotFoundError, ValueError, KeyError, ImportError, FAERWeightsNotFoundError) as err:
+        message = err.args[0] if isinstance(err, KeyError) and err.args else err
+        print(f"faer-hub {args.command}: error: {message}", file=sys.stderr)
         return 2
 
 

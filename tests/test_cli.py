@@ -39,3 +39,14 @@ def test_export_command_writes_a_loadable_folder(tmp_path, capsys):
 def test_export_command_names_a_wrong_task(tmp_path, capsys):
     assert main(["export", "faer_atto.rafdb", str(tmp_path / "x"), "--task", "celeba"]) == 2
     assert "7 outputs but task 'celeba' has 40 labels" in capsys.readouterr().err
+
+
+def test_missing_weights_are_reported_without_a_traceback(tmp_path, capsys, monkeypatch):
+    import huggingface_hub.constants
+
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(tmp_path))
+    assert main(["export", "faer_atto.rafdb", str(tmp_path / "x"), "--pretrained"]) == 2
+    err = capsys.readouterr().err
+    assert "faer-hub export: error:" in err and "No trained FAER weights are published yet" in err
+    assert "Traceback" not in err
