@@ -28,7 +28,7 @@ from tqdm.auto import tqdm
 if __package__ in (None, ""):  # `python training/train.py` from a checkout
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from faer_hub.evaluation import evaluate_model, primary_metric, split_batch  # noqa: E402
+from faer_hub.evaluation import evaluate_model, split_batch  # noqa: E402
 from faer_hub.hub import save_export  # noqa: E402
 from faer_hub.losses import build_criterion  # noqa: E402
 from faer_hub.tasks import get_task  # noqa: E402
@@ -44,7 +44,8 @@ from faer_hub.training.outputs import (  # noqa: E402
     write_yaml,
 )
 from faer_hub.training.run import (  # noqa: E402
-    card_results, gradient_accumulation_steps, load_splits, make_ema, resolve_resume_config, tracker_names,
+    card_results, gradient_accumulation_steps, load_splits, make_ema, resolve_resume_config, selection_metric,
+    tracker_names,
 )
 
 logger = logging.getLogger("faer.train")
@@ -77,6 +78,7 @@ def main(argv: list[str] | None = None) -> dict:
     else:
         config = load_config(args.config, overrides)
     task = get_task(config.task)
+    select = selection_metric(config, task)
     train_cfg = config.train
 
     # 2. Accelerate: processes, mixed precision, gradient accumulation, trackers
@@ -100,6 +102,8 @@ def main(argv: list[str] | None = None) -> dict:
     log = JsonlLog(out / LOG_FILE, enabled=accelerator.is_main_process)
     checkpoints = out / "checkpoints"
     set_seed(config.seed)
+    if train_cfg.cpu_threads:
+        torch.set_num_threads(train_cfg.cpu_threads)
 
     # 3. data, model, loss, optimizer
     with accelerator.main_process_first():
@@ -130,7 +134,6 @@ def main(argv: list[str] | None = None) -> dict:
     steps_per_epoch = math.ceil(len(train_loader) / accum)
     if train_cfg.max_steps_per_epoch:
         steps_per_epoch = min(steps_per_epoch, train_cfg.max_steps_per_epoch)
-    select = config.eval.select_metric or primary_metric(task)
 
     # 4. resume
     state = ckpt.TrainState()

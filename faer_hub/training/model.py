@@ -29,6 +29,8 @@ def build_model(config: ModelConfig, task: Task) -> tuple[nn.Module, bool]:
     ``pretrained_file``, from a local checkpoint; CC Attention and the classifier start at init.
     """
     kwargs: dict[str, Any] = dict(num_classes=task.num_classes, drop_path_rate=config.drop_path_rate)
+    if config.ls_init_value is not None:
+        kwargs["ls_init_value"] = config.ls_init_value
     name = config.name
     pretrained = config.pretrained or config.pretrained_file is not None
     if pretrained:

@@ -16,7 +16,7 @@ from ..tasks import Task
 from .config import Config, ConfigError, TrainConfig, config_to_dict, load_config
 
 __all__ = [
-    "RESUME_MAY_CHANGE", "card_results", "gradient_accumulation_steps", "load_splits", "make_ema",
+    "RESUME_MAY_CHANGE", "SELECTABLE_METRICS", "card_results", "selection_metric", "gradient_accumulation_steps", "load_splits", "make_ema",
     "resolve_resume_config", "tracker_names",
 ]
 
@@ -44,6 +44,19 @@ def gradient_accumulation_steps(train: TrainConfig, num_processes: int) -> int:
             f"with {num_processes} process(es) use e.g. " + ", ".join(options)
         )
     return train.global_batch_size // per_step
+
+
+SELECTABLE_METRICS = {"fer": ("accuracy", "balanced_accuracy", "macro_f1"), "fae": ("mean_accuracy",)}
+
+
+def selection_metric(config: Config, task: Task) -> str:
+    """The validation metric that picks the best epoch (checked against what the task reports)."""
+    valid = SELECTABLE_METRICS[task.kind]
+    name = config.eval.select_metric or valid[0]
+    if name not in valid:
+        raise ConfigError(f"config key 'eval.select_metric' must be one of {', '.join(valid)} for task "
+                          f"{task.name!r}, got {name!r}")
+    return name
 
 
 def resolve_resume_config(saved: Path, config_path: Optional[Path], overrides: Sequence[str]) -> Config:

@@ -92,6 +92,17 @@ def test_train_script_stops_on_bad_config_before_any_work(tmp_path, fer_config):
     assert not out.exists()
 
 
+def test_selection_metric_must_be_one_the_task_reports():
+    from faer_hub.tasks import get_task
+    from faer_hub.training.run import selection_metric
+
+    assert selection_metric(load_config(None), get_task("rafdb")) == "accuracy"
+    assert selection_metric(load_config(None, ["task=celeba"]), get_task("celeba")) == "mean_accuracy"
+    assert selection_metric(load_config(None, ["eval.select_metric=macro_f1"]), get_task("rafdb")) == "macro_f1"
+    with pytest.raises(ConfigError, match="must be one of mean_accuracy for task 'celeba', got 'accuracy'"):
+        selection_metric(load_config(None, ["eval.select_metric=accuracy"]), get_task("celeba"))
+
+
 def test_previous_run_is_refused_without_resume_or_overwrite(tmp_path):
     (tmp_path / "config.yaml").write_text("task: rafdb\n")
     with pytest.raises(OutputDirError, match=r"previous run \(config.yaml\).*--resume.*--overwrite"):
