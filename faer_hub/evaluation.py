@@ -8,6 +8,7 @@ the last batch, so each sample counts exactly once), and computes the task's pac
 
 from __future__ import annotations
 
+import os
 from typing import Any, Iterable, Mapping, Optional, Union
 
 import torch
@@ -84,7 +85,9 @@ def evaluate_model(
     """
     task = get_task(task) if isinstance(task, str) else task
     if accelerator is None:
-        accelerator = Accelerator()
+        # several processes without a GPU (torchrun / accelerate launch on CPU): say so, or
+        # Accelerate would treat each process as a separate single-process run
+        accelerator = Accelerator(cpu=int(os.environ.get("WORLD_SIZE", "1")) > 1 and not torch.cuda.is_available())
         model = accelerator.prepare_model(model, evaluation_mode=True)
         if accelerator.num_processes > 1:  # one process: iterate the loader as it is
             dataloader = accelerator.prepare_data_loader(dataloader)

@@ -82,11 +82,17 @@ def main(argv: list[str] | None = None) -> dict:
     train_cfg = config.train
 
     # 2. Accelerate: processes, mixed precision, gradient accumulation, trackers
-    num_processes = PartialState().num_processes
+    launched = int(os.environ.get("WORLD_SIZE", "1"))
+    cpu = launched > 1 and not torch.cuda.is_available()  # several CPU processes (torchrun / accelerate launch)
+    num_processes = PartialState(cpu=cpu).num_processes
+    if num_processes != launched:
+        raise RuntimeError(f"{launched} processes were launched but Accelerate sees {num_processes}; "
+                           "on CPU set ACCELERATE_USE_CPU=1")
     accum = gradient_accumulation_steps(train_cfg, num_processes)  # checked before any work
     check_output_dir(out, resume=args.resume, overwrite=args.overwrite)
     PartialState().wait_for_everyone()
     accelerator = Accelerator(
+        cpu=cpu,
         mixed_precision=train_cfg.mixed_precision,
         gradient_accumulation_steps=accum,
         log_with=tracker_names(config.tracking.report_to),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 
@@ -19,8 +20,11 @@ from .conftest import REPO, run_script
 
 pytestmark = pytest.mark.slow
 
-LAUNCH_2 = [sys.executable, "-m", "accelerate.commands.launch", "--cpu", "--num_processes", "2",
+# `accelerate launch --cpu` always starts ONE process; two CPU processes on one machine take the
+# multi-process launcher with no GPU visible (Accelerate then uses MULTI_CPU with gloo)
+LAUNCH_2 = [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2",
             "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no", "--main_process_port", "0"]
+CPU_ONLY = {"CUDA_VISIBLE_DEVICES": ""}
 
 
 @pytest.fixture(scope="module")
@@ -29,7 +33,7 @@ def two_process_run(tmp_path_factory, fer_config, raf_dir):
     # global batch 8 = 4 per device x 2 processes x 1 accumulation
     run_script(["--config", str(fer_config), "--data-dir", str(raf_dir), "--output-dir", str(out),
                 "--set", "train.per_device_batch_size=4", "--set", "train.eval_batch_size=4",
-                "--set", "train.epochs=1"], launcher=LAUNCH_2)
+                "--set", "train.epochs=1"], launcher=LAUNCH_2, env=CPU_ONLY)
     return out
 
 
@@ -55,7 +59,8 @@ def test_two_process_evaluation_sees_every_test_sample_exactly_once(two_process_
     out = tmp_path / "eval.json"
     cmd = [*LAUNCH_2, str(REPO / "tests" / "training" / "eval_worker.py"), str(two_process_run / "export"),
            str(raf_dir), "rafdb", "3", str(out)]
-    proc = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=300)
+    env = {**os.environ, **CPU_ONLY, "PYTHONPATH": str(REPO)}
+    proc = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-4000:]
     two = json.loads(out.read_text())
     one = _one_process_metrics(two_process_run / "export", raf_dir, 3)
