@@ -16,6 +16,7 @@ import argparse
 import logging
 import math
 import os
+import signal
 import sys
 import time
 from pathlib import Path
@@ -167,6 +168,8 @@ def main(argv: list[str] | None = None) -> dict:
                   backbone_pretrained=backbone_pretrained)
 
     # 5. train
+    set_learning_rates(optimizer, lr_factor(config.optim, epoch=state.epoch, step=state.global_step,
+                                            steps_per_epoch=steps_per_epoch, epochs=train_cfg.epochs))
     kill_after = int(os.environ.get(KILL_AFTER_STEP_ENV, "0"))
     started = time.time()
     for epoch in range(state.epoch, train_cfg.epochs):
@@ -189,8 +192,7 @@ def main(argv: list[str] | None = None) -> dict:
             torch.manual_seed(derive_seed(config.seed, 2, epoch, state.batches_done, accelerator.process_index))
             with accelerator.accumulate(module):
                 _, loss, parts = module(images, targets)
-                check_finite(accelerator, loss, step=state.global_step + 1, epoch=epoch,
-                             last_checkpoint=ckpt.latest_checkpoint(checkpoints))
+                check_finite(accelerator, loss, step=state.global_step + 1, epoch=epoch, checkpoints=checkpoints)
                 accelerator.backward(loss)
                 if accelerator.sync_gradients and config.optim.grad_clip_norm:
                     accelerator.clip_grad_norm_(module.parameters(), config.optim.grad_clip_norm)
@@ -224,7 +226,7 @@ def main(argv: list[str] | None = None) -> dict:
                 ckpt.save_checkpoint(accelerator, checkpoints, state, ema=ema.module if ema else None)
                 ckpt.prune_checkpoints(accelerator, checkpoints, config.checkpoint.keep_last, state.best_dir)
             if kill_after and state.global_step == kill_after:
-                os.kill(os.getpid(), 9)
+                os.kill(os.getpid(), signal.SIGKILL)
         bar.close()
 
         # 6. validate, select on VALIDATION, checkpoint the epoch

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
-
 import torch
 from accelerate import Accelerator
 
@@ -21,7 +19,7 @@ def check_finite(
     *,
     step: int,
     epoch: int,
-    last_checkpoint: Optional[Path],
+    checkpoints: Path,
 ) -> None:
     """Raise :class:`NonFiniteLossError` on every process if any process has a non-finite loss.
 
@@ -31,6 +29,9 @@ def check_finite(
     if accelerator.num_processes > 1:
         bad = accelerator.reduce(bad, reduction="sum")
     if bad.item() > 0:
+        from .checkpoint import latest_checkpoint
+
+        last_checkpoint = latest_checkpoint(checkpoints)
         where = (
             f"the last good checkpoint is {last_checkpoint} (resume from it with --resume after fixing the config)"
             if last_checkpoint is not None
