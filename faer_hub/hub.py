@@ -2,8 +2,9 @@
 
 Every FAER export has this one format, whether it comes from training, from converting the
 authors' checkpoint (``faer-hub convert``) or from :func:`save_export` directly. It loads with
-``timm.create_model('local-dir:<folder>')``, ``timm.create_model('hf-hub:<org>/<repo>')`` once
-pushed, and transformers' ``AutoModelForImageClassification`` (timm wrapper) after ``import faer_hub``.
+``timm.create_model('local-dir:<folder>', pretrained=True)``, with ``'hf-hub:<org>/<repo>'`` once
+pushed (as in timm, without ``pretrained=True`` these give the architecture only), and with
+transformers' ``AutoModelForImageClassification`` (timm wrapper) after ``import faer_hub``.
 """
 
 from __future__ import annotations
