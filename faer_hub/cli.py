@@ -92,13 +92,8 @@ def _add_synth_parser(sub: argparse._SubParsersAction) -> None:
 def _run_synth(args: argparse.Namespace) -> int:
     from .data.synth import write_synthetic
 
-    try:
-        root = write_synthetic(args.dataset, args.output_dir, layout=args.layout, num_train=args.num_train,
-                               num_test=args.num_test, num_val=args.num_val, seed=args.seed,
-                               image_size=args.image_size)
-    except FileExistsError as err:
-        print(f"faer-hub synth: error: {err}", file=sys.stderr)
-        return 2
+    root = write_synthetic(args.dataset, args.output_dir, layout=args.layout, num_train=args.num_train,
+                           num_test=args.num_test, num_val=args.num_val, seed=args.seed, image_size=args.image_size)
     print(f"wrote generated {args.dataset} ({args.layout} layout) to {root}")
     return 0
 
@@ -311,7 +306,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.handler(args)
-    except (FileNotFoundError, ValueError, KeyError, ImportError, FAERWeightsNotFoundError) as err:
+    except (FileNotFoundError, FileExistsError, ValueError, KeyError, ImportError, FAERWeightsNotFoundError) as err:
         message = err.args[0] if isinstance(err, KeyError) and err.args else err
         print(f"faer-hub {args.command}: error: {message}", file=sys.stderr)
         return 2

@@ -121,13 +121,17 @@ def _replace_dir(src: Path, dst: Path) -> None:
         os.replace(src, dst)
 
 
+def missing_export_files(folder: Union[str, Path]) -> list[str]:
+    """The files of :data:`EXPORT_FILES` that ``folder`` lacks (empty for a complete export)."""
+    return [name for name in EXPORT_FILES if not (Path(folder) / name).is_file()]
+
+
 def read_export_config(folder: Union[str, Path]) -> dict[str, Any]:
     """Read an export folder's ``config.json``, checking the folder is complete."""
-    folder = Path(folder)
-    missing = [name for name in EXPORT_FILES if not (folder / name).is_file()]
+    missing = missing_export_files(folder)
     if missing:
         raise FileNotFoundError(
             f"{folder} is not a complete FAER export folder: missing {', '.join(missing)}. "
             "Create one with faer_hub.hub.save_export(), `faer-hub convert`, or training/train.py."
         )
-    return json.loads((folder / "config.json").read_text())
+    return json.loads((Path(folder) / "config.json").read_text())

@@ -18,7 +18,7 @@ from typing import Any
 
 from huggingface_hub import HfApi, ModelCard
 
-from .hub import EXPORT_FILES
+from .hub import missing_export_files
 
 IGNORED_PATTERNS = [".*", "**/.*", "*.tmp", "*.pt", "*.pth", "*.bin", "*.ckpt", "*.pkl"]
 """Never uploaded: hidden and temporary files, and pickled checkpoints (unsafe to load)."""
@@ -49,7 +49,7 @@ def check_export_folder(folder: str | os.PathLike, *, repo_id: str | None = None
     config, and (when ``repo_id`` is given) the same Hub repository.
     """
     folder = Path(folder)
-    missing = [name for name in EXPORT_FILES if not (folder / name).is_file()]
+    missing = missing_export_files(folder)
     if missing:
         raise ExportFolderError(
             f"{folder} is incomplete: missing {', '.join(missing)}. Write export folders with "
