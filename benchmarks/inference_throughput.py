@@ -13,10 +13,9 @@ from __future__ import annotations
 import argparse
 import json
 import resource
-import statistics
-import subprocess
-import sys
 import time
+
+from _compare import compare_sizes
 
 
 def measure(model_name: str, device: str, batch_size: int, img_size: int, warmup: int, iters: int) -> dict:
@@ -52,14 +51,9 @@ def measure(model_name: str, device: str, batch_size: int, img_size: int, warmup
     return {"images_per_s": batch_size * iters / elapsed, "peak_mib": peak_mib}
 
 
-def _measure_in_subprocess(model_name: str, args: argparse.Namespace) -> dict:
-    cmd = [
-        sys.executable, __file__, "--worker", model_name, "--device", args.device,
-        "--batch-size", str(args.batch_size), "--img-size", str(args.img_size),
-        "--warmup", str(args.warmup), "--iters", str(args.iters),
-    ]
-    out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
-    return json.loads(out.strip().splitlines()[-1])
+def _worker_args(args: argparse.Namespace) -> list[str]:
+    return ["--device", args.device, "--batch-size", str(args.batch_size), "--img-size", str(args.img_size),
+            "--warmup", str(args.warmup), "--iters", str(args.iters)]
 
 
 def main() -> None:
@@ -79,15 +73,7 @@ def main() -> None:
         return
 
     print(f"device={args.device} batch={args.batch_size} img={args.img_size} iters={args.iters} rounds={args.rounds}")
-    rows = []
-    for size in args.sizes:
-        runs: dict[str, list[dict]] = {"faer": [], "convnext": []}
-        for r in range(args.rounds):
-            for kind in ("faer", "convnext"):
-                runs[kind].append(_measure_in_subprocess(f"{kind}_{size}", args))
-            print(f"  {size} round {r + 1}/{args.rounds} done", file=sys.stderr, flush=True)
-        med = {k: {m: statistics.median(run[m] for run in v) for m in ("images_per_s", "peak_mib")} for k, v in runs.items()}
-        rows.append((size, med["faer"], med["convnext"]))
+    rows = compare_sizes(__file__, args.sizes, args.rounds, _worker_args(args), ("images_per_s", "peak_mib"))
 
     print(f"{'size':<6} {'FAER img/s':>11} {'ConvNeXt img/s':>15} {'ratio':>6} {'FAER MiB':>9} {'ConvNeXt MiB':>13} {'mem ratio':>9}")
     for size, faer, conv in rows:

@@ -16,10 +16,9 @@ from __future__ import annotations
 import argparse
 import json
 import resource
-import statistics
-import subprocess
-import sys
 import time
+
+from _compare import compare_sizes
 
 
 def measure(model_name: str, args: argparse.Namespace) -> dict:
@@ -74,12 +73,6 @@ def _worker_args(args: argparse.Namespace) -> list[str]:
     return out + (["--channels-last"] if args.channels_last else []) + (["--compile"] if args.compile else [])
 
 
-def _measure_in_subprocess(model_name: str, args: argparse.Namespace) -> dict:
-    cmd = [sys.executable, __file__, "--worker", model_name, *_worker_args(args)]
-    out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
-    return json.loads(out.strip().splitlines()[-1])
-
-
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--sizes", nargs="+", default=None, help="default: atto tiny (CPU), base (GPU)")
@@ -111,17 +104,11 @@ def main() -> None:
           f"precision={args.precision} channels_last={args.channels_last} compile={args.compile} "
           f"iters={args.iters} rounds={args.rounds}")
     rows = []
-    for size in args.sizes:
-        runs: dict[str, list[dict]] = {"faer": [], "convnext": []}
-        for r in range(args.rounds):
-            for kind in ("faer", "convnext"):
-                runs[kind].append(_measure_in_subprocess(f"{kind}_{size}", args))
-            print(f"  {size} round {r + 1}/{args.rounds} done", file=sys.stderr, flush=True)
-        med = {k: {m: statistics.median(run[m] for run in v) for m in ("images_per_s", "peak_mib", "params_m")}
-               for k, v in runs.items()}
-        rows.append({"size": size, "faer": med["faer"], "convnext": med["convnext"],
-                     "speed_ratio": med["faer"]["images_per_s"] / med["convnext"]["images_per_s"],
-                     "memory_ratio": med["faer"]["peak_mib"] / med["convnext"]["peak_mib"]})
+    for size, faer, conv in compare_sizes(__file__, args.sizes, args.rounds, _worker_args(args),
+                                          ("images_per_s", "peak_mib", "params_m")):
+        rows.append({"size": size, "faer": faer, "convnext": conv,
+                     "speed_ratio": faer["images_per_s"] / conv["images_per_s"],
+                     "memory_ratio": faer["peak_mib"] / conv["peak_mib"]})
 
     print(f"{'size':<6} {'FAER img/s':>11} {'ConvNeXt img/s':>15} {'ratio':>6} {'FAER MiB':>9} {'ConvNeXt MiB':>13} "
           f"{'mem ratio':>9} {'params M (FAER/ConvNeXt)':>25}")

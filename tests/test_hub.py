@@ -1,6 +1,5 @@
 """Export folders load back every way users load models: local-dir:, hf-hub: (cached), transformers."""
 
-import json
 
 import pytest
 import timm

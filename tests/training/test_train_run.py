@@ -7,7 +7,6 @@ import json
 import pytest
 import timm
 import torch
-import yaml
 from safetensors.torch import load_file
 
 import faer_hub  # noqa: F401
