@@ -74,7 +74,8 @@ class ModelWithLoss(nn.Module):
         if getattr(self.criterion, "needs_features", False):
             x = self.model.forward_features(images)
             features = self.model.forward_head(x, pre_logits=True)
-            logits = self.model.forward_head(x)
+            # timm's head: pool -> norm -> pre_logits | drop -> fc; finish it instead of pooling twice
+            logits = self.model.head.fc(self.model.head.drop(features))
         else:
             features = None
             logits = self.model(images)
