@@ -6,23 +6,11 @@ import json
 
 import numpy as np
 import pytest
-import timm
-import torch
 from PIL import Image
 
 import faer_hub  # noqa: F401
 from faer_hub import publish
 from faer_hub.cli import main
-from faer_hub.hub import save_export
-
-SMALL = dict(pretrained_cfg_overlay=dict(input_size=(3, 64, 64)))
-
-
-@pytest.fixture(scope="module")
-def raf_export(tmp_path_factory):
-    torch.manual_seed(0)
-    model = timm.create_model("faer_atto.rafdb", **SMALL)
-    return save_export(model, tmp_path_factory.mktemp("cli") / "export", task="rafdb")
 
 
 @pytest.fixture(scope="module")

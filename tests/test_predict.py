@@ -9,23 +9,14 @@ import json
 import numpy as np
 import pytest
 import timm
-import torch
 from PIL import Image
 
 import faer_hub  # noqa: F401
-from faer_hub.hub import save_export
 from faer_hub.predict import (
     HaarFaceDetector, ImageReadError, Predictor, expand_box, load_image, predict, to_rgb, write_report,
 )
 
 SMALL = dict(pretrained_cfg_overlay=dict(input_size=(3, 64, 64)))
-
-
-@pytest.fixture(scope="module")
-def raf_export(tmp_path_factory):
-    torch.manual_seed(0)
-    model = timm.create_model("faer_atto.rafdb", **SMALL)
-    return save_export(model, tmp_path_factory.mktemp("exports") / "raf", task="rafdb")
 
 
 def _noise(size=(80, 96), mode="RGB", seed=0):
