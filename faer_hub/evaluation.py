@@ -8,13 +8,13 @@ the last batch, so each sample counts exactly once), and computes the task's pac
 
 from __future__ import annotations
 
-import os
 from typing import Any, Iterable, Mapping, Optional, Union
 
 import torch
 from accelerate import Accelerator
 from torch import nn
 
+from .data.transforms import BatchNormalizer, resolve_data_config
 from .metrics import load_metric, metric_name_for
 from .tasks import Task, get_task
 
@@ -68,7 +68,8 @@ def evaluate_model(
 
     Args:
         model: A classifier returning logits (``num_classes`` of the task).
-        dataloader: Yields ``(images, targets)`` or dict batches (see :func:`split_batch`).
+        dataloader: Yields ``(images, targets)`` or dict batches (see :func:`split_batch`); uint8
+            images are normalised on the device with the model's own mean/std.
         task: The task (or its name): chooses the metric and the label names.
         accelerator: The caller's Accelerator, with ``model`` and ``dataloader`` already
             prepared by it. ``None``: a fresh ``Accelerator()`` prepares both here.
@@ -84,10 +85,11 @@ def evaluate_model(
         Metrics are fractions in [0, 1], as the model cards expect.
     """
     task = get_task(task) if isinstance(task, str) else task
+    normalize = BatchNormalizer(resolve_data_config(model))
     if accelerator is None:
-        # several processes without a GPU (torchrun / accelerate launch on CPU): say so, or
-        # Accelerate would treat each process as a separate single-process run
-        accelerator = Accelerator(cpu=int(os.environ.get("WORLD_SIZE", "1")) > 1 and not torch.cuda.is_available())
+        from .training.launch import cpu_processes
+
+        accelerator = Accelerator(cpu=cpu_processes())
         model = accelerator.prepare_model(model, evaluation_mode=True)
         if accelerator.num_processes > 1:  # one process: iterate the loader as it is
             dataloader = accelerator.prepare_data_loader(dataloader)
@@ -102,10 +104,8 @@ def evaluate_model(
     try:
         for batch in batches:
             images, targets = split_batch(batch)
-            images = images.to(accelerator.device, non_blocking=True)
+            images = normalize(images.to(accelerator.device, non_blocking=True), channels_last=channels_last)
             targets = targets.to(accelerator.device, non_blocking=True)
-            if channels_last:
-                images = images.contiguous(memory_format=torch.channels_last)
             with accelerator.autocast():
                 logits = model(images)
             if logits.shape[-1] != task.num_classes:

@@ -17,7 +17,8 @@ from pathlib import Path
 from typing import Any, Mapping, Optional, Union
 
 import torch
-from timm.models import save_for_hf
+from safetensors.torch import save_file
+from timm.models._hub import save_config_for_hf
 
 from .tasks import TASKS, Task, get_task
 
@@ -77,7 +78,8 @@ def save_export(
             problem_type="multi_label_classification" if task.multi_label else "single_label_classification",
             faer_task=task.name,
         )
-        save_for_hf(model, str(tmp), model_config=model_config, safe_serialization=True)
+        save_file(export_state_dict(model), tmp / "model.safetensors", metadata={"format": "pt"})
+        save_config_for_hf(model, tmp / "config.json", model_config=model_config)
         config = json.loads((tmp / "config.json").read_text())
         # num_classes is already top-level; transformers' timm wrapper passes it again next to
         # model_args, which fails with "got multiple values for keyword argument 'num_classes'"
@@ -90,6 +92,16 @@ def save_export(
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return folder
+
+
+def export_state_dict(model: torch.nn.Module) -> dict[str, torch.Tensor]:
+    """The weights as an export holds them: on the CPU, float32, contiguous default layout,
+    whatever memory format (channels-last) or precision the model was trained in."""
+    return {
+        name: tensor.detach().to("cpu", torch.float32 if tensor.is_floating_point() else tensor.dtype)
+        .contiguous(memory_format=torch.contiguous_format)
+        for name, tensor in model.state_dict().items()
+    }
 
 
 def _render_card(

@@ -6,6 +6,9 @@
         --data-dir /data/RAF-DB --output-dir runs/rafdb
     accelerate launch training/train.py --output-dir runs/rafdb --resume     # after a crash
 
+Launcher flags (``--mixed_precision``, ``--dynamo_backend``) apply unless the config sets
+``train.mixed_precision`` / ``model.compile``; a disagreement is reported.
+
 Outputs in --output-dir: config.yaml (resolved), log.jsonl, checkpoints/, metrics.json and
 export/ (Hub-ready: timm.create_model('local-dir:<output-dir>/export', pretrained=True)).
 """
@@ -22,8 +25,8 @@ import time
 from pathlib import Path
 
 import torch
-from accelerate import Accelerator, PartialState
-from accelerate.utils import ProjectConfiguration, set_seed
+from accelerate import Accelerator
+from accelerate.utils import DataLoaderConfiguration, ProjectConfiguration, set_seed
 from tqdm.auto import tqdm
 
 if __package__ in (None, ""):  # `python training/train.py` from a checkout
@@ -35,9 +38,10 @@ from faer_hub.losses import build_criterion  # noqa: E402
 from faer_hub.tasks import get_task  # noqa: E402
 from faer_hub.training import checkpoint as ckpt  # noqa: E402
 from faer_hub.training.config import ConfigError, config_to_dict, load_config  # noqa: E402
-from faer_hub.data.transforms import resolve_data_config  # noqa: E402
+from faer_hub.data.transforms import BatchNormalizer, resolve_data_config  # noqa: E402
 from faer_hub.training.data import build_eval_loader, build_train_loader, derive_seed  # noqa: E402
-from faer_hub.training.guard import NonFiniteLossError, check_finite  # noqa: E402
+from faer_hub.training.guard import NonFiniteLossError, StepGuard  # noqa: E402
+from faer_hub.training.launch import cpu_processes, resolve_launch, start_processes  # noqa: E402
 from faer_hub.training.model import ModelWithLoss, build_model  # noqa: E402
 from faer_hub.training.optim import build_optimizer, lr_factor, set_learning_rates  # noqa: E402
 from faer_hub.training.outputs import (  # noqa: E402
@@ -60,10 +64,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--data-dir", type=Path, help="dataset folder (sets data.data_dir)")
     parser.add_argument("--output-dir", type=Path, required=True, help="where everything is written")
     parser.add_argument("--resume", action="store_true", help="continue the run in --output-dir from its latest checkpoint")
+    parser.add_argument("--resume-from", metavar="CHECKPOINT",
+                        help="continue from this checkpoint of the run (e.g. step-00001200) instead of the latest; implies --resume")
     parser.add_argument("--overwrite", action="store_true", help="replace a previous run in --output-dir")
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="SECTION.KEY=VALUE",
                         help="override a config value (repeatable), e.g. --set optim.lr=1e-3")
     args = parser.parse_args(argv)
+    args.resume = args.resume or args.resume_from is not None
     if args.config is None and not args.resume:
         parser.error("--config is required (except with --resume, which reuses the run's config.yaml)")
     return args
@@ -83,25 +90,26 @@ def main(argv: list[str] | None = None) -> dict:
     train_cfg = config.train
 
     # 2. Accelerate: processes, mixed precision, gradient accumulation, trackers
-    launched = int(os.environ.get("WORLD_SIZE", "1"))
-    cpu = launched > 1 and not torch.cuda.is_available()  # several CPU processes (torchrun / accelerate launch)
-    num_processes = PartialState(cpu=cpu).num_processes
-    if num_processes != launched:
-        raise RuntimeError(f"{launched} processes were launched but Accelerate sees {num_processes}; "
-                           "on CPU set ACCELERATE_USE_CPU=1")
-    accum = gradient_accumulation_steps(train_cfg, num_processes)  # checked before any work
+    processes = start_processes(train_cfg.dist_timeout_minutes)  # long timeout: a dataset cache may be built
+    launch = resolve_launch(config)  # the launcher's precision/compile unless the config sets them
+    accum = gradient_accumulation_steps(train_cfg, processes.num_processes)  # checked before any work
     check_output_dir(out, resume=args.resume, overwrite=args.overwrite)
-    PartialState().wait_for_everyone()
+    processes.wait_for_everyone()
     accelerator = Accelerator(
-        cpu=cpu,
-        mixed_precision=train_cfg.mixed_precision,
+        cpu=cpu_processes(),
+        mixed_precision=launch.mixed_precision,
         gradient_accumulation_steps=accum,
         log_with=tracker_names(config.tracking.report_to),
         project_config=ProjectConfiguration(project_dir=str(out), logging_dir=str(out / "tensorboard")),
-        dynamo_backend="inductor" if config.model.compile else "no",
+        dynamo_backend=launch.dynamo_backend,
+        dataloader_config=DataLoaderConfiguration(non_blocking=True),  # with the loaders' pinned memory
     )
     logging.basicConfig(level=logging.INFO if accelerator.is_main_process else logging.WARNING,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    for note in launch.disagreements:
+        logger.warning(note)
+    if torch.cuda.is_available():
+        torch.backends.cudnn.benchmark = True  # fixed input size: let cuDNN pick the fastest kernels
     if accelerator.is_main_process:
         prepare_output_dir(out, resume=args.resume, overwrite=args.overwrite)
         write_yaml(out / CONFIG_FILE, config_to_dict(config))
@@ -113,12 +121,14 @@ def main(argv: list[str] | None = None) -> dict:
         torch.set_num_threads(train_cfg.cpu_threads)
 
     # 3. data, model, loss, optimizer
-    with accelerator.main_process_first():
+    with accelerator.main_process_first():  # the main process builds the Arrow cache, the others read it
         splits = load_splits(config, task, out)
-    model, backbone_pretrained = build_model(config.model, task)
+    with accelerator.local_main_process_first():  # one ImageNet-weights download per machine
+        model, backbone_pretrained = build_model(config.model, task)
     if config.model.channels_last:
         model = model.to(memory_format=torch.channels_last)
     data_config = resolve_data_config(model)
+    normalize = BatchNormalizer(data_config)  # uint8 batches are normalised on the device
     train_loader, _ = build_train_loader(
         splits["train"], data_config, batch_size=train_cfg.per_device_batch_size, seed=config.seed,
         hflip=config.data.hflip, balanced=config.data.balanced_sampling, num_workers=config.data.num_workers,
@@ -136,20 +146,24 @@ def main(argv: list[str] | None = None) -> dict:
     module, optimizer, train_loader, val_loader, test_loader = accelerator.prepare(
         module, optimizer, train_loader, eval_loaders["validation"], eval_loaders["test"]
     )
-    net = accelerator.unwrap_model(module).model  # the bare timm model (evaluation, EMA, export)
+    # the bare timm model (evaluation, EMA, export); keep_torch_compile=False, or Accelerate would
+    # re-point the compiled wrapper at the bare module and bypass DDP
+    net = accelerator.unwrap_model(module, keep_torch_compile=False).model
     ema = make_ema(net, train_cfg)
     steps_per_epoch = math.ceil(len(train_loader) / accum)
     if train_cfg.max_steps_per_epoch:
         steps_per_epoch = min(steps_per_epoch, train_cfg.max_steps_per_epoch)
 
     # 4. resume
-    state = ckpt.TrainState()
+    layout = dict(num_processes=accelerator.num_processes, gradient_accumulation_steps=accum,
+                  per_device_batch_size=train_cfg.per_device_batch_size)
+    state = ckpt.TrainState(layout=layout)
     if args.resume:
-        latest = ckpt.latest_checkpoint(checkpoints)
+        latest = checkpoints / args.resume_from if args.resume_from else ckpt.latest_checkpoint(checkpoints)
         if latest is None:
             logger.info("--resume: no checkpoint in %s yet; starting from the beginning", checkpoints)
         else:
-            state = ckpt.load_checkpoint(accelerator, latest, ema=ema.module if ema else None)
+            state = ckpt.load_checkpoint(accelerator, latest, layout=layout, ema=ema.module if ema else None)
             logger.info("resumed from %s (epoch %d, batch %d, step %d)", latest, state.epoch, state.batches_done,
                         state.global_step)
             log.write("resume", checkpoint=latest.name, epoch=state.epoch, global_step=state.global_step)
@@ -160,7 +174,7 @@ def main(argv: list[str] | None = None) -> dict:
         "processes x %d accumulation | %d optimizer steps per epoch | mixed precision %s",
         task.name, config.model.name, len(splits["train"]), len(splits["validation"]), len(splits["test"]),
         train_cfg.global_batch_size, train_cfg.per_device_batch_size, accelerator.num_processes, accum,
-        steps_per_epoch, train_cfg.mixed_precision,
+        steps_per_epoch, launch.mixed_precision,
     )
     if state.global_step == 0 and state.epoch == 0:
         log.write("start", task=task.name, model=config.model.name, num_processes=accelerator.num_processes,
@@ -171,6 +185,7 @@ def main(argv: list[str] | None = None) -> dict:
     set_learning_rates(optimizer, lr_factor(config.optim, epoch=state.epoch, step=state.global_step,
                                             steps_per_epoch=steps_per_epoch, epochs=train_cfg.epochs))
     kill_after = int(os.environ.get(KILL_AFTER_STEP_ENV, "0"))
+    guard = StepGuard(accelerator, checkpoints)
     started = time.time()
     for epoch in range(state.epoch, train_cfg.epochs):
         module.train()
@@ -186,21 +201,23 @@ def main(argv: list[str] | None = None) -> dict:
             if train_cfg.max_steps_per_epoch and steps_this_epoch >= train_cfg.max_steps_per_epoch:
                 break
             images, targets = split_batch(batch)
-            if config.model.channels_last:
-                images = images.contiguous(memory_format=torch.channels_last)
+            images = normalize(images, channels_last=config.model.channels_last)
             # dropout / drop-path randomness depends on (seed, step, process) only: resumable
             torch.manual_seed(derive_seed(config.seed, 2, epoch, state.batches_done, accelerator.process_index))
             with accelerator.accumulate(module):
                 _, loss, parts = module(images, targets)
-                check_finite(accelerator, loss, step=state.global_step + 1, epoch=epoch, checkpoints=checkpoints)
+                guard.observe(loss)
                 accelerator.backward(loss)
-                if accelerator.sync_gradients and config.optim.grad_clip_norm:
-                    accelerator.clip_grad_norm_(module.parameters(), config.optim.grad_clip_norm)
+                if accelerator.sync_gradients:  # gradients are all-reduced: check once, before the step
+                    grad_norm = None
+                    if config.optim.grad_clip_norm:
+                        grad_norm = accelerator.clip_grad_norm_(module.parameters(), config.optim.grad_clip_norm)
+                    guard.check(module.parameters(), grad_norm=grad_norm, step=state.global_step + 1, epoch=epoch)
                 optimizer.step()
                 optimizer.zero_grad(set_to_none=True)
             state.batches_done += 1
-            for key, value in {"loss": loss.detach(), **parts}.items():
-                running[key] = running.get(key, 0.0) + float(value)
+            for key, value in {"loss": loss, **parts}.items():  # summed on the device, read at log steps
+                running[key] = running.get(key, 0.0) + value.detach().float()
             seen += 1
             if not accelerator.sync_gradients:
                 continue
@@ -213,7 +230,8 @@ def main(argv: list[str] | None = None) -> dict:
                 ema.update(net, step=state.global_step)
             bar.update(1)
             if state.global_step % train_cfg.log_every_steps == 0:
-                record = {f"train/{k}": v / seen for k, v in running.items()}
+                means = accelerator.reduce(torch.stack(list(running.values())) / seen, reduction="mean")
+                record = {f"train/{k}": v for k, v in zip(running, means.tolist())}
                 record["train/lr"] = optimizer.param_groups[0]["lr"]
                 record["train/images_per_s"] = seen * images.shape[0] * accelerator.num_processes / (time.time() - tick)
                 accelerator.log(record, step=state.global_step)
@@ -248,8 +266,9 @@ def main(argv: list[str] | None = None) -> dict:
         state.epoch, state.batches_done = epoch + 1, 0
         set_learning_rates(optimizer, lr_factor(config.optim, epoch=epoch + 1, step=state.global_step,
                                                 steps_per_epoch=steps_per_epoch, epochs=train_cfg.epochs))
-        ckpt.save_checkpoint(accelerator, checkpoints, state, ema=ema.module if ema else None)
-        ckpt.prune_checkpoints(accelerator, checkpoints, config.checkpoint.keep_last, state.best_dir)
+        if state.epoch % config.checkpoint.every_epochs == 0 or state.epoch == train_cfg.epochs:
+            ckpt.save_checkpoint(accelerator, checkpoints, state, ema=ema.module if ema else None)
+            ckpt.prune_checkpoints(accelerator, checkpoints, config.checkpoint.keep_last, state.best_dir)
     train_time = time.time() - started
 
     # 7. test the last epoch and the epoch selected on validation; export the selected one
@@ -312,6 +331,6 @@ def _flat_hparams(d: dict, prefix: str = "") -> dict:
 if __name__ == "__main__":
     try:
         main()
-    except (ConfigError, OutputDirError, NonFiniteLossError) as err:
+    except (ConfigError, OutputDirError, NonFiniteLossError, ckpt.ResumeError) as err:
         print(f"error: {err}", file=sys.stderr)
         sys.exit(2)

@@ -97,16 +97,37 @@ def batch_transform(image_transform: ImageTransform, target: str, *,
             }
         return apply
 
-    mean = torch.tensor(normalize_with["mean"], dtype=torch.float32).view(1, -1, 1, 1) * 255
-    std = torch.tensor(normalize_with["std"], dtype=torch.float32).view(1, -1, 1, 1) * 255
+    normalize = BatchNormalizer(normalize_with)
 
     def apply_batched(batch: dict[str, list]) -> dict[str, Any]:
         pixels = torch.stack([image_transform(image.convert("RGB")) for image in batch["image"]])
         return {
-            "pixel_values": pixels.float().sub_(mean).div_(std),
+            "pixel_values": normalize(pixels),
             "labels": _label_tensor(batch[target]),
         }
     return apply_batched
+
+
+class BatchNormalizer:
+    """uint8 image batches ``[B, 3, H, W]`` (timm's prefetcher form) -> float32 normalised with a
+    data config's mean/std, on whichever device the batch is; float batches pass through.
+
+    The training loop applies it on the GPU, after a non-blocking copy of the uint8 batch: a
+    quarter of the bytes of float32 cross the bus. ``channels_last`` converts while still uint8.
+    """
+
+    def __init__(self, data_config: Mapping[str, Any]) -> None:
+        self.mean = torch.tensor(data_config["mean"], dtype=torch.float32).view(1, -1, 1, 1) * 255
+        self.std = torch.tensor(data_config["std"], dtype=torch.float32).view(1, -1, 1, 1) * 255
+
+    def __call__(self, images: torch.Tensor, *, channels_last: bool = False) -> torch.Tensor:
+        if channels_last:
+            images = images.contiguous(memory_format=torch.channels_last)
+        if images.dtype != torch.uint8:
+            return images
+        if self.mean.device != images.device:
+            self.mean, self.std = self.mean.to(images.device), self.std.to(images.device)
+        return images.float().sub_(self.mean).div_(self.std)
 
 
 def _label_tensor(labels: Any) -> torch.Tensor:

@@ -26,7 +26,7 @@ from accelerate import Accelerator
 from safetensors.torch import load_file, save_file
 
 __all__ = [
-    "TrainState", "checkpoint_dirs", "latest_checkpoint", "load_checkpoint", "prune_checkpoints",
+    "ResumeError", "TrainState", "check_resume_layout", "checkpoint_dirs", "latest_checkpoint", "load_checkpoint", "prune_checkpoints",
     "save_best_weights", "save_checkpoint",
 ]
 
@@ -53,6 +53,9 @@ class TrainState:
     """Name of the ``best-step-*`` folder under ``checkpoints/``."""
     history: list[dict[str, Any]] = field(default_factory=list)
     """One record per finished epoch: train loss, validation metrics, lr."""
+    layout: Optional[dict[str, int]] = None
+    """How the global batch was split when saved: ``num_processes``, ``gradient_accumulation_steps``,
+    ``per_device_batch_size`` (``batches_done`` counts per-process batches of that split)."""
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=1, allow_nan=True)
@@ -60,6 +63,34 @@ class TrainState:
     @classmethod
     def from_file(cls, path: Path) -> "TrainState":
         return cls(**json.loads(path.read_text()))
+
+
+class ResumeError(RuntimeError):
+    """A checkpoint that cannot be resumed as asked."""
+
+
+def check_resume_layout(state: TrainState, checkpoint: Path, layout: dict[str, int]) -> None:
+    """Refuse a mid-epoch checkpoint taken with another split of the global batch.
+
+    ``batches_done`` counts per-process batches of the saved split; on another number of
+    processes (or per-device batch) it would skip the wrong samples. Epoch-boundary checkpoints
+    resume on any layout.
+    """
+    if state.batches_done == 0 or state.layout is None or state.layout == layout:
+        return
+    def describe(d: dict[str, int]) -> str:
+        return (f"{d['num_processes']} process(es) x {d['per_device_batch_size']} per device x "
+                f"{d['gradient_accumulation_steps']} accumulation")
+    boundary = [p.name for p in checkpoint_dirs(checkpoint.parent)
+                if TrainState.from_file(p / STATE_FILE).batches_done == 0]
+    raise ResumeError(
+        f"{checkpoint} was saved mid-epoch (epoch {state.epoch + 1}, batch {state.batches_done}) with "
+        f"{describe(state.layout)}, but this run has {describe(layout)}. A mid-epoch checkpoint resumes only on the "
+        f"layout it was saved with: relaunch with {state.layout['num_processes']} process(es) and "
+        f"--set train.per_device_batch_size={state.layout['per_device_batch_size']}"
+        + (f", or resume from the epoch-boundary checkpoint with --resume-from {boundary[-1]}" if boundary else "")
+        + "."
+    )
 
 
 def _state_dict_to_save(module: torch.nn.Module) -> dict[str, torch.Tensor]:
@@ -123,7 +154,15 @@ def save_checkpoint(
     final = checkpoints / f"step-{state.global_step:08d}"
 
     def write(tmp: Path) -> None:
-        accelerator.save_state(str(tmp), safe_serialization=True)
+        # every process saves its RNG state, but only the main one may write the shared files:
+        # Accelerate writes fp16's scaler.pt from every process, so hide the scaler elsewhere
+        scaler = accelerator.scaler
+        if not accelerator.is_main_process:
+            accelerator.scaler = None
+        try:
+            accelerator.save_state(str(tmp), safe_serialization=True)
+        finally:
+            accelerator.scaler = scaler
         if accelerator.is_main_process:
             if ema is not None:
                 save_file(_state_dict_to_save(ema), tmp / EMA_FILE)
@@ -134,10 +173,23 @@ def save_checkpoint(
 
 
 def load_checkpoint(
-    accelerator: Accelerator, path: Path, *, ema: Optional[torch.nn.Module] = None
+    accelerator: Accelerator,
+    path: Path,
+    *,
+    layout: dict[str, int],
+    ema: Optional[torch.nn.Module] = None,
 ) -> TrainState:
-    """Restore model/optimizer/scaler/RNG (and EMA) from ``path``; return its train state."""
+    """Restore model/optimizer/scaler/RNG (and EMA) from ``path``; return its train state.
+
+    ``layout`` is this run's split of the global batch (see :func:`check_resume_layout`); the
+    returned state records it for the checkpoints to come.
+    """
+    if not (path / STATE_FILE).is_file():
+        raise ResumeError(f"{path} is not a complete checkpoint of this run (no {STATE_FILE}); "
+                          f"complete ones: {', '.join(p.name for p in checkpoint_dirs(path.parent)) or 'none'}")
     state = TrainState.from_file(path / STATE_FILE)
+    check_resume_layout(state, path, layout)
+    state.layout = dict(layout)
     accelerator.load_state(str(path))
     if ema is not None:
         ema_file = path / EMA_FILE

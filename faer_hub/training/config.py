@@ -39,8 +39,11 @@ class ModelConfig:
     """Initial layer-scale of the ConvNeXt blocks (timm's default 1e-6 when null); a larger value
     (0.1) trains small models from scratch faster. Only the initialisation: exports don't need it."""
     channels_last: bool = False
-    compile: bool = False
-    """``torch.compile`` the model through Accelerate (inductor backend)."""
+    """Train in channels-last memory format (faster convolutions on GPUs); exports are always
+    written in the default layout."""
+    compile: Optional[bool] = None
+    """``torch.compile`` the model through Accelerate (inductor backend). ``null``: whatever the
+    launcher says (``accelerate launch --dynamo_backend``), off without one."""
 
 
 @dataclass
@@ -58,6 +61,12 @@ class DataConfig:
     hflip: float = 0.5
     """Probability of a random horizontal flip (the paper's only augmentation)."""
     num_workers: int = 4
+    cache_dir: Optional[str] = None
+    """Where the Arrow cache of the dataset is built (default: the Hugging Face datasets cache).
+    For several machines, a folder on shared storage, built once ahead with ``faer-hub prepare``."""
+    skip_bad_rows: bool = False
+    """Leave annotation rows that cannot be used out of the dataset (each one is listed in the
+    build report) instead of stopping at the first."""
 
 
 @dataclass
@@ -102,7 +111,9 @@ class TrainConfig:
     """per_device_batch_size x processes x gradient accumulation; checked at startup."""
     per_device_batch_size: int = 64
     eval_batch_size: int = 128
-    mixed_precision: Literal["no", "bf16", "fp16"] = "no"
+    mixed_precision: Optional[Literal["no", "bf16", "fp16"]] = None
+    """``null``: the launcher's choice (``accelerate launch --mixed_precision``), ``no`` without
+    one. A value here wins over the launcher, and a disagreement is reported."""
     ema: bool = False
     ema_decay: float = 0.9998
     ema_warmup: bool = True
@@ -113,6 +124,10 @@ class TrainConfig:
     log_every_steps: int = 20
     max_steps_per_epoch: Optional[int] = None
     """Stop each epoch after this many optimizer steps (smoke tests)."""
+    dist_timeout_minutes: float = 120.0
+    """Timeout of the process group's collectives. The first run on a dataset builds its Arrow
+    cache on the main process while the others wait (AffectNet: ~290k images), so it is far
+    longer than NCCL's 10-minute default; ``faer-hub prepare`` builds the cache ahead."""
 
 
 @dataclass
@@ -128,6 +143,8 @@ class EvalConfig:
 class CheckpointConfig:
     every_steps: int = 500
     """Save the full training state every N optimizer steps (0: only at epoch ends)."""
+    every_epochs: int = 1
+    """Also save it at the end of every N-th epoch (and always after the last)."""
     keep_last: int = 2
 
 
@@ -219,6 +236,8 @@ def _check_values(config: Config, source: str) -> None:
     need(config.optim.warmup_epochs >= 0, "optim.warmup_epochs", "must be 0 or more")
     need(config.checkpoint.keep_last >= 1, "checkpoint.keep_last", "must be at least 1")
     need(config.checkpoint.every_steps >= 0, "checkpoint.every_steps", "must be 0 or more")
+    need(config.checkpoint.every_epochs >= 1, "checkpoint.every_epochs", "must be at least 1")
+    need(config.train.dist_timeout_minutes > 0, "train.dist_timeout_minutes", "must be positive")
     need(0.0 <= config.loss.label_smoothing < 1.0, "loss.label_smoothing", "must be in [0, 1)")
     need(config.loss.center_weight >= 0, "loss.center_weight", "must be 0 or more")
 

@@ -6,10 +6,15 @@ batch prefetching, or how many batches are skipped on resume:
 
 * :class:`EpochSampler` draws the epoch's order (a permutation, or class-balanced draws with
   replacement) from a generator seeded with ``(seed, epoch)``, and yields ``(index, aug_seed)``
-  pairs whose augmentation seed is derived from ``(seed, epoch, position)``.
+  pairs whose augmentation seeds are drawn, all at once per epoch, from ``(seed, epoch)``: the
+  seed of a sample depends on its position only.
 * :class:`SeededAugmentDataset` applies the (random) transform of one sample under its own
   seed, restoring the global RNG states afterwards, so data loading never touches the RNG that
   dropout and drop-path use.
+
+Batches leave the workers as uint8 ``[B, 3, H, W]`` (a quarter of the float32 bytes), in pinned
+memory when a GPU is there; the training loop copies them without blocking and normalises them
+on the device with :class:`faer_hub.data.transforms.BatchNormalizer`.
 """
 
 from __future__ import annotations
@@ -67,8 +72,9 @@ class EpochSampler(Sampler):
             order = torch.randperm(self.num_samples, generator=generator)
         else:
             order = torch.multinomial(self.weights, self.num_samples, replacement=True, generator=generator)
-        for position, index in enumerate(order.tolist()):
-            yield index, derive_seed(self.seed, self.epoch, 1, position)
+        aug_seeds = np.random.Generator(np.random.PCG64(np.random.SeedSequence([self.seed, self.epoch, 1])))
+        seeds = aug_seeds.integers(0, np.iinfo(np.int64).max, size=self.num_samples, dtype=np.int64)
+        return zip(order.tolist(), seeds.tolist())
 
 
 class SeededAugmentDataset(Dataset):
@@ -89,11 +95,13 @@ class SeededAugmentDataset(Dataset):
         return len(self.dataset)
 
     def __getitem__(self, item: Any) -> dict[str, Any]:
-        index, aug_seed = item if isinstance(item, tuple) else (item, derive_seed(item))
+        index, aug_seed = item if isinstance(item, tuple) else (item, None)
         example = self.dataset[int(index)]
         image = example["image"]
         if hasattr(image, "convert") and getattr(image, "mode", "RGB") != "RGB":
             image = image.convert("RGB")
+        if aug_seed is None:  # a plain index (evaluation): the transform is deterministic
+            return {"pixel_values": self.transform(image), "labels": example[self.target_column]}
         python_state = random.getstate()
         with torch.random.fork_rng(devices=[]):
             torch.default_generator.manual_seed(aug_seed)
@@ -107,16 +115,21 @@ class SeededAugmentDataset(Dataset):
 
 def build_eval_loader(split: Any, data_config: Mapping[str, Any], *, batch_size: int, num_workers: int = 0) -> DataLoader:
     """A sequential DataLoader over one HF split with the data package's evaluation transform
-    (resize to the model's input size) and ``{"pixel_values", "labels"}`` batches."""
+    (resize to the model's input size) and ``{"pixel_values": uint8, "labels"}`` batches.
+
+    Workers persist across passes (validation runs every epoch)."""
     from ..data.transforms import build_transform, collate, target_column
 
     target = target_column(split.features)
+    resize = build_transform(data_config, training=False, normalize=False)
     return DataLoader(
-        SeededAugmentDataset(split.select_columns(["image", target]), build_transform(data_config, training=False), target),
+        SeededAugmentDataset(split.select_columns(["image", target]), resize, target),
         batch_size=batch_size,
         shuffle=False,
         collate_fn=collate,
         num_workers=num_workers,
+        pin_memory=torch.cuda.is_available(),
+        persistent_workers=num_workers > 0,
     )
 
 
@@ -134,12 +147,13 @@ def build_train_loader(
 
     Images are resized to the model's input size (the data package's evaluation transform) after
     a random horizontal flip with probability ``hflip``; batches are the data package's
-    ``{"pixel_values", "labels"}`` dicts. ``balanced``: class-balanced draws with replacement.
+    ``{"pixel_values": uint8, "labels"}`` dicts, normalised on the device by the training loop.
+    ``balanced``: class-balanced draws with replacement.
     """
     from ..data.transforms import build_transform, collate, target_column
 
     target = target_column(split.features)
-    resize = build_transform(data_config, training=False)
+    resize = build_transform(data_config, training=False, normalize=False)
     transform = T.Compose([T.RandomHorizontalFlip(hflip), resize]) if hflip > 0 else resize
     weights = None
     if balanced:
@@ -155,6 +169,7 @@ def build_train_loader(
         collate_fn=collate,
         num_workers=num_workers,
         drop_last=len(split) >= batch_size,
+        pin_memory=torch.cuda.is_available(),
         persistent_workers=num_workers > 0,
     )
     return loader, sampler

@@ -23,10 +23,14 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 RESUME_MAY_CHANGE = (
-    "data.data_dir", "data.num_workers", "train.eval_batch_size", "train.log_every_steps",
-    "checkpoint.every_steps", "checkpoint.keep_last", "tracking.report_to", "tracking.project_name",
+    "data.data_dir", "data.cache_dir", "data.num_workers", "train.eval_batch_size", "train.log_every_steps",
+    "train.per_device_batch_size", "train.mixed_precision", "train.dist_timeout_minutes", "model.compile",
+    "checkpoint.every_steps", "checkpoint.every_epochs", "checkpoint.keep_last", "tracking.report_to",
+    "tracking.project_name",
 )
-"""Keys a resumed run may change: none of them alters the training trajectory."""
+"""Keys a resumed run may change. None alters the recipe: the global batch stays, so the batch
+may be split differently over processes (at an epoch boundary; see :mod:`.checkpoint`), and
+precision and compilation follow the machine the run continues on."""
 
 
 def gradient_accumulation_steps(train: TrainConfig, num_processes: int) -> int:
@@ -102,7 +106,7 @@ def load_splits(config: Config, task: Task, output_dir: Path) -> datasets.Datase
     from ..data import load_task_dataset
 
     data_dir = Path(config.data.data_dir) if config.data.data_dir else None
-    cache_dir = None
+    cache_dir = config.data.cache_dir
     if config.data.synthetic:
         if data_dir is None:
             data_dir = output_dir / "data" / task.dataset
@@ -113,14 +117,14 @@ def load_splits(config: Config, task: Task, output_dir: Path) -> datasets.Datase
                         config.data.synthetic_test, task.dataset, data_dir)
             write_synthetic(task.dataset, data_dir, num_train=config.data.synthetic_train,
                             num_test=config.data.synthetic_test, seed=config.seed)
-        cache_dir = data_dir.parent / f".{data_dir.name}.hf_cache"
+        cache_dir = cache_dir or data_dir.parent / f".{data_dir.name}.hf_cache"
     elif data_dir is None:
         raise ConfigError(
             f"no dataset folder: pass --data-dir with the {task.dataset_title} download ({task.dataset_url}), "
             "or set data.synthetic: true for generated faces"
         )
     return load_task_dataset(task.name, data_dir, validation_size=config.data.validation_size,
-                             seed=config.seed, cache_dir=cache_dir)
+                             seed=config.seed, cache_dir=cache_dir, skip_bad_rows=config.data.skip_bad_rows)
 
 
 def tracker_names(report_to: str) -> Optional[list[str]]:
