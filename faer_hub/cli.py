@@ -98,6 +98,40 @@ def _run_synth(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_prepare_parser(sub: argparse._SubParsersAction) -> None:
+    from .tasks import TASKS
+
+    p = sub.add_parser(
+        "prepare",
+        help="build a dataset's Arrow cache once, ahead of training (e.g. on shared storage before a multi-node run)",
+        description="Parse the annotations, check every image and write the Arrow cache that training and "
+                    "evaluation read. Train with the same data folder path and --set data.cache_dir=<cache-dir>: "
+                    "the processes then load the cache instead of building it while the others wait.",
+    )
+    p.add_argument("task", choices=sorted(TASKS), help="task whose dataset to prepare")
+    p.add_argument("data_dir", help="the dataset download (the path training will be given as --data-dir)")
+    p.add_argument("--cache-dir", default=None, help="where to write the cache (default: the Hugging Face datasets cache)")
+    p.add_argument("--skip-bad-rows", action="store_true", help="leave unusable annotation rows out (listed) instead of stopping")
+    p.set_defaults(handler=_run_prepare)
+
+
+def _run_prepare(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from .data import get_build_report, load_task_dataset
+
+    splits = load_task_dataset(args.task, args.data_dir, cache_dir=args.cache_dir, skip_bad_rows=args.skip_bad_rows)
+    counts = ", ".join(f"{len(split)} {name}" for name, split in splits.items())
+    cache = Path(splits["test"].cache_files[0]["filename"]).parent if splits["test"].cache_files else args.cache_dir
+    print(f"prepared {args.task} from {args.data_dir}: {counts} images; cache in {cache}")
+    report = get_build_report(splits)
+    if report.skipped:
+        print(f"skipped rows: {report.summary()}")
+    if args.cache_dir:
+        print(f"train with: --data-dir {args.data_dir} --set data.cache_dir={args.cache_dir}")
+    return 0
+
+
 # --- surface: evaluate, cam, predict, push, export-onnx, cards ------------------------------------
 
 _SOURCE_HELP = "timm name (faer_raf), 'hf-hub:org/repo', 'local-dir:path' or an export folder"
@@ -285,6 +319,7 @@ PARSERS: list[Callable[[argparse._SubParsersAction], None]] = [
     _add_convert_parser,
     _add_export_parser,
     _add_synth_parser,
+    _add_prepare_parser,
     _add_evaluate_parser,
     _add_cam_parser,
     _add_predict_parser,

@@ -158,3 +158,21 @@ def test_backbone_init_from_timm_imagenet_convnext(hf_cache, tmp_path):
         hf_cache,
     )
     assert result.returncode == 0 and "OK" in result.stdout, result.stderr
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+def test_export_of_a_channels_last_model_is_contiguous_fp32_with_identical_logits(tmp_path, dtype):
+    from safetensors import safe_open
+
+    torch.manual_seed(0)
+    model = timm.create_model("faer_atto.rafdb").eval().to(dtype=dtype, memory_format=torch.channels_last)
+    assert not model.stem[0].weight.is_contiguous()  # the layout that crashed safetensors
+    folder = save_export(model, tmp_path / "export")
+    with safe_open(str(folder / "model.safetensors"), "pt") as f:
+        assert {f.get_slice(k).get_dtype() for k in f.keys()} == {"F32"}
+    loaded = timm.create_model(f"local-dir:{folder}", pretrained=True).eval()
+    assert loaded.stem[0].weight.is_contiguous()
+    x = torch.randn(2, 3, 64, 64)
+    with torch.no_grad():
+        expected = model.float()(x.contiguous(memory_format=torch.channels_last))
+        assert torch.equal(loaded(x), expected)

@@ -179,6 +179,7 @@ def main(argv: list[str] | None = None) -> dict:
     if state.global_step == 0 and state.epoch == 0:
         log.write("start", task=task.name, model=config.model.name, num_processes=accelerator.num_processes,
                   gradient_accumulation_steps=accum, steps_per_epoch=steps_per_epoch,
+                  mixed_precision=accelerator.mixed_precision, dynamo_backend=launch.dynamo_backend,
                   backbone_pretrained=backbone_pretrained)
 
     # 5. train

@@ -78,3 +78,30 @@ def test_real_sigkill_at_an_arbitrary_moment_then_resume_is_bit_identical(tmp_pa
         assert not (out / "metrics.json").exists()
         run_script(["--output-dir", str(out), "--resume", "--data-dir", str(raf_dir)])
     _assert_same_outcome(baseline_run, out)
+
+
+def test_mid_epoch_resume_on_another_batch_layout_is_refused_epoch_boundary_resume_works(tmp_path, fer_config, raf_dir):
+    out = tmp_path / "run"
+    args = ["--config", str(fer_config), "--data-dir", str(raf_dir), "--output-dir", str(out)]
+    killed = run_script(args, env={"FAER_TRAIN_KILL_AFTER_STEP": "8"}, check=False)  # step 8: epoch 2, batch 1
+    assert killed.returncode == -signal.SIGKILL
+    assert sorted(p.name for p in (out / "checkpoints").iterdir() if p.name.startswith("step-")) == [
+        "step-00000007", "step-00000008"]  # epoch 1's end, then mid-epoch 2
+
+    # 8 images per device x 1 process -> 4 x 1 x accumulation 2: the mid-epoch position means other samples
+    other_layout = ["--output-dir", str(out), "--resume", "--set", "train.per_device_batch_size=4"]
+    refused = run_script(other_layout, check=False)
+    assert refused.returncode == 2 and "Traceback" not in refused.stderr
+    message = refused.stderr.strip().splitlines()[-1]
+    assert "step-00000008 was saved mid-epoch (epoch 2, batch 1) with 1 process(es) x 8 per device x 1 accumulation" in message
+    assert "this run has 1 process(es) x 4 per device x 2 accumulation" in message
+    assert "--set train.per_device_batch_size=8" in message and "--resume-from step-00000007" in message
+
+    run_script(["--output-dir", str(out), "--resume-from", "step-00000007", "--set", "train.per_device_batch_size=4"])
+    resumes = [e for e in read_log(out) if e["event"] == "resume"]
+    assert [(e["checkpoint"], e["epoch"]) for e in resumes] == [("step-00000007", 1)]
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert [h["epoch"] for h in metrics["history"]] == [0, 1] and metrics["test"]["num_samples"] == 35
+    last = sorted(p for p in (out / "checkpoints").iterdir() if p.name.startswith("step-"))[-1]
+    state = json.loads((last / "train_state.json").read_text())
+    assert state["epoch"] == 2 and state["layout"] == {"num_processes": 1, "gradient_accumulation_steps": 2, "per_device_batch_size": 4}
