@@ -30,6 +30,7 @@ def measure(model_name: str, device: str, batch_size: int, img_size: int, warmup
     x = torch.randn(batch_size, 3, img_size, img_size, device=device)
     cuda = device.startswith("cuda")
     if cuda:
+        torch.backends.cudnn.benchmark = True
         model = model.to(memory_format=torch.channels_last)
         x = x.to(memory_format=torch.channels_last)
     autocast = torch.autocast("cuda", dtype=torch.bfloat16) if cuda else torch.autocast("cpu", enabled=False)
@@ -62,11 +63,14 @@ def main() -> None:
     p.add_argument("--device", default="cpu")
     p.add_argument("--batch-size", type=int, default=8)
     p.add_argument("--img-size", type=int, default=224)
-    p.add_argument("--warmup", type=int, default=2)
-    p.add_argument("--iters", type=int, default=5)
+    p.add_argument("--warmup", type=int, default=None, help="default: 2 on CPU, 20 on GPU (cuDNN autotuning, clocks)")
+    p.add_argument("--iters", type=int, default=None, help="default: 5 on CPU, 100 on GPU")
     p.add_argument("--rounds", type=int, default=3, help="alternating FAER/ConvNeXt repeats; medians are reported")
     p.add_argument("--worker", help=argparse.SUPPRESS)
     args = p.parse_args()
+    gpu = args.device.startswith("cuda")
+    args.warmup = args.warmup if args.warmup is not None else (20 if gpu else 2)
+    args.iters = args.iters or (100 if gpu else 5)
 
     if args.worker:
         print(json.dumps(measure(args.worker, args.device, args.batch_size, args.img_size, args.warmup, args.iters)))

@@ -1,6 +1,6 @@
 """A stand-in for the authors' FAER training code: official ConvNeXt layout + ``attention``.
 
-Written from FAER_SPEC.md's description of their checkpoint (``downsample_layers``, ``stages``,
+Written from the layout of the authors' public training code (``downsample_layers``, ``stages``,
 ``attention.{mlp,value,depthwise,norm}``, ``norm``, ``head``) so tests can check that their
 checkpoints load into faer_hub's FAER and give the same logits. Forward returns
 ``(pooled_features, logits)`` like theirs.

@@ -1,6 +1,6 @@
 """Contextual Channel Attention (CC Attention), the block FAER adds to ConvNeXt.
 
-Paper eqs. 1-6 (FAER_SPEC.md), for an input ``X`` viewed channels-last as ``H x W x C``::
+Xu et al. 2024, eqs. 1-6 and Fig. 2, for an input ``X`` viewed channels-last as ``H x W x C``::
 
     Q  = LayerNorm(GELU(Conv_kxk(X)))               grouped conv with bias
     K  = Linear(GELU(Linear(X))) * AvgPool(X)       reduce by ``reduction``, times the global mean

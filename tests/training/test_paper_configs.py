@@ -63,3 +63,21 @@ def test_paper_recipe_trains_validates_tests_exports_and_reloads(recipe, tmp_pat
     loader, _ = _test_loader(data_dir, task.name, model, batch_size=16)
     assert evaluate_model(model, loader, task)[select] == metrics["test"][select]
     assert not list((out / "export").glob("*.bin"))  # safetensors only: nothing to unpickle
+
+
+def test_paper_recipes_split_their_global_batch_on_one_to_sixteen_gpus():
+    """One command for 1-4 GPUs; 8 and 16 GPUs name the per-device batch to pass (the benchmarks'
+    GPU default is this per-device batch)."""
+    from faer_hub.training.config import ConfigError
+    from faer_hub.training.run import gradient_accumulation_steps
+
+    for recipe in ("celeba", "rafdb", "affectnet7", "affectnet8"):
+        train = load_config(REPO / "training" / "configs" / f"{recipe}.yaml").train
+        assert (train.global_batch_size, train.per_device_batch_size) == (256, 64)
+        assert [gradient_accumulation_steps(train, n) for n in (1, 2, 4)] == [4, 2, 1]
+        for gpus, per_device in ((8, 32), (16, 16)):
+            with pytest.raises(ConfigError, match=f"per_device_batch_size={per_device} "):
+                gradient_accumulation_steps(train, gpus)
+            shrunk = load_config(REPO / "training" / "configs" / f"{recipe}.yaml",
+                                 [f"train.per_device_batch_size={per_device}"]).train
+            assert gradient_accumulation_steps(shrunk, gpus) == 1
