@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import math
 import os
-import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -18,6 +17,7 @@ from typing import Any
 import yaml
 from huggingface_hub import EvalResult, ModelCard, ModelCardData
 
+from .io import write_text
 from .settings import HUB_NAMESPACE, PUBLISHED_WEIGHTS
 from .tasks import TASKS, Task, get_task
 
@@ -212,7 +212,7 @@ def write_model_cards(out_dir: str | os.PathLike) -> list[Path]:
     out.mkdir(parents=True, exist_ok=True)
     written = []
     for name, text in render_all_cards().items():
-        written.append(write_text_atomic(out / name, text))
+        written.append(write_text(out / name, text))
     return written
 
 
@@ -226,17 +226,6 @@ def stale_cards(card_dir: str | os.PathLike) -> list[str]:
     ]
 
 
-def write_text_atomic(path: Path, text: str) -> Path:
-    """Write ``text`` to a temporary file next to ``path``, then rename it into place."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
 
 
 # --- pieces -------------------------------------------------------------------------------------

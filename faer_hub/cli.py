@@ -210,7 +210,7 @@ def _add_predict_parser(sub: argparse._SubParsersAction) -> None:
 def _run_predict(args: argparse.Namespace) -> int:
     import io
 
-    from .cards import write_text_atomic
+    from .io import write_text
     from .predict import DEFAULT_MAX_PIXELS, Predictor, write_report
 
     predictor = Predictor(
@@ -224,7 +224,7 @@ def _run_predict(args: argparse.Namespace) -> int:
     if args.output:
         from pathlib import Path
 
-        write_text_atomic(Path(args.output), buf.getvalue())
+        write_text(Path(args.output), buf.getvalue())
     else:
         sys.stdout.write(buf.getvalue())
     for no_face in report.no_faces:

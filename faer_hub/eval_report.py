@@ -7,14 +7,13 @@ Uses the same pieces as training: :func:`faer_hub.data.load_task_dataset`,
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from .cards import write_text_atomic
+from .io import write_json
 from .sources import create_model_from_source, model_task
 from .tasks import Task, get_task
 
@@ -61,6 +60,6 @@ def evaluate_source(
     if out_dir is not None:
         out = Path(out_dir)
         out.mkdir(parents=True, exist_ok=True)
-        write_text_atomic(out / "metrics.json", json.dumps(metrics, indent=2) + "\n")
+        write_json(out / "metrics.json", metrics)
         figures_for_metrics(metrics, task, out, compare_paper=compare_paper)
     return metrics

@@ -10,9 +10,6 @@ transformers' ``AutoModelForImageClassification`` (timm wrapper) after ``import 
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import tempfile
 from pathlib import Path
 from typing import Any, Mapping, Optional, Union
 
@@ -20,6 +17,7 @@ import torch
 from safetensors.torch import save_file
 from timm.models._hub import save_config_for_hf
 
+from .io import atomic_dir
 from .tasks import TASKS, Task, get_task
 
 EXPORT_FILES = ("config.json", "model.safetensors", "README.md")
@@ -70,9 +68,7 @@ def save_export(
             f"model has {model.num_classes} outputs but task {task.name!r} has {task.num_classes} labels"
         )
     folder = Path(folder)
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.tmp-", dir=folder.parent))
-    try:
+    with atomic_dir(folder) as tmp:
         model_config = dict(
             label_names=list(task.label_names),
             problem_type="multi_label_classification" if task.multi_label else "single_label_classification",
@@ -87,10 +83,6 @@ def save_export(
         (tmp / "config.json").write_text(json.dumps(config, indent=2))
         card = _render_card(config, task, results, training_config, repo_id)
         (tmp / "README.md").write_text(card, encoding="utf-8")
-        _replace_dir(tmp, folder)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return folder
 
 
@@ -120,17 +112,6 @@ def _render_card(
         results=results,
         training_config=training_config,
     )
-
-
-def _replace_dir(src: Path, dst: Path) -> None:
-    """Move ``src`` to ``dst``, replacing an existing ``dst`` with no moment of a half-written folder."""
-    if dst.exists():
-        old = dst.with_name(f".{dst.name}.old-{os.getpid()}")
-        os.replace(dst, old)
-        os.replace(src, dst)
-        shutil.rmtree(old, ignore_errors=True)
-    else:
-        os.replace(src, dst)
 
 
 def missing_export_files(folder: Union[str, Path]) -> list[str]:

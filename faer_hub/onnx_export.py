@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +17,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from .io import atomic_path
 from .sources import is_multi_label, model_label_names
 
 INPUT_NAME = "pixel_values"
@@ -59,10 +59,7 @@ def export_onnx(
     input_size = tuple(input_size or cfg.get("input_size", (3, 224, 224)))
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    tmp = Path(tmp_name)
-    try:
+    with atomic_path(path) as tmp:
         with warnings.catch_warnings():  # timm uses the TorchScript exporter (no onnxscript needed)
             warnings.filterwarnings("ignore", message=".*legacy TorchScript-based ONNX export.*")
             warnings.filterwarnings("ignore", category=DeprecationWarning, module=r"torch\.onnx.*")
@@ -78,9 +75,6 @@ def export_onnx(
             raise AssertionError(
                 f"ONNX output differs from PyTorch by {diff:.3g} (> {atol:g}) at batch size {check_batch_size}"
             )
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
     return OnnxExportResult(path=path, max_abs_diff=diff, check_batch_size=check_batch_size)
 
 

@@ -74,10 +74,9 @@ class BuildReport:
 
     def save(self, path: str | os.PathLike) -> None:
         """Write as JSON, atomically."""
-        path = Path(path)
-        tmp = path.with_name(path.name + ".tmp")
-        tmp.write_text(json.dumps(asdict(self), indent=1))
-        os.replace(tmp, path)
+        from ..io import write_text
+
+        write_text(path, json.dumps(asdict(self), indent=1))
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> BuildReport:

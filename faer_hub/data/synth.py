@@ -14,7 +14,6 @@ import csv
 import hashlib
 import io
 import os
-import shutil
 from collections.abc import Callable, Iterable
 from dataclasses import replace
 from pathlib import Path
@@ -22,6 +21,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from ..io import atomic_dir
 from ..labels import AFFECTNET8_LABELS, CELEBA_ATTRIBUTES, RAFDB_LABELS
 from .faces import CELEBA_MOUTHS, FaceSpec, Rendered, default_face_box, is_pale, random_face_spec, render
 
@@ -304,9 +304,13 @@ def write_synthetic(dataset: str, out_dir: str | os.PathLike, *, layout: str = "
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise FileExistsError(f"{out} exists and is not an empty folder; choose a new folder")
     counts = {"train": num_train, "validation": num_test if num_val is None else num_val, "test": num_test}
-    tmp = out.with_name(f".{out.name}.partial-{os.getpid()}")
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
+    with atomic_dir(out) as tmp:  # an existing `out` is empty (checked above)
+        _write_dataset(dataset, tmp, layout, counts, seed, size)
+    return out
+
+
+def _write_dataset(dataset: str, tmp: Path, layout: str, counts: dict[str, int], seed: int,
+                   size: tuple[int, int]) -> None:
     writers: dict[str, Callable[[], None]] = {
         "celeba": lambda: _write_celeba(tmp, layout, counts, seed, size),  # type: ignore[arg-type]
         "rafdb": lambda: _write_rafdb(tmp, layout, counts, seed, size),  # type: ignore[arg-type]
@@ -316,11 +320,4 @@ def write_synthetic(dataset: str, out_dir: str | os.PathLike, *, layout: str = "
             "folders": lambda: _write_affectnet_folders(tmp, counts, seed, size),  # type: ignore[arg-type]
         }[layout](),
     }
-    try:
-        writers[dataset]()
-        if out.exists():
-            out.rmdir()
-        os.replace(tmp, out)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-    return out
+    writers[dataset]()

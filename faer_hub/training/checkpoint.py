@@ -25,6 +25,8 @@ import torch
 from accelerate import Accelerator
 from safetensors.torch import load_file, save_file
 
+from ..io import apply_umask, fsync_tree
+
 __all__ = [
     "ResumeError", "TrainState", "check_resume_layout", "checkpoint_dirs", "latest_checkpoint", "load_checkpoint", "prune_checkpoints",
     "save_best_weights", "save_checkpoint",
@@ -123,24 +125,11 @@ def _write_dir_atomically(accelerator: Accelerator, final: Path, write) -> None:
     write(tmp)
     accelerator.wait_for_everyone()
     if accelerator.is_main_process:
-        _fsync_dir(tmp)
+        apply_umask(tmp)  # Accelerate and safetensors write private (0600) files
+        fsync_tree(tmp)
         os.replace(tmp, final)
-        _fsync_dir(final.parent)
+        fsync_tree(final.parent)
     accelerator.wait_for_everyone()
-
-
-def _fsync_dir(path: Path) -> None:
-    for p in [*path.iterdir(), path] if path.is_dir() else [path]:
-        try:
-            fd = os.open(p, os.O_RDONLY)
-        except OSError:
-            continue
-        try:
-            os.fsync(fd)
-        except OSError:
-            pass
-        finally:
-            os.close(fd)
 
 
 def save_checkpoint(

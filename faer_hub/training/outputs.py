@@ -3,19 +3,18 @@
 from __future__ import annotations
 
 import json
-import math
-import os
 import shutil
-import tempfile
 import time
 from pathlib import Path
 from typing import Any, Mapping
 
 import yaml
 
+from ..io import _json_safe, write_json, write_text
+
 __all__ = [
     "CONFIG_FILE", "LOG_FILE", "METRICS_FILE", "OutputDirError", "JsonlLog", "check_output_dir", "prepare_output_dir",
-    "write_json", "write_text",
+    "write_json", "write_text", "write_yaml",
 ]
 
 CONFIG_FILE = "config.yaml"
@@ -53,35 +52,6 @@ def prepare_output_dir(output_dir: Path, *, resume: bool, overwrite: bool) -> No
             path = output_dir / name
             shutil.rmtree(path) if path.is_dir() else path.unlink()
     output_dir.mkdir(parents=True, exist_ok=True)
-
-
-def write_text(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` via a temporary file and ``os.replace`` (never half-written)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def _json_safe(value: Any) -> Any:
-    if isinstance(value, float) and not math.isfinite(value):
-        return None if math.isnan(value) else str(value)
-    if isinstance(value, Mapping):
-        return {str(k): _json_safe(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_json_safe(v) for v in value]
-    return value
-
-
-def write_json(path: Path, data: Mapping[str, Any]) -> None:
-    write_text(path, json.dumps(_json_safe(data), indent=2) + "\n")
 
 
 def write_yaml(path: Path, data: Mapping[str, Any]) -> None:

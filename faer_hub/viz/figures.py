@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..io import atomic_path
 from ..tasks import Task, get_task
 
 PAPER_LABEL = "FAER, reported by the paper"
@@ -150,12 +151,10 @@ def save_figure(fig, path: str | os.PathLike, *, dpi: int = 110) -> Path:
     plt = _pyplot()
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
     try:
-        fig.savefig(tmp, dpi=dpi, format="png")
-        os.replace(tmp, path)
+        with atomic_path(path) as tmp:
+            fig.savefig(tmp, dpi=dpi, format="png")
     finally:
-        tmp.unlink(missing_ok=True)
         plt.close(fig)
     return path
 

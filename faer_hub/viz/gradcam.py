@@ -17,6 +17,7 @@ import numpy as np
 import torch
 from PIL import Image
 
+from ..io import atomic_path
 from ..predict import load_image, to_rgb
 from ..sources import is_multi_label, model_label_names
 
@@ -145,9 +146,8 @@ def save_overlays(results: Sequence[CamResult], out_dir: str | os.PathLike, name
     paths = []
     for result, name in zip(results, names, strict=True):
         path = out / f"{name}.png"
-        tmp = path.with_name(f".{path.name}.tmp")
-        Image.fromarray(result.overlay).save(tmp, format="PNG")
-        os.replace(tmp, path)
+        with atomic_path(path) as tmp:
+            Image.fromarray(result.overlay).save(tmp, format="PNG")
         paths.append(path)
     return paths
 
