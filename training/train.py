@@ -42,7 +42,8 @@ from faer_hub.data.transforms import BatchNormalizer, resolve_data_config  # noq
 from faer_hub.training.data import build_eval_loader, build_train_loader, derive_seed  # noqa: E402
 from faer_hub.training.guard import NonFiniteLossError, StepGuard  # noqa: E402
 from faer_hub.training.launch import cpu_processes, resolve_launch, start_processes  # noqa: E402
-from faer_hub.training.model import ModelWithLoss, build_model  # noqa: E402
+from faer_hub.data.errors import AnnotationError, DatasetNotFoundError  # noqa: E402
+from faer_hub.training.model import BackboneWeightsError, ModelWithLoss, build_model  # noqa: E402
 from faer_hub.training.optim import build_optimizer, lr_factor, set_learning_rates  # noqa: E402
 from faer_hub.training.outputs import (  # noqa: E402
     CONFIG_FILE, LOG_FILE, METRICS_FILE, JsonlLog, OutputDirError, check_output_dir, prepare_output_dir, write_json,
@@ -54,6 +55,9 @@ from faer_hub.training.run import (  # noqa: E402
 )
 
 logger = logging.getLogger("faer.train")
+EXPECTED_ERRORS = (ConfigError, OutputDirError, NonFiniteLossError, ckpt.ResumeError, DatasetNotFoundError,
+                   AnnotationError, BackboneWeightsError)
+"""Failures of the input, not of the code: reported in one line with exit status 2."""
 KILL_AFTER_STEP_ENV = "FAER_TRAIN_KILL_AFTER_STEP"
 """Test hook: SIGKILL this process right after optimizer step N (simulates a crash)."""
 
@@ -110,21 +114,22 @@ def main(argv: list[str] | None = None) -> dict:
         logger.warning(note)
     if torch.cuda.is_available():
         torch.backends.cudnn.benchmark = True  # fixed input size: let cuDNN pick the fastest kernels
+    set_seed(config.seed)
+    if train_cfg.cpu_threads:
+        torch.set_num_threads(train_cfg.cpu_threads)
+
+    # 3. data and model, before anything is written to the output folder: a bad data folder or
+    # missing weights stop the run here, and the corrected command can simply be run again
+    with accelerator.main_process_first():  # the main process builds the Arrow cache, the others read it
+        splits = load_splits(config, task, out)
+    with accelerator.local_main_process_first():  # one ImageNet-weights download per machine
+        model, backbone_pretrained = build_model(config.model, task)
     if accelerator.is_main_process:
         prepare_output_dir(out, resume=args.resume, overwrite=args.overwrite)
         write_yaml(out / CONFIG_FILE, config_to_dict(config))
     accelerator.wait_for_everyone()
     log = JsonlLog(out / LOG_FILE, enabled=accelerator.is_main_process)
     checkpoints = out / "checkpoints"
-    set_seed(config.seed)
-    if train_cfg.cpu_threads:
-        torch.set_num_threads(train_cfg.cpu_threads)
-
-    # 3. data, model, loss, optimizer
-    with accelerator.main_process_first():  # the main process builds the Arrow cache, the others read it
-        splits = load_splits(config, task, out)
-    with accelerator.local_main_process_first():  # one ImageNet-weights download per machine
-        model, backbone_pretrained = build_model(config.model, task)
     if config.model.channels_last:
         model = model.to(memory_format=torch.channels_last)
     data_config = resolve_data_config(model)
@@ -159,11 +164,18 @@ def main(argv: list[str] | None = None) -> dict:
                   per_device_batch_size=train_cfg.per_device_batch_size)
     state = ckpt.TrainState(layout=layout)
     if args.resume:
-        latest = checkpoints / args.resume_from if args.resume_from else ckpt.latest_checkpoint(checkpoints)
+        if args.resume_from:  # exactly this one, no walking back
+            latest = checkpoints / args.resume_from
+            state = ckpt.load_checkpoint(accelerator, latest, layout=layout, ema=ema.module if ema else None)
+        else:
+            latest, state, skipped = ckpt.load_newest_loadable(accelerator, checkpoints, layout=layout,
+                                                               ema=ema.module if ema else None)
+            for name, reason in skipped:
+                logger.warning("--resume: skipped checkpoint %s, which cannot be loaded (%s)", name, reason)
+                log.write("resume_skipped", checkpoint=name, reason=reason)
         if latest is None:
             logger.info("--resume: no checkpoint in %s yet; starting from the beginning", checkpoints)
         else:
-            state = ckpt.load_checkpoint(accelerator, latest, layout=layout, ema=ema.module if ema else None)
             logger.info("resumed from %s (epoch %d, batch %d, step %d)", latest, state.epoch, state.batches_done,
                         state.global_step)
             log.write("resume", checkpoint=latest.name, epoch=state.epoch, global_step=state.global_step)
@@ -332,6 +344,6 @@ def _flat_hparams(d: dict, prefix: str = "") -> dict:
 if __name__ == "__main__":
     try:
         main()
-    except (ConfigError, OutputDirError, NonFiniteLossError, ckpt.ResumeError) as err:
-        print(f"error: {err}", file=sys.stderr)
+    except EXPECTED_ERRORS as err:  # one line naming the file or key and the fix; no traceback
+        print(f"error: {' '.join(str(err).split(chr(10)))}", file=sys.stderr)
         sys.exit(2)

@@ -28,7 +28,7 @@ from safetensors.torch import load_file, save_file
 from ..io import apply_umask, fsync_tree
 
 __all__ = [
-    "ResumeError", "TrainState", "check_resume_layout", "checkpoint_dirs", "latest_checkpoint", "load_checkpoint", "prune_checkpoints",
+    "ResumeError", "TrainState", "check_resume_layout", "checkpoint_dirs", "load_newest_loadable", "latest_checkpoint", "load_checkpoint", "prune_checkpoints",
     "save_best_weights", "save_checkpoint",
 ]
 
@@ -186,6 +186,38 @@ def load_checkpoint(
             raise FileNotFoundError(f"{path} has no {EMA_FILE}, but train.ema is on; resume with the same config")
         ema.load_state_dict(load_file(ema_file))
     return state
+
+
+def load_newest_loadable(
+    accelerator: Accelerator,
+    checkpoints: Path,
+    *,
+    layout: dict[str, int],
+    ema: Optional[torch.nn.Module] = None,
+) -> tuple[Optional[Path], TrainState, list[tuple[str, str]]]:
+    """Resume from the newest complete checkpoint that loads, walking back past damaged ones.
+
+    Returns ``(checkpoint, state, skipped)``: ``checkpoint`` is None when there is none yet
+    (``state`` is then a fresh one); ``skipped`` lists ``(name, reason)`` of newer checkpoints
+    that could not be loaded (truncated or corrupt files). Falling back is safe: an older
+    checkpoint replays the same steps to the same weights. A layout refusal
+    (:func:`check_resume_layout`) is not a damaged file and is raised as it is.
+    """
+    skipped: list[tuple[str, str]] = []
+    for path in reversed(checkpoint_dirs(checkpoints)):
+        try:
+            return path, load_checkpoint(accelerator, path, layout=layout, ema=ema), skipped
+        except ResumeError:
+            raise
+        except Exception as err:  # noqa: BLE001  (any unreadable file: safetensors, pickle, JSON, I/O)
+            skipped.append((path.name, f"{type(err).__name__}: {err}".splitlines()[0][:300]))
+    if skipped:
+        raise ResumeError(
+            f"no checkpoint in {checkpoints} could be loaded: "
+            + "; ".join(f"{name} ({reason})" for name, reason in skipped)
+            + ". Start again with --overwrite, or restore a checkpoint folder from a backup."
+        )
+    return None, TrainState(layout=dict(layout)), skipped
 
 
 def save_best_weights(

@@ -186,6 +186,9 @@ def load_config(
             text = Path(path).read_text(encoding="utf-8")
         except OSError as err:
             raise ConfigError(f"cannot read config file {path}: {err.strerror}") from None
+        except UnicodeDecodeError:
+            raise ConfigError(f"{path} is not a YAML text file (not UTF-8 text); pass a training config such as "
+                              "training/configs/rafdb.yaml") from None
         try:
             loaded = yaml.safe_load(text)
         except yaml.YAMLError as err:

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import logging
+import pickle
 from typing import Any
 
 import timm
 import torch
+from safetensors import SafetensorError
 from torch import nn
 
 import faer_hub  # noqa: F401  (registers the FAER models with timm)
@@ -14,11 +16,15 @@ import faer_hub  # noqa: F401  (registers the FAER models with timm)
 from ..tasks import Task
 from .config import ModelConfig
 
-__all__ = ["ModelWithLoss", "build_model"]
+__all__ = ["BackboneWeightsError", "ModelWithLoss", "build_model"]
 
 logger = logging.getLogger(__name__)
 
 _WEIGHT_SOURCE_KEYS = ("url", "file", "state_dict", "hf_hub_id", "hf_hub_filename", "source", "tag", "description")
+
+
+class BackboneWeightsError(RuntimeError):
+    """The ImageNet backbone weights asked for cannot be loaded (offline, missing file)."""
 
 
 def build_model(config: ModelConfig, task: Task) -> tuple[nn.Module, bool]:
@@ -40,11 +46,13 @@ def build_model(config: ModelConfig, task: Task) -> tuple[nn.Module, bool]:
             kwargs["pretrained_cfg_overlay"] = dict(file=str(config.pretrained_file))
     try:
         model = timm.create_model(name, pretrained=pretrained, **kwargs)
-    except (OSError, RuntimeError) as err:
+    except (OSError, RuntimeError, ValueError, SafetensorError, pickle.UnpicklingError) as err:
         if not pretrained:
             raise
-        raise RuntimeError(
-            f"could not load ImageNet backbone weights for {name!r}: {err}\n"
+        reason = (str(err).strip().splitlines() or [type(err).__name__])[0]
+        where = f" from {config.pretrained_file}" if config.pretrained_file else ""
+        raise BackboneWeightsError(
+            f"could not load ImageNet backbone weights for {name!r}{where}: {reason}\n"
             "Offline? Put the timm ConvNeXt weights in the HF cache while online, or pass a local file "
             "with --set model.pretrained_file=path/to/convnext.safetensors, or train from scratch with "
             "--set model.pretrained=false."

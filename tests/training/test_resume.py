@@ -105,3 +105,19 @@ def test_mid_epoch_resume_on_another_batch_layout_is_refused_epoch_boundary_resu
     last = sorted(p for p in (out / "checkpoints").iterdir() if p.name.startswith("step-"))[-1]
     state = json.loads((last / "train_state.json").read_text())
     assert state["epoch"] == 2 and state["layout"] == {"num_processes": 1, "gradient_accumulation_steps": 2, "per_device_batch_size": 4}
+
+
+def test_a_truncated_newest_checkpoint_is_skipped_and_resume_still_ends_bit_identical(tmp_path, baseline_run,
+                                                                                        fer_config, raf_dir):
+    out = tmp_path / "run"
+    args = ["--config", str(fer_config), "--data-dir", str(raf_dir), "--output-dir", str(out)]
+    assert run_script(args, env={"FAER_TRAIN_KILL_AFTER_STEP": "5"}, check=False).returncode == -signal.SIGKILL
+    weights = out / "checkpoints" / "step-00000004" / "model.safetensors"
+    weights.write_bytes(weights.read_bytes()[: weights.stat().st_size // 2])  # a disk that filled up
+
+    resumed = run_script(["--output-dir", str(out), "--resume"])
+    assert "skipped checkpoint step-00000004, which cannot be loaded" in resumed.stderr
+    events = read_log(out)
+    assert [(e["event"], e["checkpoint"]) for e in events if e["event"].startswith("resume")] == [
+        ("resume_skipped", "step-00000004"), ("resume", "step-00000002")]
+    _assert_same_outcome(baseline_run, out)
