@@ -1,12 +1,15 @@
 """``faer-hub`` command line: thin subcommands over the library.
 
 Each subcommand is one ``_add_<name>_parser`` function that registers its arguments and a
-handler; handlers return the process exit status.
+handler; handlers return the process exit status (see :data:`EXIT_STATUSES`). Expected
+failures (a missing file, bad input, no network) end in one line naming the file and the fix;
+anything else is an internal error with its own status.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from typing import Callable, Optional, Sequence
 
@@ -210,9 +213,11 @@ def _add_predict_parser(sub: argparse._SubParsersAction) -> None:
 def _run_predict(args: argparse.Namespace) -> int:
     import io
 
-    from .io import write_text
+    from .io import check_writable, write_text
     from .predict import DEFAULT_MAX_PIXELS, Predictor, write_report
 
+    if args.output:
+        check_writable(args.output)  # before the work, not after it
     predictor = Predictor(
         args.model, pretrained=args.pretrained, top_k=args.top_k, threshold=args.threshold,
         detect_faces=args.detect_faces, batch_size=args.batch_size, device=args.device,
@@ -330,21 +335,51 @@ PARSERS: list[Callable[[argparse._SubParsersAction], None]] = [
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="faer-hub", description="FAER model zoo tools")
+    parser = argparse.ArgumentParser(prog="faer-hub", description="FAER model zoo tools", epilog=EXIT_STATUSES,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
     for add in PARSERS:
         add(sub)
     return parser
 
 
+EXIT_OK, EXIT_SOME_FAILED, EXIT_INPUT_ERROR, EXIT_INTERNAL_ERROR = 0, 1, 2, 3
+EXIT_STATUSES = """exit status:
+  0  everything worked
+  1  some inputs failed (predict: each failed file is reported, the others ran)
+  2  usage or input error: one line names the file or value and what to do
+  3  internal error: a bug in faer_hub; please report it with the command (FAER_HUB_DEBUG=1 shows the traceback)"""
+
+
+def _is_expected(err: BaseException) -> bool:
+    """Failures of the input or the environment, not of faer_hub's code."""
+    import pickle
+
+    from safetensors import SafetensorError
+
+    expected = (OSError, ValueError, KeyError, ImportError, FAERWeightsNotFoundError, SafetensorError,
+                pickle.UnpicklingError)
+    return isinstance(err, expected)
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    args = build_parser().parse_args(argv)
+    args = build_parser().parse_args(argv)  # usage errors: argparse exits with 2
     try:
         return args.handler(args)
-    except (FileNotFoundError, FileExistsError, ValueError, KeyError, ImportError, FAERWeightsNotFoundError) as err:
+    except KeyboardInterrupt:
+        print(f"faer-hub {args.command}: interrupted", file=sys.stderr)
+        return 130
+    except Exception as err:  # noqa: BLE001  (turned into one line; internal errors say so)
+        if os.environ.get("FAER_HUB_DEBUG"):
+            raise
         message = err.args[0] if isinstance(err, KeyError) and err.args else err
-        print(f"faer-hub {args.command}: error: {message}", file=sys.stderr)
-        return 2
+        message = " ".join(str(message).split()) or type(err).__name__
+        if _is_expected(err):
+            print(f"faer-hub {args.command}: error: {message}", file=sys.stderr)
+            return EXIT_INPUT_ERROR
+        print(f"faer-hub {args.command}: internal error: {type(err).__name__}: {message}. This is a bug in faer_hub: "
+              "please report it with the command you ran (FAER_HUB_DEBUG=1 shows the traceback).", file=sys.stderr)
+        return EXIT_INTERNAL_ERROR
 
 
 if __name__ == "__main__":

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import pickle
+import zipfile
 from pathlib import Path
 from typing import Optional, Union
 
 import timm
+from safetensors import SafetensorError
 
 from .hub import save_export
 from .tasks import get_task
@@ -28,10 +31,20 @@ def convert_checkpoint(
     if not checkpoint.is_file():
         raise FileNotFoundError(f"checkpoint not found: {checkpoint}")
     spec = get_task(task)
-    model = timm.create_model(
-        model_name or spec.model_name,
-        pretrained=True,
-        num_classes=spec.num_classes,
-        pretrained_cfg_overlay=dict(file=str(checkpoint), num_classes=spec.num_classes, label_names=spec.label_names),
-    )
+    try:
+        model = timm.create_model(
+            model_name or spec.model_name,
+            pretrained=True,
+            num_classes=spec.num_classes,
+            pretrained_cfg_overlay=dict(file=str(checkpoint), num_classes=spec.num_classes,
+                                        label_names=spec.label_names),
+        )
+    except (pickle.UnpicklingError, SafetensorError, EOFError, RuntimeError, IndexError, KeyError,
+            zipfile.BadZipFile) as err:
+        if isinstance(err, pickle.UnpicklingError) or "weights_only" in str(err):
+            reason = "it holds Python objects beyond tensors, which weights_only loading refuses to run"
+        else:
+            reason = " ".join(str(err).split())[:300] or type(err).__name__
+        raise ValueError(f"{checkpoint} is not a loadable FAER or ConvNeXt checkpoint: {reason}. "
+                         "Pass the .pth/.pt/.safetensors file the training code saved.") from None
     return save_export(model.eval(), output_dir, task=spec)

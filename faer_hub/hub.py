@@ -119,12 +119,59 @@ def missing_export_files(folder: Union[str, Path]) -> list[str]:
     return [name for name in EXPORT_FILES if not (Path(folder) / name).is_file()]
 
 
+class ExportError(ValueError):
+    """An export folder that cannot be used as it is (the message names the file and the problem)."""
+
+
+def export_problems(folder: Union[str, Path]) -> tuple[Optional[dict[str, Any]], list[str]]:
+    """``(config, problems)`` of an export folder: ``config.json`` parsed (None when it cannot be),
+    and what is wrong with the config and the weights, each naming its file. Empty when usable."""
+    from safetensors import SafetensorError, safe_open
+
+    folder = Path(folder)
+    config_file, weights_file = folder / "config.json", folder / "model.safetensors"
+    try:
+        config = json.loads(config_file.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as err:
+        return None, [f"{config_file} is not valid JSON ({err})"]
+    except UnicodeDecodeError:
+        return None, [f"{config_file} is not a JSON text file"]
+    if not isinstance(config, dict):
+        return None, [f"{config_file} must hold a JSON object"]
+    problems = []
+    if not config.get("architecture"):
+        problems.append(f"{config_file} has no 'architecture'")
+    labels = config.get("label_names") or (config.get("pretrained_cfg") or {}).get("label_names")
+    n = config.get("num_classes")
+    if not isinstance(n, int) or n < 1:
+        problems.append(f"{config_file}: num_classes = {n!r}, expected a positive integer")
+    elif labels is not None and len(labels) != n:
+        problems.append(f"{config_file}: {len(labels)} label_names but num_classes = {n}")
+    try:
+        with safe_open(str(weights_file), framework="pt") as f:
+            shapes = {k: tuple(f.get_slice(k).get_shape()) for k in f.keys()}
+    except (SafetensorError, OSError, ValueError) as err:
+        return config, problems + [f"{weights_file} cannot be read ({err}); it may be truncated"]
+    if not shapes:
+        return config, problems + [f"{weights_file} holds no tensors"]
+    classifier = (config.get("pretrained_cfg") or {}).get("classifier", "head.fc")
+    weight = shapes.get(f"{classifier}.weight")
+    if weight is not None and isinstance(n, int) and weight[0] != n:
+        problems.append(f"{weights_file}: {classifier}.weight has {weight[0]} outputs but config num_classes = {n}")
+    return config, problems
+
+
 def read_export_config(folder: Union[str, Path]) -> dict[str, Any]:
-    """Read an export folder's ``config.json``, checking the folder is complete."""
+    """Read an export folder's ``config.json``, checking that the folder is complete and that its
+    config and weights agree (:class:`ExportError` naming the file otherwise)."""
     missing = missing_export_files(folder)
     if missing:
         raise FileNotFoundError(
             f"{folder} is not a complete FAER export folder: missing {', '.join(missing)}. "
             "Create one with faer_hub.hub.save_export(), `faer-hub convert`, or training/train.py."
         )
-    return json.loads((Path(folder) / "config.json").read_text())
+    config, problems = export_problems(folder)
+    if problems:
+        raise ExportError("; ".join(problems) + ". Re-export the folder (`faer-hub export`, training/train.py) "
+                          "or download it again.")
+    return config

@@ -20,7 +20,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-__all__ = ["apply_umask", "atomic_dir", "atomic_path", "fsync_tree", "write_bytes", "write_json", "write_text"]
+__all__ = ["apply_umask", "atomic_dir", "atomic_path", "check_writable", "fsync_tree", "write_bytes", "write_json", "write_text"]
 
 
 def current_umask() -> int:
@@ -42,7 +42,9 @@ def _temp_name(path: Path, kind: str) -> Path:
     return path.with_name(f".{path.name}.{kind}-{os.getpid()}-{uuid.uuid4().hex[:8]}")
 
 
-def _check_folder(path: Path) -> None:
+def check_writable(path: Path) -> None:
+    """Raise an error naming ``path`` unless a file can be written there (its folder exists)."""
+    path = Path(path)
     if not path.parent.is_dir():
         what = "is not a folder" if path.parent.exists() else "does not exist"
         raise FileNotFoundError(f"cannot write {path}: {path.parent} {what}; create it or choose another path")
@@ -75,9 +77,12 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     The temporary file already exists (empty, mode ``0o666 & ~umask``) when the block starts.
     """
     path = Path(path)
-    _check_folder(path)
+    check_writable(path)
     tmp = _temp_name(path, "tmp")
-    os.close(os.open(tmp, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o666))
+    try:
+        os.close(os.open(tmp, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o666))
+    except OSError as err:
+        raise type(err)(err.errno, f"cannot write {path}: {err.strerror} (in {path.parent})") from None
     try:
         yield tmp
         apply_umask(tmp)

@@ -7,7 +7,6 @@ repo always loads with ``timm.create_model('hf-hub:<repo>')`` and describes itse
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import shutil
@@ -16,9 +15,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from huggingface_hub import HfApi, ModelCard
+from huggingface_hub import HfApi, ModelCard, get_token
 
-from .hub import missing_export_files
+from .hub import export_problems, missing_export_files
 
 IGNORED_PATTERNS = [".*", "**/.*", "*.tmp", "*.pt", "*.pth", "*.bin", "*.ckpt", "*.pkl"]
 """Never uploaded: hidden and temporary files, and pickled checkpoints (unsafe to load)."""
@@ -28,6 +27,16 @@ _LICENSED_DATASETS = ("celeba", "rafdb", "affectnet")
 
 class ExportFolderError(ValueError):
     """The folder cannot be published as it is."""
+
+
+class HubUploadError(ConnectionError):
+    """The Hub could not be reached, or refused the upload (the message says which and why)."""
+
+
+def _is_network_error(err: BaseException) -> bool:
+    """OS-level and Hub HTTP errors, and the HTTP client's own (httpx/requests, whose classes
+    huggingface_hub does not wrap)."""
+    return isinstance(err, OSError) or type(err).__module__.split(".")[0] in ("httpx", "httpx2", "requests", "urllib3")
 
 
 def find_export_folder(path: str | os.PathLike) -> Path:
@@ -55,13 +64,11 @@ def check_export_folder(folder: str | os.PathLike, *, repo_id: str | None = None
             f"{folder} is incomplete: missing {', '.join(missing)}. Write export folders with "
             "faer_hub.hub.save_export(), `faer-hub convert` or training/train.py."
         )
-    try:
-        config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
-    except json.JSONDecodeError as err:
-        raise ExportFolderError(f"{folder / 'config.json'}: invalid JSON ({err})") from None
-    problems = _config_problems(config) + _weights_problems(folder, config) + _card_problems(folder, config, repo_id)
+    config, problems = export_problems(folder)
+    if config is not None:
+        problems += _card_problems(folder, config, repo_id)
     if problems:
-        raise ExportFolderError(f"{folder} cannot be published:\n  - " + "\n  - ".join(problems))
+        raise ExportFolderError(f"{folder} cannot be published: " + "; ".join(problems))
     return config
 
 
@@ -87,20 +94,31 @@ def push_export(
         raise ValueError(f"repo id {repo_id!r} must look like 'organisation/name'")
     folder = find_export_folder(folder)
     config = check_export_folder(folder, repo_id=None if retarget_card else repo_id)
-    api = api or HfApi(token=token)
+    if api is None:
+        if not (token or get_token()):
+            raise HubUploadError("no Hugging Face token: log in with `hf auth login`, set HF_TOKEN, or pass --token "
+                                 "(a token with write access to the repo's organisation)")
+        api = HfApi(token=token)
     message = commit_message or f"Upload {config.get('architecture', 'FAER')} export with faer_hub"
     with tempfile.TemporaryDirectory(prefix="faer-push-") as staging:
         upload_from = _retargeted_copy(folder, repo_id, Path(staging)) if retarget_card else folder
-        api.create_repo(repo_id, private=private, repo_type="model", exist_ok=True)
-        return api.upload_folder(
-            repo_id=repo_id,
-            folder_path=str(upload_from),
-            repo_type="model",
-            commit_message=message,
-            revision=revision,
-            create_pr=create_pr,
-            ignore_patterns=IGNORED_PATTERNS,
-        )
+        try:
+            api.create_repo(repo_id, private=private, repo_type="model", exist_ok=True)
+            return api.upload_folder(
+                repo_id=repo_id,
+                folder_path=str(upload_from),
+                repo_type="model",
+                commit_message=message,
+                revision=revision,
+                create_pr=create_pr,
+                ignore_patterns=IGNORED_PATTERNS,
+            )
+        except Exception as err:
+            if not _is_network_error(err):
+                raise
+            reason = (str(err).strip().splitlines() or [type(err).__name__])[0]
+            raise HubUploadError(f"could not push {folder} to {repo_id}: {reason}. Check the network (HF_ENDPOINT, "
+                                 "HF_HUB_OFFLINE) and that your token may write to that repo.") from None
 
 
 def _retargeted_copy(folder: Path, repo_id: str, staging: Path) -> Path:
@@ -154,37 +172,6 @@ def push_dataset(
 
 
 # --- checks -------------------------------------------------------------------------------------
-
-
-def _config_problems(config: dict[str, Any]) -> list[str]:
-    problems = []
-    if not config.get("architecture"):
-        problems.append("config.json has no 'architecture'")
-    labels = config.get("label_names") or (config.get("pretrained_cfg") or {}).get("label_names")
-    n = config.get("num_classes")
-    if not isinstance(n, int) or n < 1:
-        problems.append(f"config.json: num_classes = {n!r}, expected a positive integer")
-    elif labels is not None and len(labels) != n:
-        problems.append(f"config.json: {len(labels)} label_names but num_classes = {n}")
-    return problems
-
-
-def _weights_problems(folder: Path, config: dict[str, Any]) -> list[str]:
-    from safetensors import SafetensorError, safe_open
-
-    try:
-        with safe_open(str(folder / "model.safetensors"), framework="pt") as f:
-            shapes = {k: tuple(f.get_slice(k).get_shape()) for k in f.keys()}
-    except (SafetensorError, OSError, ValueError) as err:
-        return [f"model.safetensors cannot be read ({err})"]
-    if not shapes:
-        return ["model.safetensors holds no tensors"]
-    classifier = (config.get("pretrained_cfg") or {}).get("classifier", "head.fc")
-    weight = shapes.get(f"{classifier}.weight")
-    n = config.get("num_classes")
-    if weight is not None and isinstance(n, int) and weight[0] != n:
-        return [f"model.safetensors: {classifier}.weight has {weight[0]} outputs but config num_classes = {n}"]
-    return []
 
 
 def _card_problems(folder: Path, config: dict[str, Any], repo_id: str | None) -> list[str]:

@@ -13,7 +13,7 @@ import timm
 import torch
 
 from . import models  # noqa: F401  (registers the FAER family with timm)
-from .hub import task_of_model
+from .hub import ExportError, read_export_config, task_of_model
 from .tasks import Task
 
 
@@ -53,7 +53,13 @@ def create_model_from_source(source: str, pretrained: bool = False, **kwargs: An
     their weights.
     """
     name, has_weights = resolve_source(source)
+    if name.startswith("local-dir:"):
+        read_export_config(name[len("local-dir:"):])  # config and weights agree, or an error naming the file
     model = timm.create_model(name, pretrained=pretrained or has_weights, **kwargs)
+    labels = (getattr(model, "pretrained_cfg", {}) or {}).get("label_names")
+    if labels is not None and len(labels) != model.num_classes:
+        raise ExportError(f"model source {source!r}: its config has {len(labels)} label_names for "
+                          f"{model.num_classes} outputs; fix label_names in its config.json or re-export it")
     return model.eval()
 
 

@@ -67,7 +67,7 @@ def test_convert_command(authors_checkpoint, tmp_path):
 
 def test_convert_rejects_head_of_another_task(authors_checkpoint, tmp_path):
     _, path = authors_checkpoint
-    with pytest.raises(RuntimeError, match="size mismatch for head.fc.weight"):
+    with pytest.raises(ValueError, match="not a loadable FAER .* size mismatch for head.fc.weight"):
         convert_checkpoint(path, tmp_path / "x", task="affectnet8", model_name="faer_atto")
     assert not (tmp_path / "x").exists()
 

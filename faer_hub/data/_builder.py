@@ -217,8 +217,8 @@ class FaerBuilder(datasets.GeneratorBasedBuilder):
         row = SkippedRow(split=split, file=str(file), line=line, image_id=image_id, reason=reason)
         if not self.config.skip_bad_rows:
             raise AnnotationError(
-                f"{row}\nFix the file, or pass skip_bad_rows=True to leave bad rows out "
-                "(they are then listed in the build report)."
+                f"{row}\nFix the file, or leave bad rows out: --skip-bad-rows (faer-hub), --set data.skip_bad_rows=true "
+                "(training/train.py) or skip_bad_rows=True (Python); they are then listed in the build report."
             )
         logger.warning("%s: skipping bad row %s", self.TITLE, row)
         self.report.skipped.append(row)
@@ -252,12 +252,7 @@ class FaerBuilder(datasets.GeneratorBasedBuilder):
                     f"{self.TITLE} {split}: wrote {info.num_examples} rows but the report accounts "
                     f"for {self.report.expected_rows(split)} ({self.report.summary()})"
                 )
-        self.report.save(Path(self._output_dir) / REPORT_FILE)
-        if self.report.skipped:
-            logger.warning(
-                "%s: skipped %d bad rows (%s)", self.TITLE, len(self.report.skipped),
-                self.report.summary(),
-            )
+        self.report.save(Path(self._output_dir) / REPORT_FILE)  # load_dataset reports the skips, cached or not
 
     def build_report(self) -> BuildReport:
         """The report of the prepared cache (call after :meth:`download_and_prepare`)."""

@@ -1,0 +1,178 @@
+"""Bad input, table-driven: each case ends in one line naming the file and the fix, with the exit
+status `faer-hub --help` documents (2: input error), and nothing valid is lost or half-written."""
+
+from __future__ import annotations
+
+import json
+import os
+import pickle
+from pathlib import Path
+
+import pytest
+
+from faer_hub.cli import EXIT_STATUSES, main
+
+from conftest import SMALL_INPUT
+
+
+@pytest.fixture(scope="module")
+def export(tmp_path_factory) -> Path:
+    import timm
+    import torch
+
+    from faer_hub.hub import save_export
+
+    torch.manual_seed(0)
+    return save_export(timm.create_model("faer_atto.rafdb", **SMALL_INPUT), tmp_path_factory.mktemp("e") / "raf",
+                       task="rafdb")
+
+
+def _copy_export(export: Path, dst: Path) -> Path:
+    dst.mkdir()
+    for f in export.iterdir():
+        (dst / f.name).write_bytes(f.read_bytes())
+    return dst
+
+
+def _truncated_weights(export, tmp):
+    folder = _copy_export(export, tmp / "truncated")
+    data = (folder / "model.safetensors").read_bytes()
+    (folder / "model.safetensors").write_bytes(data[: len(data) // 3])
+    return folder
+
+
+def _five_label_names(export, tmp):
+    folder = _copy_export(export, tmp / "five")
+    config = json.loads((folder / "config.json").read_text())
+    config["label_names"] = config["pretrained_cfg"]["label_names"] = config["label_names"][:5]
+    (folder / "config.json").write_text(json.dumps(config))
+    return folder
+
+
+def _broken_json(export, tmp):
+    folder = _copy_export(export, tmp / "json")
+    (folder / "config.json").write_text((folder / "config.json").read_text()[:200])
+    return folder
+
+
+class _Exploit:
+    def __reduce__(self):
+        return (os.system, (f"touch {Path.cwd() / 'PWNED'}",))
+
+
+def _image(tmp: Path) -> Path:
+    from PIL import Image
+
+    path = tmp / "face.png"
+    Image.new("RGB", (64, 64), (200, 150, 120)).save(path)
+    return path
+
+
+# id, argv builder (export, tmp) -> argv, message pattern parts (all must appear in the one line)
+CASES = [
+    ("predict-output-is-a-folder",
+     lambda e, t: ["predict", str(_image(t)), "--model", str(e), "--output", str(t)],
+     [f"cannot write {{t}}: it is a folder; give a file name"]),
+    ("predict-output-folder-missing",
+     lambda e, t: ["predict", str(_image(t)), "--model", str(e), "--output", str(t / "no" / "p.csv")],
+     ["cannot write {t}/no/p.csv: {t}/no does not exist"]),
+    ("export-onnx-under-a-file",
+     lambda e, t: ["export-onnx", str(e), str(_image(t) / "model.onnx")],
+     ["{t}/face.png"]),
+    ("predict-truncated-weights",
+     lambda e, t: ["predict", str(_image(t)), "--model", str(_truncated_weights(e, t))],
+     ["{t}/truncated/model.safetensors cannot be read", "may be truncated", "Re-export the folder"]),
+    ("predict-label-names-mismatch",
+     lambda e, t: ["predict", str(_image(t)), "--model", str(_five_label_names(e, t))],
+     ["{t}/five/config.json: 5 label_names but num_classes = 7"]),
+    ("predict-invalid-config-json",
+     lambda e, t: ["predict", str(_image(t)), "--model", str(_broken_json(e, t))],
+     ["{t}/json/config.json is not valid JSON"]),
+    ("convert-a-text-file",
+     lambda e, t: ["convert", str(_write(t / "notes.pth", b"not a checkpoint\n")), str(t / "out"), "--task", "rafdb"],
+     ["{t}/notes.pth is not a loadable FAER or ConvNeXt checkpoint"]),
+    ("convert-a-malicious-pickle",
+     lambda e, t: ["convert", str(_write(t / "evil.pth", pickle.dumps(_Exploit()))), str(t / "out"), "--task", "rafdb"],
+     ["{t}/evil.pth is not a loadable FAER or ConvNeXt checkpoint", "weights_only loading refuses to run"]),
+    ("push-without-a-token",
+     lambda e, t: ["push", str(e), "--repo-id", "me/x", "--retarget-card"],
+     ["no Hugging Face token", "hf auth login"]),
+    ("evaluate-missing-data-folder",
+     lambda e, t: ["evaluate", str(e), "--data-dir", str(t / "nowhere"), "--out", str(t / "eval")],
+     ["{t}/nowhere"]),
+]
+
+
+def _write(path: Path, data: bytes) -> Path:
+    path.write_bytes(data)
+    return path
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c[0] for c in CASES])
+def test_bad_input_is_one_line_naming_the_file_with_exit_status_2(case, export, tmp_path, capsys, monkeypatch):
+    _, argv, parts = case
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf_home"))  # no saved token
+    monkeypatch.delenv("HF_TOKEN", raising=False)
+    before = {p: p.stat().st_mtime_ns for p in export.iterdir()}
+    status = main(argv(export, tmp_path))
+    err = capsys.readouterr().err
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert status == 2, err
+    assert len(lines) == 1 and "Traceback" not in err, err
+    for part in parts:
+        assert part.format(t=tmp_path) in lines[0], lines[0]
+    assert not (tmp_path / "PWNED").exists()  # the pickle's payload never ran
+    assert not list(tmp_path.rglob(".*tmp-*")) and not list(tmp_path.rglob(".*partial-*"))  # nothing half-written
+    assert {p: p.stat().st_mtime_ns for p in export.iterdir()} == before  # the valid export is untouched
+
+
+def test_push_offline_is_one_line(export, capsys, monkeypatch):
+    import huggingface_hub.constants
+
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
+    monkeypatch.setenv("HF_TOKEN", "hf_not_a_real_token")
+    assert main(["push", str(export), "--repo-id", "me/faer_atto.rafdb", "--retarget-card"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith(f"faer-hub push: error: could not push {export} to me/faer_atto.rafdb")
+    assert "HF_HUB_OFFLINE" in err and "\n" not in err
+
+
+def test_an_internal_error_has_its_own_status_and_asks_for_a_report(monkeypatch, capsys):
+    import faer_hub.zoo
+
+    def broken(*args, **kwargs):
+        raise ZeroDivisionError("division by zero")
+
+    monkeypatch.setattr(faer_hub.zoo, "list_models", broken)
+    assert main(["list"]) == 3
+    err = capsys.readouterr().err
+    assert "internal error: ZeroDivisionError" in err and "please report it" in err and "Traceback" not in err
+    monkeypatch.setenv("FAER_HUB_DEBUG", "1")
+    with pytest.raises(ZeroDivisionError):
+        main(["list"])
+
+
+def test_help_documents_the_exit_statuses(capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main(["--help"])
+    assert exit_.value.code == 0
+    out = capsys.readouterr().out
+    assert EXIT_STATUSES in out and "3  internal error" in out
+
+
+def test_skipped_rows_are_summarised_once_and_the_advice_names_the_cli_flag(tmp_path, export, capsys, caplog):
+    from faer_hub.data import write_synthetic
+
+    data = write_synthetic("rafdb", tmp_path / "raf", num_train=14, num_test=7)
+    labels = data / "basic" / "EmoLabel" / "list_patition_label.txt"
+    labels.write_text(labels.read_text() + "test_0002.jpg 9\n")
+    argv = ["evaluate", str(export), "--data-dir", str(data), "--out", str(tmp_path / "eval"),
+            "--cache-dir", str(tmp_path / "cache")]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert f"{labels}:22" in err and "--skip-bad-rows (faer-hub)" in err
+    with caplog.at_level("WARNING"):
+        assert main([*argv, "--skip-bad-rows"]) == 0
+    summaries = [r.getMessage() for r in caplog.records if "rows read" in r.getMessage()]
+    assert len(summaries) == 1 and "test: 8 rows read, 1 skipped" in summaries[0]
