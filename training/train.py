@@ -71,6 +71,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--resume-from", metavar="CHECKPOINT",
                         help="continue from this checkpoint of the run (e.g. step-00001200) instead of the latest; implies --resume")
     parser.add_argument("--overwrite", action="store_true", help="replace a previous run in --output-dir")
+    parser.add_argument("--verbose", action="store_true", help="also show Accelerate's INFO messages (checkpoint files ...)")
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="SECTION.KEY=VALUE",
                         help="override a config value (repeatable), e.g. --set optim.lr=1e-3")
     args = parser.parse_args(argv)
@@ -110,6 +111,8 @@ def main(argv: list[str] | None = None) -> dict:
     )
     logging.basicConfig(level=logging.INFO if accelerator.is_main_process else logging.WARNING,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if not args.verbose:  # Accelerate says seven INFO lines per checkpoint
+        logging.getLogger("accelerate").setLevel(logging.WARNING)
     for note in launch.disagreements:
         logger.warning(note)
     if torch.cuda.is_available():
