@@ -49,4 +49,5 @@ def test_missing_weights_are_reported_without_a_traceback(tmp_path, capsys, monk
     assert main(["export", "faer_atto.rafdb", str(tmp_path / "x"), "--pretrained"]) == 2
     err = capsys.readouterr().err
     assert "faer-hub export: error:" in err and "No trained FAER weights are published yet" in err
+    assert "timm.create_model('local-dir:<output-dir>/export', pretrained=True)" in err  # without it: random weights
     assert "Traceback" not in err

@@ -18,8 +18,6 @@ from __future__ import annotations
 import argparse
 import logging
 import math
-import os
-import signal
 import sys
 import time
 from pathlib import Path
@@ -58,8 +56,6 @@ logger = logging.getLogger("faer.train")
 EXPECTED_ERRORS = (ConfigError, OutputDirError, NonFiniteLossError, ckpt.ResumeError, DatasetNotFoundError,
                    AnnotationError, BackboneWeightsError)
 """Failures of the input, not of the code: reported in one line with exit status 2."""
-KILL_AFTER_STEP_ENV = "FAER_TRAIN_KILL_AFTER_STEP"
-"""Test hook: SIGKILL this process right after optimizer step N (simulates a crash)."""
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -200,7 +196,6 @@ def main(argv: list[str] | None = None) -> dict:
     # 5. train
     set_learning_rates(optimizer, lr_factor(config.optim, epoch=state.epoch, step=state.global_step,
                                             steps_per_epoch=steps_per_epoch, epochs=train_cfg.epochs))
-    kill_after = int(os.environ.get(KILL_AFTER_STEP_ENV, "0"))
     guard = StepGuard(accelerator, checkpoints)
     started = time.time()
     for epoch in range(state.epoch, train_cfg.epochs):
@@ -259,8 +254,6 @@ def main(argv: list[str] | None = None) -> dict:
             if every and state.global_step % every == 0 and not last_batch:
                 ckpt.save_checkpoint(accelerator, checkpoints, state, ema=ema.module if ema else None)
                 ckpt.prune_checkpoints(accelerator, checkpoints, config.checkpoint.keep_last, state.best_dir)
-            if kill_after and state.global_step == kill_after:
-                os.kill(os.getpid(), signal.SIGKILL)
         bar.close()
 
         # 6. validate, select on VALIDATION, checkpoint the epoch

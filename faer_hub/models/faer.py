@@ -203,7 +203,7 @@ def _create_faer(variant: str, pretrained: bool = False, **kwargs: Any) -> FAER:
             + (
                 "No trained FAER weights are published yet. Train your own with "
                 "`accelerate launch training/train.py --config training/configs/<task>.yaml`, then load the "
-                "export with timm.create_model('local-dir:<output-dir>/export') or push it to your own "
+                "export with timm.create_model('local-dir:<output-dir>/export', pretrained=True) or push it to your own "
                 "organisation (set FAER_HUB_NAMESPACE=<org> before `import faer_hub`).\n"
                 if unpublished
                 else "If you are offline, download the repo first while online (it is then read from the HF cache "
@@ -211,7 +211,7 @@ def _create_faer(variant: str, pretrained: bool = False, **kwargs: Any) -> FAER:
             )
             + "To use a local weights file: timm.create_model(name, pretrained=True, "
             "pretrained_cfg_overlay=dict(file='path/to/model.safetensors')); for an export folder: "
-            "timm.create_model('local-dir:path/to/folder')."
+            "timm.create_model('local-dir:path/to/folder', pretrained=True)."
         ) from err
 
 

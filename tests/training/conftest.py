@@ -23,11 +23,42 @@ TINY_FER = {
     "optim": {"lr": 1.0e-3, "scheduler": "exponential", "gamma": 0.9, "warmup_epochs": 0.5, "grad_clip_norm": 5.0},
     "loss": {"center_weight": 0.01},
     "train": {"epochs": 2, "global_batch_size": 8, "per_device_batch_size": 8, "eval_batch_size": 8,
-              "log_every_steps": 1, "ema": True, "ema_decay": 0.9},
+              "log_every_steps": 1, "ema": True, "ema_decay": 0.9, "cpu_threads": 1},
     "checkpoint": {"every_steps": 2, "keep_last": 2},
     "tracking": {"report_to": "none"},
 }
-"""63 train / 7 validation / 35 test images at 32 px: 7 optimizer steps per epoch, 14 in all."""
+"""63 train / 7 validation / 35 test images at 32 px: 7 optimizer steps per epoch, 14 in all. One CPU
+thread, so runs in the test process and in subprocesses add up their floats in the same order."""
+
+
+class InjectedCrash(Exception):
+    """Raised by :func:`crash_after_step` in place of a crash."""
+
+
+def crash_after_step(monkeypatch, step: int) -> None:
+    """Make the next in-process training run die right after optimizer step ``step`` (gradient
+    accumulation 1: the next forward raises), as a crash would: later steps are lost, the
+    checkpoints written so far stay. The training script itself has no test hook."""
+    from faer_hub.training.model import ModelWithLoss
+
+    forward = ModelWithLoss.forward
+    calls = {"n": 0}
+
+    def crashing(self, images, targets):
+        calls["n"] += 1
+        if calls["n"] > step:
+            raise InjectedCrash(f"crash injected after optimizer step {step}")
+        return forward(self, images, targets)
+
+    monkeypatch.setattr(ModelWithLoss, "forward", crashing)
+
+
+def crash_run(monkeypatch, args: list[str], step: int) -> None:
+    """Run train.py in this process until the crash injected after ``step``."""
+    crash_after_step(monkeypatch, step)
+    with pytest.raises(InjectedCrash):
+        load_train_module().main(args)
+    monkeypatch.undo()
 
 
 @pytest.fixture(scope="session")
