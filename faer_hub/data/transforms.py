@@ -27,6 +27,8 @@ from torch import nn
 from torch.utils.data import BatchSampler, DataLoader, RandomSampler, SequentialSampler, WeightedRandomSampler
 from torchvision import transforms as T
 
+from ..io import read_image
+
 ImageTransform = Callable[[Image.Image], torch.Tensor]
 DataConfigSource = nn.Module | Mapping[str, Any] | None
 
@@ -92,18 +94,19 @@ def batch_transform(image_transform: ImageTransform, target: str, *,
     if normalize_with is None:
         def apply(batch: dict[str, list]) -> dict[str, Any]:
             return {
-                "pixel_values": [image_transform(image.convert("RGB")) for image in batch["image"]],
+                "pixel_values": [image_transform(read_image(image)) for image in batch["image"]],
                 "labels": batch[target],
             }
         return apply
 
-    mean = torch.tensor(normalize_with["mean"], dtype=torch.float32).view(1, -1, 1, 1) * 255
-    std = torch.tensor(normalize_with["std"], dtype=torch.float32).view(1, -1, 1, 1) * 255
+    mean = torch.tensor(normalize_with["mean"], dtype=torch.float32).view(1, -1, 1, 1)
+    std = torch.tensor(normalize_with["std"], dtype=torch.float32).view(1, -1, 1, 1)
 
     def apply_batched(batch: dict[str, list]) -> dict[str, Any]:
-        pixels = torch.stack([image_transform(image.convert("RGB")) for image in batch["image"]])
+        pixels = torch.stack([image_transform(read_image(image)) for image in batch["image"]])
         return {
-            "pixel_values": pixels.float().sub_(mean).div_(std),
+            # the operations of ToTensor + Normalize in their order, so values are bit-identical
+            "pixel_values": pixels.float().div_(255).sub_(mean).div_(std),
             "labels": _label_tensor(batch[target]),
         }
     return apply_batched

@@ -20,7 +20,10 @@ from typing import Any, Callable, Iterator, Mapping, Optional, Sequence
 import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset, Sampler
+from PIL import Image
 from torchvision import transforms as T
+
+from ..io import read_image
 
 __all__ = ["EpochSampler", "SeededAugmentDataset", "build_eval_loader", "build_train_loader", "class_balanced_weights", "derive_seed"]
 
@@ -92,8 +95,8 @@ class SeededAugmentDataset(Dataset):
         index, aug_seed = item if isinstance(item, tuple) else (item, derive_seed(item))
         example = self.dataset[int(index)]
         image = example["image"]
-        if hasattr(image, "convert") and getattr(image, "mode", "RGB") != "RGB":
-            image = image.convert("RGB")
+        if isinstance(image, (Image.Image, dict, bytes)):
+            image = read_image(image)  # the decoder of predict: same file, same pixels
         python_state = random.getstate()
         with torch.random.fork_rng(devices=[]):
             torch.default_generator.manual_seed(aug_seed)
