@@ -25,12 +25,12 @@ def photos(tmp_path_factory):
 def test_predict_exit_status_and_jsonl(raf_export, photos, tmp_path, capsys):
     out = tmp_path / "preds.jsonl"
     assert main(["predict", str(photos), "--model", str(raf_export), "--format", "jsonl",
-                 "--output", str(out), "--top-k", "2"]) == 0
+                 "--output", str(out), "--top-k", "2", "--no-detect"]) == 0
     records = [json.loads(line) for line in out.read_text().splitlines()]
     assert len(records) == 2 and all(len(r["top_k"]) == 2 for r in records)
     bad = tmp_path / "broken.jpg"
     bad.write_bytes(b"\xff\xd8 not really")
-    assert main(["predict", str(photos / "a.jpg"), str(bad), "--model", str(raf_export)]) == 1
+    assert main(["predict", str(photos / "a.jpg"), str(bad), "--model", str(raf_export), "--no-detect"]) == 1
     captured = capsys.readouterr()
     assert "a.jpg" in captured.out and "broken.jpg" in captured.err and "1 file(s) failed" in captured.err
 
@@ -96,7 +96,9 @@ def test_evaluate_writes_metrics_and_figures(raf_export, tmp_path):
 def test_cam_rows_per_target(raf_export, photos, tmp_path):
     out = tmp_path / "cams"
     assert main(["cam", str(photos / "a.jpg"), str(photos / "b.png"), "--model", str(raf_export),
-                 "--target", "happiness", "--target", "fear", "--out", str(out)]) == 0
+                 "--target", "happiness", "--target", "fear", "--out", str(out), "--no-detect"]) == 0
     assert sorted(p.name for p in out.glob("*.png")) == [
         "a__fear.png", "a__happiness.png", "b__fear.png", "b__happiness.png", "grid.png"]
-    assert main(["cam", str(photos / "a.jpg"), "--model", str(raf_export), "--target", "joy", "--out", str(out)]) == 2
+    assert main(["cam", str(photos / "a.jpg"), "--model", str(raf_export), "--target", "joy", "--out", str(out),
+                 "--no-detect"]) == 2
+    assert main(["cam", str(photos / "a.jpg"), "--model", str(raf_export), "--out", str(out)]) == 2  # noise: no face
