@@ -102,3 +102,21 @@ def test_cam_rows_per_target(raf_export, photos, tmp_path):
     assert main(["cam", str(photos / "a.jpg"), "--model", str(raf_export), "--target", "joy", "--out", str(out),
                  "--no-detect"]) == 2
     assert main(["cam", str(photos / "a.jpg"), "--model", str(raf_export), "--out", str(out)]) == 2  # noise: no face
+
+
+def test_predict_detects_aligns_and_saves_crops_by_default(raf_export, photos, tmp_path, capsys):
+    from photos import skimage_photo
+
+    skimage_photo("astronaut").save(tmp_path / "portrait.jpg")
+    out, crops = tmp_path / "preds.jsonl", tmp_path / "seen"
+    assert main(["predict", str(tmp_path / "portrait.jpg"), str(photos / "a.jpg"), "--model", str(raf_export),
+                 "--format", "jsonl", "--output", str(out), "--save-crops", str(crops)]) == 0
+    face, no_face = [json.loads(line) for line in out.read_text().splitlines()]
+    assert face["face_index"] == 0 and len(face["landmarks"]) == 5 and face["score"] > 0.95
+    assert no_face == {"path": str(photos / "a.jpg"), "faces": 0}
+    assert "a.jpg: no face detected (pass --no-detect" in capsys.readouterr().err
+    assert [p.name for p in crops.iterdir()] == ["portrait_face0.png"] and face["crop"].endswith("portrait_face0.png")
+    assert Image.open(crops / "portrait_face0.png").size == (64, 64)  # the model's input size
+    with pytest.raises(SystemExit):
+        main(["predict", "--help"])
+    assert "Default: find every face" in " ".join(capsys.readouterr().out.split())
