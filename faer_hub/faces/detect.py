@@ -38,17 +38,14 @@ class Detection:
 
 
 def _import_mtcnn() -> Any:
-    saved = warnings.filters[:]
     try:
-        from facenet_pytorch import MTCNN
+        with warnings.catch_warnings():  # puts back the filters facenet-pytorch installs on import
+            from facenet_pytorch import MTCNN
     except ImportError as err:
         raise ImportError(
             "face detection needs facenet-pytorch: pip install 'faer_hub[detect]' "
             "(or pass --no-detect for images that already are aligned face crops)"
         ) from err
-    finally:
-        warnings.filters[:] = saved
-        warnings._filters_mutated()  # type: ignore[attr-defined]
     return MTCNN
 
 
@@ -71,13 +68,9 @@ class MTCNNDetector:
 
     def __call__(self, image: Image.Image) -> list[Detection]:
         rgb = np.asarray(image.convert("RGB") if image.mode != "RGB" else image)
-        saved = warnings.filters[:]
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", UserWarning)  # torch deprecations inside facenet-pytorch
-                boxes, scores, points = self._mtcnn.detect(rgb, landmarks=True)
-        finally:
-            warnings.filters[:] = saved
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)  # torch deprecations inside facenet-pytorch
+            boxes, scores, points = self._mtcnn.detect(rgb, landmarks=True)
         if boxes is None:
             return []
         # facenet-pytorch returns object arrays; cast before doing maths on them
