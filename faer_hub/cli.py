@@ -116,6 +116,9 @@ def _add_evaluate_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--image-size", type=int, default=None, help="override the model's input size")
     p.add_argument("--no-paper", action="store_true", help="leave the paper's numbers out of the figures")
     p.add_argument("--skip-bad-rows", action="store_true", help="skip (and list) bad annotation rows")
+    p.add_argument("--detect-faces", action="store_true",
+                   help="the images are raw photos: evaluate the largest face of each, cut with the model's "
+                        "face-crop protocol as predict cuts it (default off: dataset images already are crops)")
     p.add_argument("--cache-dir", default=None, help="prepared-dataset cache (default: the HF datasets cache)")
     p.set_defaults(handler=_run_evaluate)
 
@@ -127,6 +130,7 @@ def _run_evaluate(args: argparse.Namespace) -> int:
         args.model, args.data_dir, task=args.task, split=args.split, out_dir=args.out, pretrained=args.pretrained,
         batch_size=args.batch_size, num_workers=args.num_workers, image_size=args.image_size,
         compare_paper=not args.no_paper, skip_bad_rows=args.skip_bad_rows, cache_dir=args.cache_dir, progress=True,
+        detect_faces=args.detect_faces,
     )
     headline = "mean_accuracy" if "mean_accuracy" in metrics else "accuracy"
     print(f"{headline} {100 * metrics[headline]:.2f}% on {metrics['num_samples']} images ({args.split}); "

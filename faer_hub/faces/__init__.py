@@ -5,9 +5,10 @@ protocol)`` cuts one the way a model's training faces were cut (:mod:`.align`).
 """
 
 from .align import PROTOCOLS, CropProtocol, align_face, protocol_of_model, resolve_protocol
+from .cropper import FaceCropper
 from .detect import LANDMARK_NAMES, Detection, MTCNNDetector, detect_faces
 
 __all__ = [
-    "LANDMARK_NAMES", "PROTOCOLS", "CropProtocol", "Detection", "MTCNNDetector", "align_face",
+    "LANDMARK_NAMES", "PROTOCOLS", "CropProtocol", "Detection", "FaceCropper", "MTCNNDetector", "align_face",
     "detect_faces", "protocol_of_model", "resolve_protocol",
 ]
