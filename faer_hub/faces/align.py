@@ -33,15 +33,15 @@ CELEBA_TEMPLATE = ((69.745, 111.0), (107.237, 111.0), (88.432, 152.514))
 """CelebA's (left eye, right eye, mouth centre) target, 0-based (the script's 1-based points - 1)."""
 
 RAFDB_TEMPLATE = (
-    (34.19, 46.16), (65.65, 45.98), (50.03, 64.05), (37.10, 82.47), (63.15, 82.32),
+    (34.19, 46.16), (65.65, 45.98), (50.02, 64.05), (37.10, 82.47), (63.15, 82.32),
 )
 """Five points (eyes, nose tip, mouth corners) in a 100 x 100 RAF-DB crop, 0-based pixels.
 
 RAF-DB ships its aligned 100 x 100 faces but not the template they were warped onto. Its aligned
 images show level eyes a little above the middle and the face from the brows to the chin
-filling the frame, which is the framing of the standard five-point similarity template used for
-112 x 112 face crops (eyes at 46 %, mouth at 82 % of the height); this is that template scaled by
-100/112. It was chosen by that framing, not fitted to RAF-DB pixels (no RAF-DB images are
+filling the frame, which is the framing of the widely used five-point template of 112 x 112
+face-recognition crops (InsightFace's ArcFace alignment; eyes at 46 %, mouth at 82 % of the
+height); this is that template scaled by 100/112. It was chosen by that framing, not fitted to RAF-DB pixels (no RAF-DB images are
 available offline here): override it with ``face_crop = {"name": "rafdb", "template": [...]}``
 in a model's config when you know better.
 """

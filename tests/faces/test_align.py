@@ -131,9 +131,9 @@ def test_protocols_resolve_from_names_and_configs():
 
 def test_models_carry_their_protocol_into_exports(tmp_path):
     assert {name: timm.create_model(name).pretrained_cfg.get("face_crop") for name in (
-        "faer_atto.celeba", "faer_atto.rafdb", "faer_atto.affectnet7", "faer_atto.affectnet8", "faer_raf", "faer_atto",
+        "faer_atto.celeba", "faer_atto.rafdb", "faer_atto.affectnet7", "faer_atto.affectnet8", "faer_atto",
     )} == {"faer_atto.celeba": "celeba", "faer_atto.rafdb": "rafdb", "faer_atto.affectnet7": "affectnet",
-           "faer_atto.affectnet8": "affectnet", "faer_raf": "rafdb", "faer_atto": None}
+           "faer_atto.affectnet8": "affectnet", "faer_atto": None}
     assert protocol_of_model(timm.create_model("faer_atto")) is None
     template = [[31, 44], [69, 44], [50, 62], [36, 80], [64, 80]]
     model = timm.create_model("faer_atto.rafdb", face_crop={"name": "rafdb", "template": template})
