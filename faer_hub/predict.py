@@ -208,7 +208,7 @@ class Predictor:
         if detector is None and detect_faces:
             from .faces.detect import MTCNNDetector
 
-            detector = MTCNNDetector()
+            detector = MTCNNDetector(device=str(self.device))
         self.detector = detector if detect_faces else None
         self.save_crops = Path(save_crops) if save_crops is not None else None
         data_config = resolve_data_config(model)

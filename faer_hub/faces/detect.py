@@ -56,27 +56,35 @@ class MTCNNDetector:
         min_face_size: Smallest face side searched for, in pixels.
         thresholds: P/R/O-Net score thresholds (facenet-pytorch's defaults).
         min_score: Final score below which a detection is dropped.
+        max_side: Images whose longer side exceeds this are searched at this size (a phone photo's
+            12 megapixels would make MTCNN's image pyramid slow); results are in original pixels.
         device: Torch device for the three networks (default CPU).
     """
 
     def __init__(self, *, min_face_size: int = 20, thresholds: Sequence[float] = (0.6, 0.7, 0.7),
-                 min_score: float = 0.9, device: str | None = None) -> None:
+                 min_score: float = 0.9, max_side: int = 1600, device: str | None = None) -> None:
         mtcnn = _import_mtcnn()
         self.min_score = min_score
+        self.max_side = max_side
         self._mtcnn = mtcnn(keep_all=True, min_face_size=min_face_size, thresholds=list(thresholds),
                             post_process=False, device=device or "cpu")
 
     def __call__(self, image: Image.Image) -> list[Detection]:
-        rgb = np.asarray(image.convert("RGB") if image.mode != "RGB" else image)
+        image = image.convert("RGB") if image.mode != "RGB" else image
+        scale = min(1.0, self.max_side / max(image.size))
+        if scale < 1.0:
+            image = image.resize((max(1, round(image.width * scale)), max(1, round(image.height * scale))),
+                                 Image.Resampling.BILINEAR, reducing_gap=2.0)
+        rgb = np.asarray(image)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", UserWarning)  # torch deprecations inside facenet-pytorch
             boxes, scores, points = self._mtcnn.detect(rgb, landmarks=True)
         if boxes is None:
             return []
         # facenet-pytorch returns object arrays; cast before doing maths on them
-        boxes = np.asarray(boxes, dtype=np.float32).reshape(-1, 4)
+        boxes = np.asarray(boxes, dtype=np.float32).reshape(-1, 4) / scale
         scores = np.asarray(scores, dtype=np.float32).reshape(-1)
-        points = np.asarray(points, dtype=np.float32).reshape(-1, 5, 2)
+        points = np.asarray(points, dtype=np.float32).reshape(-1, 5, 2) / scale
         found = []
         for (x0, y0, x1, y1), score, pts in zip(boxes, scores, points):
             if score < self.min_score:

@@ -43,6 +43,15 @@ def test_astronaut_box_and_landmarks(detector, astronaut):
     assert 30 < rex - lex < 55 and abs(ley - rey) < 6
 
 
+def test_large_photos_are_searched_downscaled_and_answered_in_original_pixels(detector, astronaut):
+    from faer_hub.faces.detect import MTCNNDetector
+
+    (face,) = detector(astronaut)
+    (big,) = MTCNNDetector(max_side=512)(astronaut.resize((1536, 1536), Image.Resampling.BICUBIC))
+    assert np.abs(np.asarray(big.box) / 3 - face.box).max() < 1.5
+    assert np.abs(np.asarray(big.landmarks) / 3 - face.landmarks).max() < 1.5
+
+
 def test_no_face_in_scenes(detector):
     scenes = {name: skimage_photo(name) for name in SCENES} | sklearn_photos()
     assert {name: detector(image) for name, image in scenes.items()} == {name: [] for name in scenes}
