@@ -179,6 +179,8 @@ def render_model_card(
             else "one logit per class; a softmax gives class probabilities."
         ),
         input_description=_input_description(cfg),
+        face_crop=task.face_crop,
+        face_crop_description=_FACE_CROPS[task.face_crop],
         label_list=", ".join(f"`{name}`" for name in task.label_names),
         activation_code="model(x).sigmoid()[0]  # per-attribute probabilities"
         if task.multi_label
@@ -226,6 +228,12 @@ def stale_cards(card_dir: str | os.PathLike) -> list[str]:
     ]
 
 
+_FACE_CROPS = {
+    "celeba": "CelebA's align&cropped protocol: a similarity transform putting the eyes and the mouth centre "
+              "on fixed points of a 178x218 image",
+    "rafdb": "RAF-DB's aligned protocol: a five-point similarity transform onto a 100x100 template",
+    "affectnet": "AffectNet's protocol: the face box, squared and clamped to the image",
+}
 
 
 # --- pieces -------------------------------------------------------------------------------------

@@ -153,6 +153,9 @@ def _add_evaluate_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--image-size", type=int, default=None, help="override the model's input size")
     p.add_argument("--no-paper", action="store_true", help="leave the paper's numbers out of the figures")
     p.add_argument("--skip-bad-rows", action="store_true", help="skip (and list) bad annotation rows")
+    p.add_argument("--detect-faces", action="store_true",
+                   help="the images are raw photos: evaluate the largest face of each, cut with the model's "
+                        "face-crop protocol as predict cuts it (default off: dataset images already are crops)")
     p.add_argument("--cache-dir", default=None, help="prepared-dataset cache (default: the HF datasets cache)")
     p.set_defaults(handler=_run_evaluate)
 
@@ -164,6 +167,7 @@ def _run_evaluate(args: argparse.Namespace) -> int:
         args.model, args.data_dir, task=args.task, split=args.split, out_dir=args.out, pretrained=args.pretrained,
         batch_size=args.batch_size, num_workers=args.num_workers, image_size=args.image_size,
         compare_paper=not args.no_paper, skip_bad_rows=args.skip_bad_rows, cache_dir=args.cache_dir, progress=True,
+        detect_faces=args.detect_faces,
     )
     headline = "mean_accuracy" if "mean_accuracy" in metrics else "accuracy"
     print(f"{headline} {100 * metrics[headline]:.2f}% on {metrics['num_samples']} images ({args.split}); "
@@ -181,6 +185,9 @@ def _add_cam_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--layer", default="cca", help="layer by dotted name (default: cca, the CC Attention output)")
     p.add_argument("--pretrained", action="store_true", help="load the timm names' pretrained weights")
     p.add_argument("--out", default="cam", help="output folder (default: cam)")
+    p.add_argument("--no-detect", action="store_true",
+                   help="use whole images (already aligned crops); default: the largest face, cut with the "
+                        "model's face-crop protocol as in predict")
     p.set_defaults(handler=_run_cam)
 
 
@@ -188,21 +195,38 @@ def _run_cam(args: argparse.Namespace) -> int:
     from .viz.gradcam import cam_report
 
     grid = cam_report(args.model, args.images, args.out, targets=args.target, layer=args.layer,
-                      pretrained=args.pretrained)
+                      pretrained=args.pretrained, detect_faces=not args.no_detect)
     print(f"wrote overlays and {grid} to {args.out}")
     return 0
 
 
+_DETECT_HELP = (
+    "classify whole images: for inputs that already are aligned face crops like the training images. "
+    "Default: find every face (MTCNN, five landmarks) and cut it with the model's face-crop protocol, "
+    "because every FAER model was trained on aligned faces and a photo is not one"
+)
+
+
 def _add_predict_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("predict", help="classify your own photos (files or folders)")
-    p.add_argument("inputs", nargs="+", metavar="IMAGE_OR_DIR", help="image files, or folders searched recursively")
+    from .faces.align import PROTOCOLS
+
+    p = sub.add_parser("predict", help="classify faces in your own photos and videos (files or folders)")
+    p.add_argument("inputs", nargs="+", metavar="IMAGE_VIDEO_OR_DIR",
+                   help="image or video files, or folders searched recursively")
     p.add_argument("--model", required=True, help=_SOURCE_HELP)
     p.add_argument("--pretrained", action="store_true", help="load the timm name's pretrained weights")
-    p.add_argument("--detect-faces", action="store_true",
-                   help="find faces with OpenCV's Haar cascade and classify each (default: the whole image, for aligned crops)")
+    p.add_argument("--no-detect", action="store_true", help=_DETECT_HELP)
+    p.add_argument("--detect-faces", action="store_true", help=argparse.SUPPRESS)  # the default; kept for old scripts
+    p.add_argument("--face-crop", default=None, choices=sorted(PROTOCOLS),
+                   help="override the model's face-crop protocol (default: the one in its config; "
+                        "'box' = the detected box for models without one)")
+    p.add_argument("--every", type=int, default=1, help="videos: classify every Nth frame (default: 1)")
+    p.add_argument("--save-crops", default=None, metavar="DIR",
+                   help="write each face as the model received it (before normalisation) as PNG to DIR")
     p.add_argument("--top-k", type=int, default=5)
     p.add_argument("--threshold", type=float, default=0.5, help="attribute models: probability for 'positive'")
-    p.add_argument("--format", choices=("table", "jsonl", "csv"), default="table")
+    p.add_argument("--format", choices=("table", "jsonl", "csv"), default="table",
+                   help="table, jsonl or csv (one row per face; videos add frame and time_s, for plotting)")
     p.add_argument("--output", default=None, help="write results to this file (default: stdout)")
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--device", default=None, help="cpu, cuda, cuda:1 ... (default: cuda if available)")
@@ -216,12 +240,15 @@ def _run_predict(args: argparse.Namespace) -> int:
     from .io import check_writable, write_text
     from .predict import DEFAULT_MAX_PIXELS, Predictor, write_report
 
+    if args.no_detect and args.detect_faces:
+        raise ValueError("--detect-faces and --no-detect contradict each other; pass one")
     if args.output:
         check_writable(args.output)  # before the work, not after it
     predictor = Predictor(
         args.model, pretrained=args.pretrained, top_k=args.top_k, threshold=args.threshold,
-        detect_faces=args.detect_faces, batch_size=args.batch_size, device=args.device,
-        max_pixels=args.max_pixels or DEFAULT_MAX_PIXELS,
+        detect_faces=not args.no_detect, face_crop=args.face_crop, batch_size=args.batch_size,
+        device=args.device, max_pixels=args.max_pixels or DEFAULT_MAX_PIXELS, every=args.every,
+        save_crops=args.save_crops,
     )
     report = predictor.predict(args.inputs, progress=args.output is not None)
     buf = io.StringIO()
@@ -233,7 +260,9 @@ def _run_predict(args: argparse.Namespace) -> int:
     else:
         sys.stdout.write(buf.getvalue())
     for no_face in report.no_faces:
-        print(f"faer-hub predict: {no_face.path}: no face detected", file=sys.stderr)
+        where = "" if no_face.frame is None else f" frame {no_face.frame}"
+        print(f"faer-hub predict: {no_face.path}{where}: no face detected "
+              "(pass --no-detect if your images already are face crops)", file=sys.stderr)
     for error in report.errors:
         print(f"faer-hub predict: error: {error.path}: {error.error}", file=sys.stderr)
     if report.errors:

@@ -33,11 +33,15 @@ def evaluate_source(
     skip_bad_rows: bool = False,
     cache_dir: str | os.PathLike | None = None,
     progress: bool = False,
+    detect_faces: bool = False,
+    detector: Any = None,
 ) -> dict[str, Any]:
     """Evaluate a model (object or source) on ``split`` of the dataset in ``data_dir``.
 
     Writes ``metrics.json`` and figures (``class_accuracy.png``; ``confusion_matrix.png`` for
     expression tasks) into ``out_dir`` when given, and returns the metrics (fractions in [0, 1]).
+    ``detect_faces``: the images are raw photos; evaluate the largest face of each, cut with the
+    model's face-crop protocol as ``faer-hub predict`` cuts it (the whole image when none is found).
     """
     from .data import build_dataloader, load_task_dataset
     from .evaluation import evaluate_model
@@ -52,8 +56,13 @@ def evaluate_source(
     dataset = load_task_dataset(task.name, data_dir, skip_bad_rows=skip_bad_rows, cache_dir=cache_dir)
     if split not in dataset:
         raise ValueError(f"no split {split!r} in {data_dir}; available: {', '.join(dataset)}")
+    prepare = None
+    if detect_faces:
+        from .faces import FaceCropper, protocol_of_model
+
+        prepare = FaceCropper(protocol_of_model(model), detector=detector)
     loader = build_dataloader(dataset[split], model, training=False, batch_size=batch_size,
-                              num_workers=num_workers, image_size=image_size)
+                              num_workers=num_workers, image_size=image_size, prepare=prepare)
     metrics = evaluate_model(model, loader, task, progress=progress)
     metrics["split"] = split
     metrics["model"] = source if isinstance(source, str) else type(model).__name__

@@ -38,6 +38,19 @@ def task_of_model(model: torch.nn.Module) -> Optional[Task]:
     return matches[0] if len(matches) == 1 else None
 
 
+def face_crop_config(model: torch.nn.Module, task: Optional[Task] = None) -> Any:
+    """The face-crop protocol to record for ``model``: its config's, else its task's (JSON-ready)."""
+    cfg = getattr(model, "pretrained_cfg", {}) or {}
+    face_crop = cfg.get("face_crop")
+    if face_crop is None and task is not None:
+        face_crop = task.face_crop
+    if face_crop is not None and not isinstance(face_crop, str):
+        from .faces.align import resolve_protocol
+
+        face_crop = resolve_protocol(face_crop).to_config()
+    return face_crop
+
+
 def save_export(
     model: torch.nn.Module,
     folder: Union[str, Path],
@@ -69,6 +82,7 @@ def save_export(
         )
     folder = Path(folder)
     with atomic_dir(folder) as tmp:
+        face_crop = face_crop_config(model, task)
         model_config = dict(
             label_names=list(task.label_names),
             problem_type="multi_label_classification" if task.multi_label else "single_label_classification",
@@ -77,6 +91,10 @@ def save_export(
         save_file(export_state_dict(model), tmp / "model.safetensors", metadata={"format": "pt"})
         save_config_for_hf(model, tmp / "config.json", model_config=model_config)
         config = json.loads((tmp / "config.json").read_text())
+        # timm's PretrainedCfg has no face_crop field (loading would refuse it): top level instead
+        config.get("pretrained_cfg", {}).pop("face_crop", None)
+        if face_crop is not None:
+            config["face_crop"] = face_crop
         # num_classes is already top-level; transformers' timm wrapper passes it again next to
         # model_args, which fails with "got multiple values for keyword argument 'num_classes'"
         config.get("model_args", {}).pop("num_classes", None)

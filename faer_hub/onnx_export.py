@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from .hub import face_crop_config, task_of_model
 from .io import atomic_path
 from .sources import is_multi_label, model_label_names
 
@@ -109,4 +110,6 @@ def _metadata(model: torch.nn.Module, input_size: tuple[int, ...]) -> dict[str, 
         "faer_hub.mean": json.dumps(list(cfg.get("mean", (0.485, 0.456, 0.406)))),
         "faer_hub.std": json.dumps(list(cfg.get("std", (0.229, 0.224, 0.225)))),
         "faer_hub.interpolation": str(cfg.get("interpolation", "bilinear")),
+        # the face crop to feed it (faer_hub.align_face(image, face, <this>)); null: the detected box
+        "faer_hub.face_crop": json.dumps(face_crop_config(model, task_of_model(model))),
     }

@@ -1,11 +1,13 @@
-"""Run a FAER model on people's own photos.
+"""Run a FAER model on people's own photos and videos.
 
-Images are read robustly (EXIF orientation, grayscale, palette, RGBA, CMYK, 16-bit), optionally
-searched for faces with OpenCV's bundled Haar cascade (one result per face, with its box), and
-classified in batches. Files that cannot be read are reported one by one; the rest still run.
+Every image is decoded by :func:`faer_hub.io.read_image` (as in training), faces are found with
+MTCNN (box, score, five landmarks) and cut the way the model's training faces were cut
+(``model.pretrained_cfg["face_crop"]``, :mod:`faer_hub.faces.align`), then classified in
+batches. Videos give one row per face per sampled frame. Files that cannot be read are reported
+one by one; the rest still run.
 
     from faer_hub.predict import predict
-    report = predict(["photos/"], model="local-dir:runs/demo/export", detect_faces=True)
+    report = predict(["photos/"], model="local-dir:runs/demo/export")
     for p in report.predictions: print(p.path, p.box, p.top_k[0])
 """
 
@@ -16,23 +18,28 @@ import io
 import json
 import os
 import sys
+import tempfile
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
-import numpy as np
 import torch
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image
 
+from .faces.align import ProtocolLike, align_face, protocol_of_model, resolve_protocol
+from .faces.detect import LANDMARK_NAMES, Detection
+from .io import DEFAULT_MAX_PIXELS, IMAGE_EXTENSIONS, ImageReadError, read_image
 from .sources import create_model_from_source, is_multi_label, model_label_names
+from .video import VIDEO_EXTENSIONS, VideoReadError, iter_frames
 
-IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".pgm", ".ppm"})
-DEFAULT_MAX_PIXELS = 80_000_000
-"""Images with more pixels than this are refused (decompression-bomb guard)."""
+__all__ = [
+    "DEFAULT_MAX_PIXELS", "FileError", "ImageReadError", "NoFace", "OUTPUT_FORMATS", "Prediction",
+    "PredictionReport", "Predictor", "format_table", "iter_input_files", "predict", "write_report",
+]
 
-Box = tuple[int, int, int, int]
-"""Face box ``(x, y, width, height)`` in the EXIF-oriented image."""
+Box = tuple[float, float, float, float]
+"""Face box ``(x, y, width, height)`` in pixels of the EXIF-oriented image (or video frame)."""
 
 
 @dataclass
@@ -41,20 +48,41 @@ class Prediction:
 
     path: str
     face_index: int | None
-    """Index of the face in the image (None when no detection was run)."""
+    """Index of the face in the image or frame, largest first (None when no detection was run)."""
     box: Box | None
     top_k: list[tuple[str, float]]
     """Most likely labels with probabilities (softmax for classes, sigmoid per attribute)."""
     positive: list[str] | None = None
     """Attribute models: every attribute with probability >= threshold, in label order."""
     probabilities: dict[str, float] = field(default_factory=dict)
+    score: float | None = None
+    """Face detector score."""
+    landmarks: list[tuple[float, float]] | None = None
+    """Five landmarks: image-left eye, image-right eye, nose, image-left and image-right mouth corner."""
+    frame: int | None = None
+    """Video frame index (None for images)."""
+    time_s: float | None = None
+    """Video timestamp in seconds (None for images)."""
+    crop_path: str | None = None
+    """Where ``save_crops`` wrote the model's view of this face."""
 
     def to_dict(self) -> dict[str, Any]:
-        d = asdict(self)
-        d["top_k"] = [{"label": label, "score": round(score, 6)} for label, score in self.top_k]
+        """The JSON-lines record: path, (frame, time_s), face_index, box, score, landmarks, labels."""
+        d: dict[str, Any] = {"path": self.path}
+        if self.frame is not None:
+            d.update(frame=self.frame, time_s=self.time_s)
+        d.update(
+            face_index=self.face_index,
+            box=None if self.box is None else [round(v, 2) for v in self.box],
+            score=None if self.score is None else round(self.score, 6),
+            landmarks=None if self.landmarks is None else [[round(x, 2), round(y, 2)] for x, y in self.landmarks],
+            top_k=[{"label": label, "score": round(score, 6)} for label, score in self.top_k],
+        )
+        if self.positive is not None:
+            d["positive"] = self.positive
         d["probabilities"] = {k: round(v, 6) for k, v in self.probabilities.items()}
-        if self.positive is None:
-            d.pop("positive")
+        if self.crop_path is not None:
+            d["crop"] = self.crop_path
         return d
 
 
@@ -68,9 +96,11 @@ class FileError:
 
 @dataclass
 class NoFace:
-    """A readable image in which face detection found no face."""
+    """A readable image (or video frame) in which face detection found no face."""
 
     path: str
+    frame: int | None = None
+    time_s: float | None = None
 
 
 @dataclass
@@ -85,126 +115,37 @@ class PredictionReport:
         return not self.errors
 
 
-class ImageReadError(ValueError):
-    """An input file is not a usable image."""
+def iter_input_files(inputs: Iterable[str | os.PathLike]) -> Iterator[Path]:
+    """Files named on the command line as given; folders searched recursively for images and videos.
 
-
-# --- reading images -----------------------------------------------------------------------------
-
-
-def load_image(path: str | os.PathLike, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> Image.Image:
-    """Read an image as 8-bit RGB, EXIF orientation applied; raise :class:`ImageReadError`."""
-    path = Path(path)
-    if path.is_dir():
-        raise ImageReadError(f"folder holds no image files ({', '.join(sorted(IMAGE_EXTENSIONS))})")
-    if not path.is_file():
-        raise ImageReadError("file not found" if not path.exists() else "not a regular file")
-    try:
-        with Image.open(path) as img:
-            if img.width * img.height > max_pixels:
-                raise ImageReadError(
-                    f"image too large: {img.width}x{img.height} = {img.width * img.height:,} pixels "
-                    f"(limit {max_pixels:,}; raise --max-pixels if you trust the file)"
-                )
-            img.load()
-            return to_rgb(ImageOps.exif_transpose(img))
-    except UnidentifiedImageError:
-        raise ImageReadError("not an image (unrecognised format)") from None
-    except Image.DecompressionBombError as err:
-        raise ImageReadError(f"image too large: {err}") from None
-    except (OSError, SyntaxError, ValueError) as err:
-        if isinstance(err, ImageReadError):
-            raise
-        raise ImageReadError(f"unreadable image: {err}") from None
-
-
-def to_rgb(img: Image.Image) -> Image.Image:
-    """Convert any Pillow mode (1, L, P, LA, RGBA, CMYK, I;16, I, F ...) to 8-bit RGB.
-
-    Transparent pixels are composited on white; 16/32-bit grayscale is rescaled, not clipped.
+    A folder without any such file is yielded itself, so that it is reported, not skipped.
     """
-    if img.mode == "RGB":
-        return img
-    if img.mode in ("I", "I;16", "I;16B", "I;16L", "I;16N", "F"):
-        arr = np.asarray(img, dtype=np.float64)
-        peak = 65535.0 if img.mode.startswith("I;16") or arr.max(initial=0) > 255 else 255.0
-        if img.mode == "F" and arr.max(initial=0) <= 1.0:
-            peak = 1.0
-        arr = np.clip(arr / peak * 255.0, 0, 255).round().astype(np.uint8)
-        return Image.fromarray(arr, mode="L").convert("RGB")
-    if img.mode == "P" and "transparency" in img.info:
-        img = img.convert("RGBA")
-    if img.mode in ("RGBA", "LA", "PA", "RGBa", "La"):
-        rgba = img.convert("RGBA")
-        background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
-        return Image.alpha_composite(background, rgba).convert("RGB")
-    return img.convert("RGB")
-
-
-def iter_image_files(inputs: Iterable[str | os.PathLike]) -> Iterator[Path]:
-    """Files named on the command line as given; folders searched recursively for image files.
-
-    A folder without any image file is yielded itself, so that it is reported, not skipped.
-    """
+    wanted = IMAGE_EXTENSIONS | VIDEO_EXTENSIONS
     for item in inputs:
         path = Path(item)
         if path.is_dir():
-            found = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS)
+            found = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in wanted)
             yield from found or [path]
         else:
-            yield path  # missing files and non-images are reported by load_image
+            yield path  # missing files and non-images are reported by read_image
 
 
-# --- faces --------------------------------------------------------------------------------------
+def is_video(path: Path) -> bool:
+    return path.suffix.lower() in VIDEO_EXTENSIONS
 
 
-class HaarFaceDetector:
-    """Frontal-face detector from OpenCV's bundled Haar cascade (``cv2.data.haarcascades``)."""
-
-    def __init__(self, *, min_size: int = 40, scale_factor: float = 1.1, min_neighbors: int = 5,
-                 margin: float = 0.25) -> None:
-        try:
-            import cv2
-        except ImportError as err:  # pragma: no cover - opencv is a declared extra
-            raise ImportError("--detect-faces needs OpenCV: pip install 'faer_hub[detect]'") from err
-        cascade_path = Path(cv2.data.haarcascades) / "haarcascade_frontalface_default.xml"
-        if not hasattr(cv2, "CascadeClassifier") or not cascade_path.is_file():
-            raise RuntimeError(
-                f"OpenCV {cv2.__version__} has no bundled Haar face cascade (OpenCV 5 dropped it); "
-                "install 'opencv-python-headless>=4.8,<5' for --detect-faces"
-            )
-        self._cascade = cv2.CascadeClassifier(str(cascade_path))
-        if self._cascade.empty():
-            raise RuntimeError(f"could not load OpenCV's face cascade from {cascade_path}")
-        self._cv2 = cv2
-        self.min_size, self.scale_factor, self.min_neighbors, self.margin = (
-            min_size, scale_factor, min_neighbors, margin)
-
-    def __call__(self, image: Image.Image) -> list[Box]:
-        """Face boxes (x, y, w, h), widened by ``margin`` and clipped to the image, largest first."""
-        gray = np.asarray(image.convert("L"))
-        found = self._cascade.detectMultiScale(
-            gray, scaleFactor=self.scale_factor, minNeighbors=self.min_neighbors,
-            minSize=(self.min_size, self.min_size))
-        boxes = [expand_box(tuple(int(v) for v in b), image.size, self.margin) for b in found]
-        return sorted(boxes, key=lambda b: -b[2] * b[3])
-
-
-def expand_box(box: Box, image_size: tuple[int, int], margin: float) -> Box:
-    """Grow ``box`` by ``margin`` of its size on each side, clipped to the image."""
-    x, y, w, h = box
-    width, height = image_size
-    dx, dy = round(w * margin), round(h * margin)
-    x0, y0 = max(0, x - dx), max(0, y - dy)
-    x1, y1 = min(width, x + w + dx), min(height, y + h + dy)
-    return (x0, y0, x1 - x0, y1 - y0)
-
-
-# --- the predictor ------------------------------------------------------------------------------
+@dataclass
+class _Pending:
+    path: str
+    face_index: int | None
+    detection: Detection | None
+    crop: Image.Image
+    frame: int | None = None
+    time_s: float | None = None
 
 
 class Predictor:
-    """Batched inference of one model over images, files or folders.
+    """Batched inference of one model over images, videos and folders.
 
     Args:
         model: A model object or any model source (timm name, ``hf-hub:``, ``local-dir:``, folder).
@@ -212,10 +153,17 @@ class Predictor:
         top_k: How many labels to report per face.
         threshold: Attribute models: probability at or above which an attribute is positive.
         multi_label: Force sigmoid (True) or softmax (False); default: from the model's task.
-        detect_faces: Find faces with OpenCV and classify each crop; otherwise the whole image.
+        detect_faces: Find faces (MTCNN) and classify each, cut with the model's face-crop
+            protocol (default). False classifies whole images, for inputs that already are
+            aligned crops like the training images.
+        face_crop: Override the model's protocol (``celeba``, ``rafdb``, ``affectnet``, ``box``
+            or a config dict).
         batch_size: Crops per forward pass.
         device: ``'cpu'``, ``'cuda'`` ...; default: CUDA when available.
         max_pixels: Refuse images larger than this.
+        detector: A callable ``image -> list[Detection]`` replacing MTCNN.
+        every: Videos: classify every ``every``-th frame.
+        save_crops: Folder to write each face as the model received it (before normalisation).
     """
 
     def __init__(
@@ -226,11 +174,14 @@ class Predictor:
         top_k: int = 5,
         threshold: float = 0.5,
         multi_label: bool | None = None,
-        detect_faces: bool = False,
+        detect_faces: bool = True,
+        face_crop: ProtocolLike = None,
         batch_size: int = 32,
         device: str | torch.device | None = None,
         max_pixels: int = DEFAULT_MAX_PIXELS,
         detector: Any = None,
+        every: int = 1,
+        save_crops: str | os.PathLike | None = None,
     ) -> None:
         from .data.transforms import build_transform, resolve_data_config
 
@@ -240,6 +191,8 @@ class Predictor:
             raise ValueError(f"threshold must be between 0 and 1, got {threshold}")
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+        if every < 1:
+            raise ValueError(f"every must be >= 1, got {every}")
         self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
         if isinstance(model, str):
             model = create_model_from_source(model, pretrained=pretrained)
@@ -250,68 +203,121 @@ class Predictor:
         self.threshold = threshold
         self.batch_size = batch_size
         self.max_pixels = max_pixels
-        self.detector = detector if detector is not None else (HaarFaceDetector() if detect_faces else None)
+        self.every = every
+        self.face_crop = resolve_protocol(face_crop) if face_crop is not None else protocol_of_model(model)
+        if detector is None and detect_faces:
+            from .faces.detect import MTCNNDetector
+
+            detector = MTCNNDetector(device=str(self.device))
+        self.detector = detector if detect_faces else None
+        self.save_crops = Path(save_crops) if save_crops is not None else None
+        data_config = resolve_data_config(model)
         # the evaluation transform of training: resize ("squash") to the input size, normalise
-        self.transform = build_transform(resolve_data_config(model), training=False)
+        self.transform = build_transform(data_config, training=False)
+        self._view = build_transform(data_config, training=False, normalize=False)
+
+    def preprocess(self, image: Image.Image) -> torch.Tensor:
+        """The model input for one decoded image or face crop (the training evaluation transform)."""
+        return self.transform(image)
+
+    def model_view(self, image: Image.Image) -> Image.Image:
+        """What the model receives for ``image`` before normalisation, as an RGB image."""
+        return Image.fromarray(self._view(image).permute(1, 2, 0).numpy())
+
+    def crop(self, image: Image.Image, detection: Detection) -> Image.Image:
+        """The face cut with the model's protocol (the detected box when it has none)."""
+        return align_face(image, detection, self.face_crop if self.face_crop is not None else "box")
 
     @torch.inference_mode()
     def classify(self, images: Sequence[Image.Image]) -> torch.Tensor:
         """Probabilities ``(N, num_classes)`` for RGB images (sigmoid or softmax)."""
         out = []
         for start in range(0, len(images), self.batch_size):
-            batch = torch.stack([self.transform(to_rgb(im)) for im in images[start:start + self.batch_size]])
+            batch = torch.stack([self.preprocess(im) for im in images[start:start + self.batch_size]])
             logits = self.model(batch.to(self.device)).float()
             out.append((logits.sigmoid() if self.multi_label else logits.softmax(-1)).cpu())
         return torch.cat(out) if out else torch.empty(0, len(self.labels))
 
     def predict(self, inputs: Iterable[str | os.PathLike], *, progress: bool = False) -> PredictionReport:
-        """Classify every image (or face) in ``inputs`` (files and folders)."""
+        """Classify every image, video frame or face in ``inputs`` (files and folders)."""
         report = PredictionReport()
-        pending: list[tuple[str, int | None, Box | None, Image.Image]] = []
-        files = list(iter_image_files(inputs))
+        pending: list[_Pending] = []
+        files = list(iter_input_files(inputs))
         iterator: Iterable[Path] = files
         if progress:
             from tqdm.auto import tqdm
 
-            iterator = tqdm(files, desc="predict", unit="img", file=sys.stderr)
+            iterator = tqdm(files, desc="predict", unit="file", file=sys.stderr)
         for path in iterator:
             try:
-                image = load_image(path, max_pixels=self.max_pixels)
-            except ImageReadError as err:
-                report.errors.append(FileError(str(path), str(err)))
-                continue
-            if self.detector is None:
-                pending.append((str(path), None, None, image))
-            else:
-                boxes = self.detector(image)
-                if not boxes:
-                    report.no_faces.append(NoFace(str(path)))
-                for i, (x, y, w, h) in enumerate(boxes):
-                    pending.append((str(path), i, (x, y, w, h), image.crop((x, y, x + w, y + h))))
-            if len(pending) >= self.batch_size:
-                report.predictions += self._run(pending)
-                pending = []
+                for frame, time_s, image in self._images(path):
+                    pending += self._faces(str(path), image, frame, time_s, report)
+                    if len(pending) >= self.batch_size:
+                        report.predictions += self._run(pending)
+                        pending = []
+            except (ImageReadError, VideoReadError) as err:
+                report.errors.append(FileError(str(path), err.reason))
         report.predictions += self._run(pending)
         return report
 
-    def _run(self, pending: list[tuple[str, int | None, Box | None, Image.Image]]) -> list[Prediction]:
+    def _images(self, path: Path) -> Iterator[tuple[int | None, float | None, Image.Image]]:
+        if is_video(path):
+            for frame in iter_frames(path, every=self.every):
+                yield frame.index, frame.time_s, frame.image
+        else:
+            yield None, None, read_image(path, max_pixels=self.max_pixels)
+
+    def _faces(self, path: str, image: Image.Image, frame: int | None, time_s: float | None,
+               report: PredictionReport) -> list[_Pending]:
+        if self.detector is None:
+            return [_Pending(path, None, None, image, frame, time_s)]
+        detections = self.detector(image)
+        if not detections:
+            report.no_faces.append(NoFace(path, frame, time_s))
+        return [_Pending(path, i, det, self.crop(image, det), frame, time_s) for i, det in enumerate(detections)]
+
+    def _run(self, pending: list[_Pending]) -> list[Prediction]:
         if not pending:
             return []
-        probs = self.classify([crop for *_, crop in pending])
+        probs = self.classify([item.crop for item in pending])
         results = []
-        for (path, face, box, _), p in zip(pending, probs.tolist()):
+        for item, p in zip(pending, probs.tolist()):
             order = sorted(range(len(p)), key=lambda i: -p[i])[: self.top_k]
+            det = item.detection
             results.append(Prediction(
-                path=path, face_index=face, box=box,
+                path=item.path, face_index=item.face_index, box=None if det is None else det.box,
                 top_k=[(self.labels[i], p[i]) for i in order],
                 positive=[lab for lab, v in zip(self.labels, p) if v >= self.threshold] if self.multi_label else None,
                 probabilities=dict(zip(self.labels, p)),
+                score=None if det is None else det.score,
+                landmarks=None if det is None else [tuple(pt) for pt in det.landmarks],
+                frame=item.frame, time_s=item.time_s,
+                crop_path=str(self._save_crop(item)) if self.save_crops is not None else None,
             ))
         return results
 
+    def _save_crop(self, item: _Pending) -> Path:
+        """Write the model's view of one face as PNG: ``<stem>[_f<frame>]_face<i>.png``, atomically."""
+        assert self.save_crops is not None
+        self.save_crops.mkdir(parents=True, exist_ok=True)
+        name = Path(item.path).stem
+        if item.frame is not None:
+            name += f"_f{item.frame:06d}"
+        name += "_image.png" if item.face_index is None else f"_face{item.face_index}.png"
+        target = self.save_crops / name
+        fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=self.save_crops)
+        try:
+            with os.fdopen(fd, "wb") as f:
+                self.model_view(item.crop).save(f, format="PNG")
+            os.replace(tmp, target)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        return target
+
 
 def predict(inputs: Iterable[str | os.PathLike], model: torch.nn.Module | str, **kwargs: Any) -> PredictionReport:
-    """Classify images/folders with a model or model source; see :class:`Predictor` for options."""
+    """Classify images/videos/folders with a model or model source; see :class:`Predictor` for options."""
     progress = kwargs.pop("progress", False)
     return Predictor(model, **kwargs).predict(inputs, progress=progress)
 
@@ -321,25 +327,40 @@ def predict(inputs: Iterable[str | os.PathLike], model: torch.nn.Module | str, *
 OUTPUT_FORMATS = ("table", "jsonl", "csv")
 
 
+def csv_header(labels: Sequence[str], top_k: int, *, multi_label: bool = False) -> list[str]:
+    """Columns of the CSV output: one row per face, ready to plot against ``time_s``."""
+    landmark_cols = [f"{name}_{axis}" for name in LANDMARK_NAMES for axis in "xy"]
+    ranks = [f"{kind}_{r}" for r in range(1, top_k + 1) for kind in ("label", "score")]
+    return (["path", "frame", "time_s", "face_index", "box_x", "box_y", "box_w", "box_h", "face_score",
+             *landmark_cols, *ranks] + (["positive"] if multi_label else []) + [f"p_{label}" for label in labels])
+
+
 def write_report(report: PredictionReport, fmt: str, out: TextIO, *, multi_label: bool = False) -> None:
-    """Write predictions as a table, JSON lines or CSV. Errors go in JSON lines as records too."""
+    """Write predictions as a table, JSON lines or CSV. Errors and faceless frames go in JSON lines too."""
     if fmt == "jsonl":
         for p in report.predictions:
             out.write(json.dumps(p.to_dict()) + "\n")
         for n in report.no_faces:
-            out.write(json.dumps({"path": n.path, "faces": 0}) + "\n")
+            extra = {} if n.frame is None else {"frame": n.frame, "time_s": n.time_s}
+            out.write(json.dumps({"path": n.path, **extra, "faces": 0}) + "\n")
         for e in report.errors:
-            out.write(json.dumps(asdict(e)) + "\n")
+            out.write(json.dumps({"path": e.path, "error": e.error}) + "\n")
     elif fmt == "csv":
+        labels = list(report.predictions[0].probabilities) if report.predictions else []
+        top_k = max((len(p.top_k) for p in report.predictions), default=0)
         writer = csv.writer(out, lineterminator="\n")
-        header = ["path", "face_index", "box_x", "box_y", "box_w", "box_h", "rank", "label", "score"]
-        writer.writerow(header + (["positive"] if multi_label else []))
+        writer.writerow(csv_header(labels, top_k, multi_label=multi_label))
         for p in report.predictions:
-            box = list(p.box) if p.box else ["", "", "", ""]
-            face = "" if p.face_index is None else p.face_index
-            for rank, (label, score) in enumerate(p.top_k, 1):
-                row = [p.path, face, *box, rank, label, f"{score:.6f}"]
-                writer.writerow(row + ([int(label in (p.positive or []))] if multi_label else []))
+            blank = lambda v: "" if v is None else v  # noqa: E731
+            box = [f"{v:.2f}" for v in p.box] if p.box else [""] * 4
+            lms = [f"{c:.2f}" for pt in p.landmarks for c in pt] if p.landmarks else [""] * 10
+            ranks = [v for label, score in p.top_k for v in (label, f"{score:.6f}")]
+            ranks += [""] * (2 * top_k - len(ranks))
+            row = [p.path, blank(p.frame), blank(p.time_s), blank(p.face_index), *box,
+                   "" if p.score is None else f"{p.score:.6f}", *lms, *ranks]
+            if multi_label:
+                row.append(";".join(p.positive or []))
+            writer.writerow(row + [f"{p.probabilities.get(label, float('nan')):.6f}" for label in labels])
     elif fmt == "table":
         out.write(format_table(report, multi_label=multi_label))
     else:
@@ -348,14 +369,16 @@ def write_report(report: PredictionReport, fmt: str, out: TextIO, *, multi_label
 
 def format_table(report: PredictionReport, *, multi_label: bool = False) -> str:
     """A human-readable, column-aligned table (one row per face)."""
-    rows = [("file", "face", "box", "top labels") + (("positive attributes",) if multi_label else ())]
+    rows = [("file", "frame", "face", "box", "top labels") + (("positive attributes",) if multi_label else ())]
     for p in report.predictions:
-        box = "-" if p.box is None else "{},{} {}x{}".format(*p.box)
+        box = "-" if p.box is None else "{:.0f},{:.0f} {:.0f}x{:.0f}".format(*p.box)
         top = ", ".join(f"{label} {score:.2f}" for label, score in p.top_k)
-        row = (p.path, "-" if p.face_index is None else str(p.face_index), box, top)
+        frame = "-" if p.frame is None else f"{p.frame} ({p.time_s:.2f}s)"
+        row = (p.path, frame, "-" if p.face_index is None else str(p.face_index), box, top)
         rows.append(row + ((", ".join(p.positive or []) or "-",) if multi_label else ()))
     for n in report.no_faces:
-        rows.append((n.path, "-", "-", "no face detected") + (("-",) if multi_label else ()))
+        frame = "-" if n.frame is None else f"{n.frame} ({n.time_s:.2f}s)"
+        rows.append((n.path, frame, "-", "-", "no face detected") + (("-",) if multi_label else ()))
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     buf = io.StringIO()
     for r in rows:

@@ -29,6 +29,8 @@ class Task:
     """Mean (attribute) accuracy the paper reports for full FAER, in percent."""
     paper_class_accuracy: dict[str, float] = field(default_factory=dict)
     """Class-wise accuracy the paper reports (Table 5), in percent."""
+    face_crop: str | None = None
+    """How the dataset's faces were cut (a :data:`faer_hub.faces.align.PROTOCOLS` name)."""
 
     @property
     def num_classes(self) -> int:
@@ -53,6 +55,7 @@ TASKS: dict[str, Task] = {
             dataset_title="CelebA",
             dataset_url="https://mmlab.ie.cuhk.edu.hk/projects/CelebA.html",
             paper_accuracy=91.87,
+            face_crop="celeba",
         ),
         Task(
             name="rafdb",
@@ -68,6 +71,7 @@ TASKS: dict[str, Task] = {
                 anger=90.06, disgust=79.62, fear=72.37, happiness=97.11,
                 neutral=86.99, sadness=92.94, surprise=92.72,
             ),
+            face_crop="rafdb",
         ),
         Task(
             name="affectnet7",
@@ -83,6 +87,7 @@ TASKS: dict[str, Task] = {
                 anger=62.25, disgust=72.86, fear=70.22, happiness=80.97,
                 neutral=56.57, sadness=66.33, surprise=59.93,
             ),
+            face_crop="affectnet",
         ),
         Task(
             name="affectnet8",
@@ -93,6 +98,7 @@ TASKS: dict[str, Task] = {
             multi_label=False,
             dataset_title="AffectNet (8 classes)",
             dataset_url="http://mohammadmahoor.com/affectnet/",
+            face_crop="affectnet",
         ),
     )
 }

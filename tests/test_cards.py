@@ -103,20 +103,26 @@ def test_task_is_required():
 def test_card_usage_claims_hold_for_an_export(tmp_path):
     """The card's 'how to use' paths (timm local-dir, transformers pipeline, faer-hub predict) agree."""
     pytest.importorskip("transformers")
-    import numpy as np
     import timm
-    from PIL import Image
     from transformers import pipeline
 
-    import faer_hub  # noqa: F401
+    import faer_hub
     from faer_hub.hub import save_export
     from faer_hub.predict import Predictor
 
     model = timm.create_model("faer_atto.rafdb", pretrained_cfg_overlay=dict(input_size=(3, 64, 64))).eval()
     export = save_export(model, tmp_path / "export", task="rafdb")
     assert "hf-hub:faer-hub/faer_atto.rafdb" in (export / "README.md").read_text()
-    Image.fromarray(np.random.default_rng(0).integers(0, 255, (64, 64, 3), dtype=np.uint8)).save(tmp_path / "x.png")
+    from photos import skimage_photo
+
+    skimage_photo("astronaut").save(tmp_path / "x.png")
     ours = Predictor(f"local-dir:{export}", top_k=3).predict([tmp_path / "x.png"]).predictions[0].top_k
-    theirs = pipeline("image-classification", model=str(export))(str(tmp_path / "x.png"), top_k=3)
+    # the card's recipe: read, detect, cut with the protocol named in config.json, then the pipeline
+    loaded = timm.create_model(f"local-dir:{export}", pretrained=True)
+    image = faer_hub.read_image(tmp_path / "x.png")
+    crop = faer_hub.align_face(image, faer_hub.detect_faces(image)[0], loaded.pretrained_cfg["face_crop"])
+    classify = pipeline("image-classification", model=str(export))
+    assert classify.model.config.face_crop == "rafdb"
+    theirs = classify(crop, top_k=3)
     assert [label for label, _ in ours] == [r["label"] for r in theirs]
     assert [score for _, score in ours] == pytest.approx([r["score"] for r in theirs], abs=1e-4)

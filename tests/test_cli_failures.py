@@ -72,7 +72,7 @@ def _image(tmp: Path) -> Path:
 CASES = [
     ("predict-output-is-a-folder",
      lambda e, t: ["predict", str(_image(t)), "--model", str(e), "--output", str(t)],
-     [f"cannot write {{t}}: it is a folder; give a file name"]),
+     ["cannot write {t}: it is a folder; give a file name"]),
     ("predict-output-folder-missing",
      lambda e, t: ["predict", str(_image(t)), "--model", str(e), "--output", str(t / "no" / "p.csv")],
      ["cannot write {t}/no/p.csv: {t}/no does not exist"]),

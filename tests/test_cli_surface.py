@@ -25,12 +25,12 @@ def photos(tmp_path_factory):
 def test_predict_exit_status_and_jsonl(raf_export, photos, tmp_path, capsys):
     out = tmp_path / "preds.jsonl"
     assert main(["predict", str(photos), "--model", str(raf_export), "--format", "jsonl",
-                 "--output", str(out), "--top-k", "2"]) == 0
+                 "--output", str(out), "--top-k", "2", "--no-detect"]) == 0
     records = [json.loads(line) for line in out.read_text().splitlines()]
     assert len(records) == 2 and all(len(r["top_k"]) == 2 for r in records)
     bad = tmp_path / "broken.jpg"
     bad.write_bytes(b"\xff\xd8 not really")
-    assert main(["predict", str(photos / "a.jpg"), str(bad), "--model", str(raf_export)]) == 1
+    assert main(["predict", str(photos / "a.jpg"), str(bad), "--model", str(raf_export), "--no-detect"]) == 1
     captured = capsys.readouterr()
     assert "a.jpg" in captured.out and "broken.jpg" in captured.err and "1 file(s) failed" in captured.err
 
@@ -67,6 +67,7 @@ def test_push_dry_run_refusal_and_mocked_upload(raf_export, tmp_path, monkeypatc
             return "https://hf.co/commit/1"
 
     monkeypatch.setattr(publish, "HfApi", FakeApi)
+    monkeypatch.setenv("HF_TOKEN", "hf_saved_login")  # the token check passes; HfApi finds it itself
     assert main(["push", str(raf_export), "--repo-id", "me/raf", "--private", "--retarget-card",
                  "--commit-message", "first"]) == 0
     assert calls == [("token", None), ("create", "me/raf", True), ("upload", "me/raf", "first")]
@@ -96,7 +97,27 @@ def test_evaluate_writes_metrics_and_figures(raf_export, tmp_path):
 def test_cam_rows_per_target(raf_export, photos, tmp_path):
     out = tmp_path / "cams"
     assert main(["cam", str(photos / "a.jpg"), str(photos / "b.png"), "--model", str(raf_export),
-                 "--target", "happiness", "--target", "fear", "--out", str(out)]) == 0
+                 "--target", "happiness", "--target", "fear", "--out", str(out), "--no-detect"]) == 0
     assert sorted(p.name for p in out.glob("*.png")) == [
         "a__fear.png", "a__happiness.png", "b__fear.png", "b__happiness.png", "grid.png"]
-    assert main(["cam", str(photos / "a.jpg"), "--model", str(raf_export), "--target", "joy", "--out", str(out)]) == 2
+    assert main(["cam", str(photos / "a.jpg"), "--model", str(raf_export), "--target", "joy", "--out", str(out),
+                 "--no-detect"]) == 2
+    assert main(["cam", str(photos / "a.jpg"), "--model", str(raf_export), "--out", str(out)]) == 2  # noise: no face
+
+
+def test_predict_detects_aligns_and_saves_crops_by_default(raf_export, photos, tmp_path, capsys):
+    from photos import skimage_photo
+
+    skimage_photo("astronaut").save(tmp_path / "portrait.jpg")
+    out, crops = tmp_path / "preds.jsonl", tmp_path / "seen"
+    assert main(["predict", str(tmp_path / "portrait.jpg"), str(photos / "a.jpg"), "--model", str(raf_export),
+                 "--format", "jsonl", "--output", str(out), "--save-crops", str(crops)]) == 0
+    face, no_face = [json.loads(line) for line in out.read_text().splitlines()]
+    assert face["face_index"] == 0 and len(face["landmarks"]) == 5 and face["score"] > 0.95
+    assert no_face == {"path": str(photos / "a.jpg"), "faces": 0}
+    assert "a.jpg: no face detected (pass --no-detect" in capsys.readouterr().err
+    assert [p.name for p in crops.iterdir()] == ["portrait_face0.png"] and face["crop"].endswith("portrait_face0.png")
+    assert Image.open(crops / "portrait_face0.png").size == (64, 64)  # the model's input size
+    with pytest.raises(SystemExit):
+        main(["predict", "--help"])
+    assert "Default: find every face" in " ".join(capsys.readouterr().out.split())

@@ -45,6 +45,7 @@ def test_export_dynamic_batch_and_parity(model, exported):
         assert out.shape == (n, 7) and abs(out - ref).max() <= 1e-4
     meta = {p.key: p.value for p in onnx.load(str(result.path)).metadata_props}
     assert json.loads(meta["faer_hub.label_names"])[0] == "surprise"
+    assert json.loads(meta["faer_hub.face_crop"]) == "rafdb"
     assert json.loads(meta["faer_hub.input_size"]) == [3, 64, 64]
     assert json.loads(meta["faer_hub.multi_label"]) is False
     assert not list(result.path.parent.glob(".*.tmp"))

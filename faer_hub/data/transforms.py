@@ -27,6 +27,8 @@ from torch import nn
 from torch.utils.data import BatchSampler, DataLoader, RandomSampler, SequentialSampler, WeightedRandomSampler
 from torchvision import transforms as T
 
+from ..io import read_image
+
 ImageTransform = Callable[[Image.Image], torch.Tensor]
 DataConfigSource = nn.Module | Mapping[str, Any] | None
 
@@ -82,17 +84,23 @@ def target_column(features: Mapping[str, Any]) -> str:
 
 
 def batch_transform(image_transform: ImageTransform, target: str, *,
-                    normalize_with: Mapping[str, Any] | None = None) -> Callable[[dict], dict]:
+                    normalize_with: Mapping[str, Any] | None = None,
+                    prepare: Callable[[Image.Image], Image.Image] | None = None) -> Callable[[dict], dict]:
     """A ``Dataset.with_transform`` function: decoded batch -> ``pixel_values`` and ``labels``.
 
+    ``prepare`` runs on each image after :func:`faer_hub.io.read_image` decodes it.
     Without ``normalize_with`` it returns lists of the transform's tensors. With a data config
     (``mean``/``std``), ``image_transform`` must yield uint8 tensors (``normalize=False``); the
     batch is stacked and normalised at once, and ``labels`` becomes a tensor as in :func:`collate`.
     """
+    def decode(image: Any) -> Image.Image:
+        decoded = read_image(image)
+        return prepare(decoded) if prepare is not None else decoded
+
     if normalize_with is None:
         def apply(batch: dict[str, list]) -> dict[str, Any]:
             return {
-                "pixel_values": [image_transform(image.convert("RGB")) for image in batch["image"]],
+                "pixel_values": [image_transform(decode(image)) for image in batch["image"]],
                 "labels": batch[target],
             }
         return apply
@@ -100,7 +108,7 @@ def batch_transform(image_transform: ImageTransform, target: str, *,
     normalize = BatchNormalizer(normalize_with)
 
     def apply_batched(batch: dict[str, list]) -> dict[str, Any]:
-        pixels = torch.stack([image_transform(image.convert("RGB")) for image in batch["image"]])
+        pixels = torch.stack([image_transform(decode(image)) for image in batch["image"]])
         return {
             "pixel_values": normalize(pixels),
             "labels": _label_tensor(batch[target]),
@@ -117,8 +125,8 @@ class BatchNormalizer:
     """
 
     def __init__(self, data_config: Mapping[str, Any]) -> None:
-        self.mean = torch.tensor(data_config["mean"], dtype=torch.float32).view(1, -1, 1, 1) * 255
-        self.std = torch.tensor(data_config["std"], dtype=torch.float32).view(1, -1, 1, 1) * 255
+        self.mean = torch.tensor(data_config["mean"], dtype=torch.float32).view(1, -1, 1, 1)
+        self.std = torch.tensor(data_config["std"], dtype=torch.float32).view(1, -1, 1, 1)
 
     def __call__(self, images: torch.Tensor, *, channels_last: bool = False) -> torch.Tensor:
         if channels_last:
@@ -127,7 +135,8 @@ class BatchNormalizer:
             return images
         if self.mean.device != images.device:
             self.mean, self.std = self.mean.to(images.device), self.std.to(images.device)
-        return images.float().sub_(self.mean).div_(self.std)
+        # the operations of ToTensor + Normalize, in their order: bit-identical to the per-image path
+        return images.float().div_(255).sub_(self.mean).div_(self.std)
 
 
 def _label_tensor(labels: Any) -> torch.Tensor:
@@ -174,20 +183,21 @@ def balanced_sampler(labels: Sequence[int] | np.ndarray | torch.Tensor, num_samp
 def build_dataloader(dataset: Any, model_or_data_config: DataConfigSource = None, *, training: bool,
                      batch_size: int, num_workers: int = 0, balanced: bool = False, seed: int = 0,
                      image_size: int | None = None, augment: Mapping[str, Any] | None = None,
-                     drop_last: bool = False) -> DataLoader:
+                     drop_last: bool = False, prepare: Callable[[Image.Image], Image.Image] | None = None) -> DataLoader:
     """DataLoader over one split of :func:`faer_hub.data.load_dataset` yielding :func:`collate` dicts.
 
     Transforms come from ``model_or_data_config`` (a timm model or a data config mapping;
     ``image_size`` overrides its input size). ``training`` shuffles (seeded by ``seed``) and
     flips; ``balanced`` replaces shuffling with :func:`balanced_sampler` (expression datasets
     only). Batches are fetched with one dataset call each (fast with Arrow), decoded and
-    transformed lazily via ``with_transform``.
+    transformed lazily via ``with_transform``. ``prepare`` runs on each decoded image before the
+    transform, e.g. a :class:`faer_hub.faces.FaceCropper` for datasets of raw photos.
     """
     target = target_column(dataset.features)
     data_config = resolve_data_config(model_or_data_config, image_size=image_size)
     batched = not (training and augment and augment.get("re_prob", 0) > 0)  # erasing needs floats
     transform = build_transform(data_config, training=training, augment=augment, normalize=not batched)
-    fn = batch_transform(transform, target, normalize_with=data_config if batched else None)
+    fn = batch_transform(transform, target, normalize_with=data_config if batched else None, prepare=prepare)
     view = dataset.with_transform(fn, columns=["image", target])
     generator = torch.Generator().manual_seed(seed)
     if balanced:

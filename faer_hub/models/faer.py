@@ -20,7 +20,9 @@ Task models ``faer_celeba``, ``faer_raf``, ``faer_affectnet`` and ``faer_affectn
 
 from __future__ import annotations
 
+import json
 import re
+from pathlib import Path
 from typing import Any, Dict, List, Optional, Tuple, Union
 
 import torch
@@ -181,7 +183,39 @@ def _hub_source(pretrained_cfg: Dict[str, Any]) -> Optional[str]:
     return pretrained_cfg.get("hf_hub_id")
 
 
+def _face_crop_of(model: FAER) -> Any:
+    """The face-crop protocol to record in ``pretrained_cfg``: an export's ``config.json`` names it
+    at its top level (timm's PretrainedCfg has no field for it); registered configs by their task."""
+    cfg = model.pretrained_cfg
+    config = None
+    if cfg.get("source") == "local-dir" and cfg.get("file"):
+        config = Path(cfg["file"]) / "config.json"
+    elif cfg.get("source") == "hf-hub" and cfg.get("hf_hub_id"):
+        from huggingface_hub import try_to_load_from_cache
+
+        cached = try_to_load_from_cache(cfg["hf_hub_id"], "config.json")
+        config = Path(cached) if isinstance(cached, str) else None
+    if config is not None and config.is_file():
+        face_crop = json.loads(config.read_text()).get("face_crop")
+        if face_crop is not None:
+            return face_crop
+    from ..hub import task_of_model
+
+    task = task_of_model(model)
+    return task.face_crop if task is not None else None
+
+
 def _create_faer(variant: str, pretrained: bool = False, **kwargs: Any) -> FAER:
+    face_crop = kwargs.pop("face_crop", None)
+    model = _build_faer(variant, pretrained, **kwargs)
+    if face_crop is None:
+        face_crop = _face_crop_of(model)
+    if face_crop is not None:
+        model.pretrained_cfg["face_crop"] = face_crop
+    return model
+
+
+def _build_faer(variant: str, pretrained: bool = False, **kwargs: Any) -> FAER:
     try:
         return build_model_with_cfg(
             FAER,

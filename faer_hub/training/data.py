@@ -25,7 +25,10 @@ from typing import Any, Callable, Iterator, Mapping, Optional, Sequence
 import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset, Sampler
+from PIL import Image
 from torchvision import transforms as T
+
+from ..io import read_image
 
 __all__ = ["EpochSampler", "SeededAugmentDataset", "build_eval_loader", "build_train_loader", "class_balanced_weights", "derive_seed"]
 
@@ -98,8 +101,8 @@ class SeededAugmentDataset(Dataset):
         index, aug_seed = item if isinstance(item, tuple) else (item, None)
         example = self.dataset[int(index)]
         image = example["image"]
-        if hasattr(image, "convert") and getattr(image, "mode", "RGB") != "RGB":
-            image = image.convert("RGB")
+        if isinstance(image, (Image.Image, dict, bytes)):
+            image = read_image(image)  # the decoder of predict: same file, same pixels
         if aug_seed is None:  # a plain index (evaluation): the transform is deterministic
             return {"pixel_values": self.transform(image), "labels": example[self.target_column]}
         python_state = random.getstate()

@@ -9,7 +9,7 @@ the paper's Fig. 5-6 layout: the inputs on the first row, then one row per model
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,8 +17,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from ..io import atomic_path
-from ..predict import load_image, to_rgb
+from ..io import atomic_path, read_image
 from ..sources import is_multi_label, model_label_names
 
 DEFAULT_LAYER = "cca"
@@ -113,7 +112,7 @@ def compute_cams(
     device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
     model = model.eval().to(device)
     normalise, view = _transforms(model)
-    pil = [to_rgb(load_image(im)) if not isinstance(im, Image.Image) else to_rgb(im) for im in images]
+    pil = [read_image(im) for im in images]
     x = torch.stack([normalise(im) for im in pil]).to(device)
     with torch.no_grad():
         logits = torch.cat([model(x[i:i + batch_size]).float() for i in range(0, len(x), batch_size)])
@@ -194,6 +193,23 @@ def cam_grid(
     return fig
 
 
+def face_crops(model: torch.nn.Module, images: Sequence[Image.Image | str | os.PathLike], *,
+               detector: Callable[[Image.Image], list] | None = None) -> list[Image.Image]:
+    """The largest face of each image, cut with the model's face-crop protocol (as predict cuts it)."""
+    from ..faces import align_face, detect_faces, protocol_of_model
+
+    protocol = protocol_of_model(model) or "box"
+    crops = []
+    for image in images:
+        decoded = read_image(image)
+        faces = detector(decoded) if detector is not None else detect_faces(decoded)
+        if not faces:
+            name = image if not isinstance(image, Image.Image) else "image"
+            raise ValueError(f"{name}: no face detected; pass --no-detect for images that already are face crops")
+        crops.append(align_face(decoded, faces[0], protocol))
+    return crops
+
+
 def cam_report(
     sources: Sequence[str],
     images: Sequence[str | os.PathLike],
@@ -202,11 +218,14 @@ def cam_report(
     targets: Sequence[str | int] | None = None,
     layer: str = DEFAULT_LAYER,
     pretrained: bool = False,
+    detect_faces: bool = True,
 ) -> Path:
     """Overlays for every (model source, target) pair and their grid, written to ``out_dir``.
 
     One grid row per model (several models) or per target (several targets), one column per
     image; overlays are named ``<image stem>__<row>.png``. Returns the grid's path.
+    ``detect_faces``: explain the largest face of each image, cut as :mod:`faer_hub.predict`
+    cuts it; False explains whole images (already aligned crops).
     """
     from ..sources import create_model_from_source
 
@@ -222,7 +241,8 @@ def cam_report(
                 title = f"{source}: {target}" if len(sources) > 1 else str(target)
             if title in rows:  # the same model or target given twice
                 title = f"{title} ({sum(t.startswith(title) for t in rows) + 1})"
-            rows[title] = compute_cams(model, images, targets=target, layer=layer)
+            inputs = face_crops(model, images) if detect_faces else list(images)
+            rows[title] = compute_cams(model, inputs, targets=target, layer=layer)
             slug = "".join(c if c.isalnum() or c in "._-" else "_" for c in title)
             save_overlays(rows[title], out, [f"{stem}__{slug}" for stem in stems])
     cam_grid(rows, column_titles=[Path(image).name for image in images], path=out / "grid.png")

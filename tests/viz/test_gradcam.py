@@ -120,3 +120,22 @@ def test_overlays_and_grid(hat_model, tmp_path):
     assert len(fig.axes) == 9 and (tmp_path / "grid.png").stat().st_size > 1000
     with pytest.raises(ValueError, match="one result per column"):
         cam_grid({"x": results, "y": other[:2]})
+
+
+def test_cam_report_explains_the_aligned_face(raf_export, tmp_path):
+    from photos import skimage_photo
+
+    from faer_hub.viz.gradcam import cam_report, face_crops
+
+    skimage_photo("astronaut").save(tmp_path / "portrait.png")
+    model = timm.create_model(f"local-dir:{raf_export}", pretrained=True)
+    (crop,) = face_crops(model, [tmp_path / "portrait.png"])
+    assert crop.size == (100, 100)  # the RAF-DB protocol named in the export's config.json
+    grid = cam_report([str(raf_export)], [tmp_path / "portrait.png"], tmp_path / "cams")
+    overlays = sorted(p.name for p in (tmp_path / "cams").glob("portrait__*.png"))
+    assert grid.is_file() and len(overlays) == 1
+    # the overlay explains the aligned face, exactly as compute_cams does on the crop itself
+    (direct,) = compute_cams(model, [crop])
+    from PIL import Image
+
+    assert np.array_equal(np.asarray(Image.open(tmp_path / "cams" / overlays[0])), direct.overlay)

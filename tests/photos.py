@@ -1,0 +1,26 @@
+"""Real photos that ship inside installed wheels (scikit-image, scikit-learn): no downloads."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PIL import Image
+
+FACE_PHOTOS = ("astronaut", "camera")
+"""scikit-image photos with one person each (Eileen Collins; the cameraman)."""
+SCENES = ("coffee", "rocket", "chelsea", "brick")
+"""scikit-image photos without a human face (a cup, a launch, a cat, a wall)."""
+
+
+def skimage_photo(name: str) -> Image.Image:
+    """A photo bundled in scikit-image's wheel, as RGB."""
+    data = pytest.importorskip("skimage.data")
+    return Image.fromarray(np.asarray(getattr(data, name)())).convert("RGB")
+
+
+def sklearn_photos() -> dict[str, Image.Image]:
+    """scikit-learn's two bundled sample photos (a temple, a flower): no faces."""
+    from sklearn.datasets import load_sample_images
+
+    bunch = load_sample_images()
+    return {name: Image.fromarray(img) for name, img in zip(bunch.filenames, bunch.images)}
