@@ -76,6 +76,8 @@ def read_image(source: ImageSource, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> 
     if path.is_dir():
         raise ImageReadError(label, f"folder holds no image files ({', '.join(sorted(IMAGE_EXTENSIONS))})")
     if not path.is_file():
+        if path.is_symlink() and not path.exists():
+            raise ImageReadError(label, "a symbolic link that leads nowhere (broken, or a loop of links)")
         raise ImageReadError(label, ("file not found" if not path.exists() else "not a regular file"))
     return _decode(path, label, max_pixels)
 

@@ -118,13 +118,15 @@ class PredictionReport:
 def iter_input_files(inputs: Iterable[str | os.PathLike]) -> Iterator[Path]:
     """Files named on the command line as given; folders searched recursively for images and videos.
 
-    A folder without any such file is yielded itself, so that it is reported, not skipped.
+    A folder without any such file is yielded itself, so that it is reported, not skipped; so are
+    image-named links that lead nowhere (broken, or a loop). Linked folders are not followed.
     """
     wanted = IMAGE_EXTENSIONS | VIDEO_EXTENSIONS
     for item in inputs:
         path = Path(item)
         if path.is_dir():
-            found = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in wanted)
+            found = sorted(p for p in path.rglob("*") if p.suffix.lower() in wanted
+                           and (p.is_file() or (p.is_symlink() and not p.exists())))
             yield from found or [path]
         else:
             yield path  # missing files and non-images are reported by read_image
@@ -328,15 +330,18 @@ OUTPUT_FORMATS = ("table", "jsonl", "csv")
 
 
 def csv_header(labels: Sequence[str], top_k: int, *, multi_label: bool = False) -> list[str]:
-    """Columns of the CSV output: one row per face, ready to plot against ``time_s``."""
+    """Columns of the CSV output: one row per face, ready to plot against ``time_s``; ``status`` is
+    ``ok``, ``no face`` (an image or frame without one) or ``error: <why>`` (a file that failed), so
+    every input has a row, as in JSON lines."""
     landmark_cols = [f"{name}_{axis}" for name in LANDMARK_NAMES for axis in "xy"]
     ranks = [f"{kind}_{r}" for r in range(1, top_k + 1) for kind in ("label", "score")]
-    return (["path", "frame", "time_s", "face_index", "box_x", "box_y", "box_w", "box_h", "face_score",
+    return (["path", "frame", "time_s", "face_index", "status", "box_x", "box_y", "box_w", "box_h", "face_score",
              *landmark_cols, *ranks] + (["positive"] if multi_label else []) + [f"p_{label}" for label in labels])
 
 
 def write_report(report: PredictionReport, fmt: str, out: TextIO, *, multi_label: bool = False) -> None:
-    """Write predictions as a table, JSON lines or CSV. Errors and faceless frames go in JSON lines too."""
+    """Write predictions as a table, JSON lines or CSV; failed files and faceless images or frames
+    are rows too (JSON lines, CSV ``status``; the table lists faceless ones)."""
     if fmt == "jsonl":
         for p in report.predictions:
             out.write(json.dumps(p.to_dict()) + "\n")
@@ -348,19 +353,25 @@ def write_report(report: PredictionReport, fmt: str, out: TextIO, *, multi_label
     elif fmt == "csv":
         labels = list(report.predictions[0].probabilities) if report.predictions else []
         top_k = max((len(p.top_k) for p in report.predictions), default=0)
+        header = csv_header(labels, top_k, multi_label=multi_label)
         writer = csv.writer(out, lineterminator="\n")
-        writer.writerow(csv_header(labels, top_k, multi_label=multi_label))
+        writer.writerow(header)
+        blank = lambda v: "" if v is None else v  # noqa: E731
         for p in report.predictions:
-            blank = lambda v: "" if v is None else v  # noqa: E731
             box = [f"{v:.2f}" for v in p.box] if p.box else [""] * 4
             lms = [f"{c:.2f}" for pt in p.landmarks for c in pt] if p.landmarks else [""] * 10
             ranks = [v for label, score in p.top_k for v in (label, f"{score:.6f}")]
             ranks += [""] * (2 * top_k - len(ranks))
-            row = [p.path, blank(p.frame), blank(p.time_s), blank(p.face_index), *box,
+            row = [p.path, blank(p.frame), blank(p.time_s), blank(p.face_index), "ok", *box,
                    "" if p.score is None else f"{p.score:.6f}", *lms, *ranks]
             if multi_label:
                 row.append(";".join(p.positive or []))
             writer.writerow(row + [f"{p.probabilities.get(label, float('nan')):.6f}" for label in labels])
+        padding = [""] * (len(header) - 5)
+        for n in report.no_faces:
+            writer.writerow([n.path, blank(n.frame), blank(n.time_s), "", "no face", *padding])
+        for e in report.errors:
+            writer.writerow([e.path, "", "", "", f"error: {e.error}", *padding])
     elif fmt == "table":
         out.write(format_table(report, multi_label=multi_label))
     else:

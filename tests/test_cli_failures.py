@@ -97,6 +97,9 @@ CASES = [
     ("push-without-a-token",
      lambda e, t: ["push", str(e), "--repo-id", "me/x", "--retarget-card"],
      ["no Hugging Face token", "hf auth login"]),
+    ("cam-not-an-image",
+     lambda e, t: ["cam", str(_write(t / "notes.jpg", b"hello")), "--model", str(e), "--out", str(t / "cam")],
+     ["{t}/notes.jpg: not an image"]),
     ("evaluate-missing-data-folder",
      lambda e, t: ["evaluate", str(e), "--data-dir", str(t / "nowhere"), "--out", str(t / "eval")],
      ["{t}/nowhere"]),
@@ -176,3 +179,36 @@ def test_skipped_rows_are_summarised_once_and_the_advice_names_the_cli_flag(tmp_
         assert main([*argv, "--skip-bad-rows"]) == 0
     summaries = [r.getMessage() for r in caplog.records if "rows read" in r.getMessage()]
     assert len(summaries) == 1 and "test: 8 rows read, 1 skipped" in summaries[0]
+
+
+def test_bad_files_among_good_ones_are_each_reported_and_the_rest_still_run(export, tmp_path, capsys):
+    """Exit status 1: every bad file named on its own line and given a CSV row; the good ones classified."""
+    from PIL import Image
+
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    good = _image(folder)
+    Image.new("RGB", (64, 64)).save(folder / "full.jpg")
+    (folder / "truncated.jpg").write_bytes((folder / "full.jpg").read_bytes()[:200])
+    (folder / "empty.png").write_bytes(b"")
+    (folder / "text.webp").write_text("not a picture")
+    Image.new("1", (10_000, 9_000)).save(folder / "huge.png")  # 90 megapixels: over the 80 MP default
+    (folder / "loop_a.jpg").symlink_to("loop_b.jpg")
+    (folder / "loop_b.jpg").symlink_to("loop_a.jpg")
+    out = tmp_path / "preds.csv"
+    assert main(["predict", str(folder), "--model", str(export), "--no-detect", "--format", "csv",
+                 "--output", str(out)]) == 1
+    err = capsys.readouterr().err.splitlines()
+    bad = {"truncated.jpg": "unreadable image", "empty.png": "not an image", "text.webp": "not an image",
+           "huge.png": "image too large: 10000x9000 = 90,000,000 pixels (limit 80,000,000; raise --max-pixels",
+           "loop_a.jpg": "leads nowhere", "loop_b.jpg": "leads nowhere"}
+    for name, reason in bad.items():
+        assert any(line.startswith(f"faer-hub predict: error: {folder / name}: ") and reason in line for line in err), name
+    assert err[-1] == "faer-hub predict: 6 file(s) failed, 2 result(s) written" and "Traceback" not in "".join(err)
+    import csv
+
+    rows = {r["path"]: r["status"] for r in csv.DictReader(out.open())}
+    assert rows[str(good)] == rows[str(folder / "full.jpg")] == "ok"
+    assert {Path(p).name for p, status in rows.items() if status.startswith("error: ")} == set(bad)
+    assert main(["predict", str(folder / "huge.png"), "--model", str(export), "--no-detect",
+                 "--max-pixels", "100000000"]) == 0  # raising the limit works, also past Pillow's own

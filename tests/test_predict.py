@@ -140,7 +140,10 @@ def test_output_formats(raf_export, photo_dir):
     buf = io.StringIO()
     write_report(report, "csv", buf)
     rows = list(csv.DictReader(io.StringIO(buf.getvalue())))
-    assert len(rows) == 5 and rows[0]["label_1"] == records[0]["top_k"][0]["label"]
+    assert len(rows) == 7 and rows[0]["label_1"] == records[0]["top_k"][0]["label"]
+    assert [r["status"] for r in rows[:5]] == ["ok"] * 5  # failed files have rows too, as in JSON lines
+    assert [(r["path"], r["status"]) for r in rows[5:]] == [(r["path"], f"error: {r['error']}") for r in records[5:]]
+    assert rows[5]["p_happiness"] == "" and rows[5]["box_w"] == ""
     assert rows[0]["box_w"] == "3.00" and rows[0]["right_mouth_y"] == "5.00" and rows[1]["box_w"] == ""
     assert float(rows[0]["p_happiness"]) == pytest.approx(records[0]["probabilities"]["happiness"], abs=1e-6)
     buf = io.StringIO()
