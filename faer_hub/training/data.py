@@ -81,15 +81,19 @@ class SeededAugmentDataset(Dataset):
     """``dataset[index]`` -> ``{"pixel_values": transform(image), "labels": target}``, each random
     transform seeded per draw.
 
-    ``dataset`` is a Hugging Face split with an ``image`` column and a ``label`` (FER) or
-    ``attributes`` (FAE) column; ``__getitem__`` takes the ``(index, aug_seed)`` pairs of
+    ``dataset`` is a Hugging Face split with an ``image`` column and a ``label`` (FER),
+    ``attributes`` (FAE) or ``valence`` + ``arousal`` column (``target_column``, see
+    :func:`faer_hub.data.transforms.target_column`); ``__getitem__`` takes the ``(index, aug_seed)`` pairs of
     :class:`EpochSampler` (or a plain index, seeded by the index alone).
     """
 
-    def __init__(self, dataset: Any, transform: Callable[[Any], torch.Tensor], target_column: str) -> None:
+    def __init__(self, dataset: Any, transform: Callable[[Any], torch.Tensor], target_column: Any) -> None:
+        from ..data.transforms import read_target
+
         self.dataset = dataset
         self.transform = transform
         self.target_column = target_column
+        self._read_target = read_target
 
     def __len__(self) -> int:
         return len(self.dataset)
@@ -101,7 +105,7 @@ class SeededAugmentDataset(Dataset):
         if hasattr(image, "convert") and getattr(image, "mode", "RGB") != "RGB":
             image = image.convert("RGB")
         if aug_seed is None:  # a plain index (evaluation): the transform is deterministic
-            return {"pixel_values": self.transform(image), "labels": example[self.target_column]}
+            return {"pixel_values": self.transform(image), "labels": self._read_target(example, self.target_column)}
         python_state = random.getstate()
         with torch.random.fork_rng(devices=[]):
             torch.default_generator.manual_seed(aug_seed)
@@ -110,7 +114,7 @@ class SeededAugmentDataset(Dataset):
                 pixels = self.transform(image)
             finally:
                 random.setstate(python_state)
-        return {"pixel_values": pixels, "labels": example[self.target_column]}
+        return {"pixel_values": pixels, "labels": self._read_target(example, self.target_column)}
 
 
 def build_eval_loader(split: Any, data_config: Mapping[str, Any], *, batch_size: int, num_workers: int = 0) -> DataLoader:
@@ -118,12 +122,12 @@ def build_eval_loader(split: Any, data_config: Mapping[str, Any], *, batch_size:
     (resize to the model's input size) and ``{"pixel_values": uint8, "labels"}`` batches.
 
     Workers persist across passes (validation runs every epoch)."""
-    from ..data.transforms import build_transform, collate, target_column
+    from ..data.transforms import build_transform, collate, target_column, target_columns
 
     target = target_column(split.features)
     resize = build_transform(data_config, training=False, normalize=False)
     return DataLoader(
-        SeededAugmentDataset(split.select_columns(["image", target]), resize, target),
+        SeededAugmentDataset(split.select_columns(["image", *target_columns(target)]), resize, target),
         batch_size=batch_size,
         shuffle=False,
         collate_fn=collate,
@@ -150,7 +154,7 @@ def build_train_loader(
     ``{"pixel_values": uint8, "labels"}`` dicts, normalised on the device by the training loop.
     ``balanced``: class-balanced draws with replacement.
     """
-    from ..data.transforms import build_transform, collate, target_column
+    from ..data.transforms import build_transform, collate, target_column, target_columns
 
     target = target_column(split.features)
     resize = build_transform(data_config, training=False, normalize=False)
@@ -163,7 +167,7 @@ def build_train_loader(
         weights = class_balanced_weights(labels, split.features["label"].num_classes)
     sampler = EpochSampler(len(split), seed=seed, weights=weights)
     loader = DataLoader(
-        SeededAugmentDataset(split.select_columns(["image", target]), transform, target),
+        SeededAugmentDataset(split.select_columns(["image", *target_columns(target)]), transform, target),
         batch_size=batch_size,
         sampler=sampler,
         collate_fn=collate,
