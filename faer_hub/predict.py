@@ -25,7 +25,8 @@ import numpy as np
 import torch
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from .sources import create_model_from_source, is_multi_label, model_label_names
+from .sources import create_model_from_source, model_kind, model_label_names
+from .tasks import activate
 
 IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".pgm", ".ppm"})
 DEFAULT_MAX_PIXELS = 80_000_000
@@ -44,10 +45,13 @@ class Prediction:
     """Index of the face in the image (None when no detection was run)."""
     box: Box | None
     top_k: list[tuple[str, float]]
-    """Most likely labels with probabilities (softmax for classes, sigmoid per attribute)."""
+    """Most likely labels with probabilities (softmax for classes, sigmoid per attribute); for
+    valence/arousal models every output in label order with its value."""
     positive: list[str] | None = None
     """Attribute models: every attribute with probability >= threshold, in label order."""
     probabilities: dict[str, float] = field(default_factory=dict)
+    values: dict[str, float] | None = None
+    """Valence/arousal models: ``{"valence": v, "arousal": a}`` in [-1, 1] (no probabilities)."""
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -55,6 +59,10 @@ class Prediction:
         d["probabilities"] = {k: round(v, 6) for k, v in self.probabilities.items()}
         if self.positive is None:
             d.pop("positive")
+        if self.values is None:
+            d.pop("values")
+        else:
+            d["values"] = {k: round(v, 6) for k, v in self.values.items()}
         return d
 
 
@@ -245,7 +253,9 @@ class Predictor:
             model = create_model_from_source(model, pretrained=pretrained)
         self.model = model.eval().to(self.device)
         self.labels = model_label_names(model)
-        self.multi_label = is_multi_label(model) if multi_label is None else multi_label
+        self.kind = model_kind(model, multi_label)
+        self.multi_label = self.kind.name == "fae"
+        self.regression = self.kind.problem_type == "regression"
         self.top_k = min(top_k, len(self.labels))
         self.threshold = threshold
         self.batch_size = batch_size
@@ -256,12 +266,13 @@ class Predictor:
 
     @torch.inference_mode()
     def classify(self, images: Sequence[Image.Image]) -> torch.Tensor:
-        """Probabilities ``(N, num_classes)`` for RGB images (sigmoid or softmax)."""
+        """Scores ``(N, num_classes)`` for RGB images: probabilities (sigmoid or softmax), or
+        valence/arousal clipped to [-1, 1]."""
         out = []
         for start in range(0, len(images), self.batch_size):
             batch = torch.stack([self.transform(to_rgb(im)) for im in images[start:start + self.batch_size]])
             logits = self.model(batch.to(self.device)).float()
-            out.append((logits.sigmoid() if self.multi_label else logits.softmax(-1)).cpu())
+            out.append(activate(logits, self.kind).cpu())
         return torch.cat(out) if out else torch.empty(0, len(self.labels))
 
     def predict(self, inputs: Iterable[str | os.PathLike], *, progress: bool = False) -> PredictionReport:
@@ -300,6 +311,10 @@ class Predictor:
         probs = self.classify([crop for *_, crop in pending])
         results = []
         for (path, face, box, _), p in zip(pending, probs.tolist()):
+            if self.regression:  # values, not probabilities: all outputs, in label order
+                results.append(Prediction(path=path, face_index=face, box=box, top_k=list(zip(self.labels, p)),
+                                          values=dict(zip(self.labels, p))))
+                continue
             order = sorted(range(len(p)), key=lambda i: -p[i])[: self.top_k]
             results.append(Prediction(
                 path=path, face_index=face, box=box,

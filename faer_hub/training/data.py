@@ -162,7 +162,8 @@ def build_train_loader(
     weights = None
     if balanced:
         if target != "label":
-            raise ValueError("data.balanced_sampling needs single-label classes; CelebA is multi-label")
+            raise ValueError("data.balanced_sampling needs single-label classes (a label column); CelebA is "
+                             "multi-label and AffectNet valence/arousal has no classes")
         labels = split.with_format("numpy")["label"]
         weights = class_balanced_weights(labels, split.features["label"].num_classes)
     sampler = EpochSampler(len(split), seed=seed, weights=weights)
