@@ -58,6 +58,15 @@ def test_transformers_loads_the_regression_export_with_identical_outputs(va_mode
     with torch.no_grad():
         torch.testing.assert_close(hf_model(pixel_values=x).logits, va_model(x), rtol=0, atol=0)
 
+    # the pipeline the card shows: raw values, no softmax, equal to timm's on the same image
+    from faer_hub.predict import Predictor
+
+    image = Image.fromarray(np.random.default_rng(2).integers(0, 255, (64, 64, 3), dtype=np.uint8))
+    out = transformers.pipeline("image-classification", model=str(va_export))(image, top_k=2)
+    ours = Predictor(va_model).classify([image])[0]  # clipped; an untrained head stays well inside [-1, 1]
+    assert {r["label"]: r["score"] for r in out} == pytest.approx(dict(zip(["valence", "arousal"], ours.tolist())),
+                                                                  abs=1e-5)
+
 
 def test_predict_reports_clipped_values_not_probabilities(fixed_export, tmp_path):
     from faer_hub.predict import Predictor, write_report
