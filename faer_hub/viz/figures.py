@@ -235,7 +235,7 @@ def figures_for_metrics(
                              "..., return_predictions=True))")
         return [save_figure(plot_va_scatter(
             predictions, references, label_names=task.label_names, metrics=metrics,
-            title=f"Valence and arousal, {task.dataset_title}",
+            title=task.dataset_title,
         ), out / "va_scatter.png")]
     paper = paper_series(task) if compare_paper else {}
     primary = metrics.get("mean_accuracy", metrics.get("accuracy"))
