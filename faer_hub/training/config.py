@@ -228,6 +228,9 @@ def _check_values(config: Config, source: str) -> None:
             raise ConfigError(f"{source}: config key '{key}' {what}")
 
     need(config.task in TASKS, "task", f"must be one of {', '.join(TASKS)}, got {config.task!r}")
+    task = TASKS[config.task]
+    need(not config.data.balanced_sampling or task.kind == "fer", "data.balanced_sampling",
+         f"needs single-label classes to balance; task {task.name!r} is {task.spec.description}")
     need(config.train.epochs >= 1, "train.epochs", "must be at least 1")
     need(config.train.cpu_threads is None or config.train.cpu_threads >= 1, "train.cpu_threads", "must be at least 1")
     for key in ("global_batch_size", "per_device_batch_size", "eval_batch_size", "log_every_steps"):
