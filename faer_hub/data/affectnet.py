@@ -10,8 +10,8 @@ and test = the official validation set (papers report on it).
 Valence and arousal (AffectNet's dimensional annotation, both in [-1, 1]; Mollahosseini et al.,
 *AffectNet*, IEEE Trans. Affective Computing 2017) are ``valence``/``arousal`` float32 columns
 wherever the layout has them: the original CSVs' last two columns, the newer release's
-``<n>_val.npy``/``<n>_aro.npy``. Folder-per-class copies carry none, so their datasets have no
-such columns and config ``'va'`` refuses them. A kept row whose value is not a number in
+``<n>_val.npy``/``<n>_aro.npy``. Folder-per-class copies (and newer-release copies without any
+``*_val.npy``) carry none, so their datasets have no such columns and config ``'va'`` refuses them. A kept row whose value is not a number in
 [-1, 1] (including -2, the files' "no value" code) is a bad row like any other.
 
 Config ``'va'`` (the valence/arousal task) keeps every row with codes 0-8, i.e. the seven basic
@@ -24,6 +24,7 @@ validation carving; there is no ``label`` column, so loaders train on valence an
 from __future__ import annotations
 
 import csv
+import functools
 import math
 from pathlib import Path
 
@@ -49,6 +50,12 @@ VA_CONFIG = "va"
 TRAIN_DIRS = ("train", "training", "train_set")
 TEST_DIRS = ("val", "validation", "valid", "val_set", "test")
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp"}
+
+
+def _new_release_has_va(annotations: Path) -> bool:
+    """Whether a newer-release annotation folder holds valence files at all (some copies keep only
+    ``*_exp.npy``): then every row must have both, else none is read."""
+    return next(annotations.glob("*_val.npy"), None) is not None
 
 
 def _find_dir(root: Path, names: tuple[str, ...]) -> Path | None:
@@ -88,6 +95,12 @@ class AffectNet(FaerBuilder):
                                "test": data_dir / LISTS / "validation.csv"}, {"images": images})
         if all((data_dir / p).is_dir() for p in newer.required):
             dirs = {p.replace("/", "_"): data_dir / p for p in newer.required}
+            if config_name == VA_CONFIG and not _new_release_has_va(dirs["train_set_annotations"]):
+                raise DatasetNotFoundError(
+                    f"AffectNet: {dirs['train_set_annotations']} holds no <n>_val.npy / <n>_aro.npy files, so this "
+                    "copy has no valence/arousal annotations for the valence/arousal task; use a complete copy of "
+                    "the release (or the original release)."
+                )
             return Layout("new", data_dir, {}, dirs)
         train, test = _find_dir(data_dir, TRAIN_DIRS), _find_dir(data_dir, TEST_DIRS)
         if train and test and config_name == VA_CONFIG:
@@ -107,10 +120,13 @@ class AffectNet(FaerBuilder):
     def va_task(self) -> bool:
         return self.config.name == VA_CONFIG
 
-    @property
+    @functools.cached_property
     def has_va(self) -> bool:
-        """The layout holds valence/arousal (every layout but folder-per-class)."""
-        return self.layout.name in ("official", "new")
+        """The layout holds valence/arousal: the original release always, the newer one when its
+        annotation folder has ``*_val.npy`` files, folder-per-class copies never."""
+        if self.layout.name == "new":
+            return _new_release_has_va(self.layout.dirs["train_set_annotations"])
+        return self.layout.name == "official"
 
     @property
     def num_classes(self) -> int:
@@ -237,8 +253,8 @@ class AffectNet(FaerBuilder):
             label = self._code(split, npy, None, image_id, value)
             if label is None:
                 continue
-            va = self._new_va(split, annotations, stem, image_id)
-            if va is not None:
+            va = self._new_va(split, annotations, stem, image_id) if self.has_va else None
+            if va is not None or not self.has_va:
                 rows.append(Row(image_id, images / image_id, str(npy), None, self._fields(label, va)))
         return rows
 

@@ -92,6 +92,17 @@ def test_folder_layout_has_no_valence_arousal_and_the_va_config_says_why(synth_r
         load_dataset("affectnet", root, "va", cache_dir=cache)
 
 
+def test_newer_release_copy_without_va_files_loads_expressions_only(synth_copy, cache):
+    root = synth_copy("affectnet", "new")
+    for npy in [*root.glob("*_set/annotations/*_val.npy"), *root.glob("*_set/annotations/*_aro.npy")]:
+        npy.unlink()
+    dd = load_dataset("affectnet", root, "8", cache_dir=cache)
+    assert set(dd["train"].features) == {"image", "image_id", "label"} and dd.build_report.skipped == []
+    assert len(dd["test"]) == sum(c <= 7 for c in (int(np.load(p).item()) for p in root.glob("val_set/annotations/*_exp.npy")))
+    with pytest.raises(DatasetNotFoundError, match="no <n>_val.npy / <n>_aro.npy files"):
+        load_dataset("affectnet", root, "va", cache_dir=cache)
+
+
 def test_generated_values_follow_the_drawn_expression(synth_root):
     rows = [r for split in ("train", "test") for r in official_rows(synth_root("affectnet", "official"), split)]
     for _, code, valence, arousal in rows:
