@@ -14,7 +14,6 @@ deciding again.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-
 from typing import Any
 
 from .labels import AFFECTNET7_LABELS, AFFECTNET8_LABELS, AFFECTNET_VA_LABELS, CELEBA_ATTRIBUTES, RAFDB_LABELS
