@@ -2,7 +2,9 @@
 
 :func:`render_model_card` builds a Hugging Face model card (YAML metadata + markdown) for a task,
 from ``faer_hub/templates/model_card.md``. Only results measured with this package go into the
-``model-index`` metadata; the paper's numbers appear in the text, labelled as the paper's.
+``model-index`` metadata; the paper's numbers appear in the text, labelled as the paper's (it has
+none for valence/arousal). Classification metrics are fractions shown in percent; valence/arousal
+metrics (CCC, PCC, RMSE, SAGR) keep their own scale.
 :func:`write_model_cards` regenerates the committed cards (``faer-hub cards --out model_cards``).
 """
 
@@ -56,6 +58,14 @@ _RECIPES = {
         "paper initialises the backbone from MS-Celeb-1M pre-training that was never published, so "
         "`faer_hub` starts from ImageNet ConvNeXt weights. Recipe files: `training/configs/`."
     ),
+    "va": (
+        "The paper does not address valence and arousal; `training/configs/affectnet_va.yaml` keeps its "
+        "expression recipe (AdamW, learning rate 2.5e-4, batch size 256, ExponentialLR gamma 0.95 per epoch, "
+        "60 epochs, random horizontal flip, 224x224 inputs normalised with ImageNet mean/std, backbone "
+        "from ImageNet ConvNeXt weights) with a regression loss: the mean over valence and arousal of "
+        "1 - CCC (concordance correlation coefficient, Lin 1989, over each batch) plus the mean squared "
+        "error. The best epoch is the one with the highest validation CCC."
+    ),
 }
 
 _PROTOCOLS = {
@@ -73,6 +83,15 @@ _PROTOCOLS = {
         "Overall accuracy on the official AffectNet validation set (500 images per class), used as "
         "the test set as in the literature. The best epoch is chosen on a part of the training set "
         "held out with a fixed seed, never on the test set."
+    ),
+    "affectnet_va": (
+        "CCC (concordance correlation coefficient, Lin 1989), PCC (Pearson), RMSE and SAGR (sign "
+        "agreement) of valence and arousal, each and averaged, on the official AffectNet validation set "
+        "(used as the test set, as in the literature), on the rows with expression codes 0-8 (the "
+        "seven basic expressions, contempt and None); Uncertain and No-Face rows have no values "
+        "(Mollahosseini et al. 2017). Outputs are clipped to [-1, 1] before scoring. The best epoch is "
+        "chosen on a part of the training set held out with a fixed seed (stratified by expression), "
+        "never on the test set."
     ),
 }
 
@@ -96,6 +115,32 @@ _LIMITATIONS = {
         "has not been measured here.\n"
         "- Expects one face per crop; use face detection for whole photos."
     ),
+    "va": (
+        "- Valence and arousal describe how positive and how intense an expression looks to annotators, "
+        "not what someone feels; two annotators of the same AffectNet image often disagree (the "
+        "dataset paper measures this on a doubly annotated subset), which bounds what any model can reach.\n"
+        "- The annotations are not evenly spread: most faces are neutral or happy, so strongly negative "
+        "or high-arousal faces are estimated less reliably.\n"
+        "- Demographic coverage of the dataset is uneven; errors across age, gender and skin tone "
+        "have not been measured here.\n"
+        "- Expects one face per crop; use face detection for whole photos."
+    ),
+}
+
+
+_OUTPUTS = {
+    "sigmoid": "one logit per attribute; apply a sigmoid to each (independent probabilities) and "
+               "threshold at 0.5 by default.",
+    "softmax": "one logit per class; a softmax gives class probabilities.",
+    "clip": "two values, valence then arousal, on AffectNet's [-1, 1] scale (negative to positive, "
+            "calm to excited); use them as they are, clipped to [-1, 1].",
+}
+"""What the outputs are, per :attr:`faer_hub.tasks.Kind.activation`."""
+
+_ACTIVATION_CODE = {
+    "sigmoid": "model(x).sigmoid()[0]  # per-attribute probabilities",
+    "softmax": "model(x).softmax(-1)[0]  # class probabilities",
+    "clip": "model(x).clamp(-1, 1)[0]  # valence, arousal",
 }
 
 
@@ -127,13 +172,13 @@ def render_model_card(
     """
     if task is None:
         raise ValueError(
-            "a model card needs the task the model was trained for (celeba, rafdb, affectnet7 or affectnet8)"
+            "a model card needs the task the model was trained for (" + ", ".join(TASKS) + ")"
         )
     task = get_task(task) if isinstance(task, str) else task
     architecture = architecture or task.model_name
     cfg = _pretrained_cfg(architecture, task)
     repo_id = repo_id or cfg.get("hf_hub_id") or f"{HUB_NAMESPACE}/{architecture}.{task.name}"
-    metrics = _measured_metrics(results)
+    metrics = _measured_metrics(results, fractions=task.spec.fractions)
     split = str((results or {}).get("split", "test"))
     evaluated_on = str((results or {}).get("dataset_name", task.dataset_title))
     dataset_type = str((results or {}).get("dataset", task.dataset))
@@ -143,7 +188,7 @@ def render_model_card(
         license=cfg.get("license", "other"),
         tags=_tags(task),
         datasets=[task.dataset] if dataset_type == task.dataset else None,  # e.g. not for generated faces
-        metrics=["accuracy"],
+        metrics=["accuracy"] if task.spec.fractions else ["ccc", "pearsonr", "rmse", "sagr"],
         pipeline_tag="image-classification",
         model_name=repo_id.split("/")[-1],
         eval_results=[
@@ -156,7 +201,7 @@ def render_model_card(
                 dataset_split=split,
                 metric_type=name,
                 metric_name=name.replace("_", " "),
-                metric_value=round(100 * value, 2),
+                metric_value=round(100 * value, 2) if task.spec.fractions else round(value, 4),
             )
             for name, value in metrics.items()
         ]
@@ -172,29 +217,25 @@ def render_model_card(
         architecture=architecture,
         repo_id=repo_id,
         weights_statement=_weights_statement(repo_id, results is not None, evaluated_on),
-        output_description=(
-            "one logit per attribute; apply a sigmoid to each (independent probabilities) and "
-            "threshold at 0.5 by default."
-            if task.multi_label
-            else "one logit per class; a softmax gives class probabilities."
-        ),
+        output_description=_OUTPUTS[task.spec.activation],
         input_description=_input_description(cfg),
         face_crop=task.face_crop,
         face_crop_description=_FACE_CROPS[task.face_crop],
         label_list=", ".join(f"`{name}`" for name in task.label_names),
-        activation_code="model(x).sigmoid()[0]  # per-attribute probabilities"
-        if task.multi_label
-        else "model(x).softmax(-1)[0]  # class probabilities",
+        activation_code=_ACTIVATION_CODE[task.spec.activation],
+        regression=task.regression,
         out_of_scope_extra=(
             "Attribute predictions are not facts about a person."
             if task.multi_label
+            else "An expression (or its valence and arousal) is not a reliable signal of what someone feels."
+            if task.regression
             else "An expression is not a reliable signal of what someone feels."
         ),
-        top_k=5 if task.multi_label else 3,
+        top_k=5 if task.multi_label else min(3, task.num_classes),
         predict_extra=" --threshold 0.5" if task.multi_label else "",
         recipe=_recipe(task),
         training_config=_yaml(training_config) if training_config else "",
-        protocol=_PROTOCOLS[task.dataset],
+        protocol=_PROTOCOLS.get(task.name, _PROTOCOLS[task.dataset]),
         results_section=_results_section(task, metrics, results, split, evaluated_on),
         paper_section=_paper_section(task),
         limitations=_LIMITATIONS[task.kind],
@@ -258,18 +299,24 @@ def _pretrained_cfg(architecture: str, task: Task) -> dict[str, Any]:
     return {}
 
 
+_OUTPUT_UNITS = {"fae": "attributes", "fer": "classes", "va": "outputs"}
+
+
 def _task_description(task: Task) -> str:
-    if task.multi_label:
-        return f"facial attribute estimation ({task.num_classes} attributes)"
-    return f"facial expression recognition ({task.num_classes} classes)"
+    return f"{task.spec.description} ({task.num_classes} {_OUTPUT_UNITS[task.kind]})"
+
+
+_KIND_TAGS = {
+    "fae": ["facial-attribute-estimation"],
+    "fer": ["facial-expression-recognition"],
+    "va": ["valence-arousal-estimation", "affect-recognition"],
+}
+_PROBLEM_TAGS = {"multi_label_classification": ["multi-label-classification"], "regression": ["regression"]}
 
 
 def _tags(task: Task) -> list[str]:
-    kind = "facial-attribute-estimation" if task.multi_label else "facial-expression-recognition"
-    tags = ["image-classification", "timm", "faer", "convnext", "face", kind, task.dataset]
-    if task.multi_label:
-        tags.append("multi-label-classification")
-    return tags
+    tags = ["image-classification", "timm", "faer", "convnext", "face", *_KIND_TAGS[task.kind], task.dataset]
+    return tags + _PROBLEM_TAGS.get(task.problem_type, [])
 
 
 def _weights_statement(repo_id: str, trained_here: bool, evaluated_on: str) -> str:
@@ -308,8 +355,8 @@ def _input_description(cfg: Mapping[str, Any]) -> str:
 
 
 def _recipe(task: Task) -> str:
-    if task.multi_label:
-        return _RECIPES["fae"]
+    if task.kind != "fer":
+        return _RECIPES[task.kind]
     epochs = 120 if task.dataset == "rafdb" else 60
     sampling = (
         " Class-balanced sampling (weight 1/class count, with replacement), as is usual for AffectNet."
@@ -322,13 +369,19 @@ def _recipe(task: Task) -> str:
 _RESULT_INFO_KEYS = ("num_samples", "split", "dataset", "dataset_name")
 
 
-def _measured_metrics(results: Mapping[str, Any] | None) -> dict[str, float]:
-    """Top-level numeric metrics of ``results`` (fractions in [0, 1]), validated."""
+def _measured_metrics(results: Mapping[str, Any] | None, *, fractions: bool = True) -> dict[str, float]:
+    """Top-level numeric metrics of ``results`` (fractions in [0, 1] for classification; finite
+    values on their own scale for valence/arousal), validated."""
     metrics: dict[str, float] = {}
     for name, value in (results or {}).items():
         if name in _RESULT_INFO_KEYS or isinstance(value, (bool, Mapping)):
             continue
         if isinstance(value, (int, float)):
+            if not fractions:
+                if not math.isfinite(float(value)):
+                    raise ValueError(f"results[{name!r}] = {value!r} is not a finite number")
+                metrics[name] = float(value)
+                continue
             if not (0.0 <= float(value) <= 1.0) or math.isnan(float(value)):
                 raise ValueError(
                     f"results[{name!r}] = {value!r}: metrics must be fractions in [0, 1] "
@@ -352,6 +405,10 @@ def _results_section(
         )
     n = (results or {}).get("num_samples")
     where = f"{evaluated_on}, `{split}` split" + (f", {n} images" if n else "")
+    if not task.spec.fractions:
+        lines = [f"Measured with `faer_hub` ({where}; CCC, PCC in [-1, 1], SAGR in [0, 1], RMSE in the "
+                 "values' units):", "", "| metric | value |", "|---|---|"]
+        return "\n".join(lines + [f"| {name.replace('_', ' ')} | {v:.4f} |" for name, v in metrics.items()])
     lines = [f"Measured with `faer_hub` ({where}):", "", "| metric | value (%) |", "|---|---|"]
     lines += [f"| {name.replace('_', ' ')} | {100 * v:.2f} |" for name, v in metrics.items()]
     per_class = (results or {}).get("class_accuracy") or {}

@@ -43,7 +43,7 @@ def _add_convert_parser(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("checkpoint", help="checkpoint file (.pth/.pt loaded with weights_only=True, or .safetensors)")
     p.add_argument("output_dir", help="export folder to write (config.json, model.safetensors, README.md)")
-    p.add_argument("--task", required=True, help="task the checkpoint was trained for: celeba, rafdb, affectnet7, affectnet8")
+    p.add_argument("--task", required=True, help="task the checkpoint was trained for: celeba, rafdb, affectnet7, affectnet8, affectnet_va")
     p.add_argument("--model", default=None, help="architecture (default: the task's model, e.g. faer_raf = FAER-Base)")
     p.set_defaults(handler=_run_convert)
 
@@ -60,7 +60,7 @@ def _add_export_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("export", help="write a model as a Hub-ready folder (config.json, model.safetensors, README.md)")
     p.add_argument("model", help="timm name (faer_atto.rafdb), 'hf-hub:org/repo', 'local-dir:path' or an export folder")
     p.add_argument("output_dir")
-    p.add_argument("--task", default=None, help="celeba, rafdb, affectnet7 or affectnet8 (default: from the model's config)")
+    p.add_argument("--task", default=None, help="celeba, rafdb, affectnet7, affectnet8 or affectnet_va (default: from the model's config)")
     p.add_argument("--pretrained", action="store_true", help="load the timm name's pretrained weights first")
     p.add_argument("--repo-id", default=None, help="the Hub repo the folder is meant for (used in the card)")
     p.set_defaults(handler=_run_export)
@@ -144,7 +144,7 @@ def _add_evaluate_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("evaluate", help="evaluate a model on a dataset split: metrics.json + figures")
     p.add_argument("model", help=_SOURCE_HELP)
     p.add_argument("--data-dir", required=True, help="the dataset download (or `faer-hub synth` output)")
-    p.add_argument("--task", default=None, help="celeba, rafdb, affectnet7, affectnet8 (default: from the model)")
+    p.add_argument("--task", default=None, help="celeba, rafdb, affectnet7, affectnet8, affectnet_va (default: from the model)")
     p.add_argument("--split", default="test", help="train, validation or test (default: test)")
     p.add_argument("--out", default="eval", help="folder for metrics.json and the figures (default: eval)")
     p.add_argument("--pretrained", action="store_true", help="load the timm name's pretrained weights")
@@ -169,8 +169,12 @@ def _run_evaluate(args: argparse.Namespace) -> int:
         compare_paper=not args.no_paper, skip_bad_rows=args.skip_bad_rows, cache_dir=args.cache_dir, progress=True,
         detect_faces=args.detect_faces,
     )
-    headline = "mean_accuracy" if "mean_accuracy" in metrics else "accuracy"
-    print(f"{headline} {100 * metrics[headline]:.2f}% on {metrics['num_samples']} images ({args.split}); "
+    from .tasks import get_task
+
+    task = get_task(metrics["task"])
+    value = metrics[task.primary_metric]
+    shown = f"{100 * value:.2f}%" if task.spec.fractions else f"{value:.4f}"
+    print(f"{task.primary_metric} {shown} on {metrics['num_samples']} images ({args.split}); "
           f"wrote {args.out}/metrics.json and figures")
     return 0
 

@@ -15,7 +15,7 @@ import torch
 
 from .io import write_json
 from .sources import create_model_from_source, model_task
-from .tasks import Task, get_task
+from .tasks import TASKS, Task, get_task
 
 
 def evaluate_source(
@@ -39,7 +39,8 @@ def evaluate_source(
     """Evaluate a model (object or source) on ``split`` of the dataset in ``data_dir``.
 
     Writes ``metrics.json`` and figures (``class_accuracy.png``; ``confusion_matrix.png`` for
-    expression tasks) into ``out_dir`` when given, and returns the metrics (fractions in [0, 1]).
+    expression tasks; ``va_scatter.png`` for valence/arousal) into ``out_dir`` when given, and
+    returns the metrics (classification: fractions in [0, 1]; valence/arousal: CCC, PCC, RMSE, SAGR).
     ``detect_faces``: the images are raw photos; evaluate the largest face of each, cut with the
     model's face-crop protocol as ``faer-hub predict`` cuts it (the whole image when none is found).
     """
@@ -50,7 +51,7 @@ def evaluate_source(
     model = source if isinstance(source, torch.nn.Module) else create_model_from_source(source, pretrained=pretrained)
     task = get_task(task) if isinstance(task, str) else (task or model_task(model))
     if task is None:
-        raise ValueError("cannot tell the model's task from its config; pass --task celeba|rafdb|affectnet7|affectnet8")
+        raise ValueError(f"cannot tell the model's task from its config; pass --task {'|'.join(TASKS)}")
     if model.num_classes != task.num_classes:
         raise ValueError(f"the model has {model.num_classes} outputs but task {task.name!r} has {task.num_classes} labels")
     dataset = load_task_dataset(task.name, data_dir, skip_bad_rows=skip_bad_rows, cache_dir=cache_dir)
@@ -63,12 +64,14 @@ def evaluate_source(
         prepare = FaceCropper(protocol_of_model(model), detector=detector)
     loader = build_dataloader(dataset[split], model, training=False, batch_size=batch_size,
                               num_workers=num_workers, image_size=image_size, prepare=prepare)
-    metrics = evaluate_model(model, loader, task, progress=progress)
+    metrics = evaluate_model(model, loader, task, progress=progress, return_predictions=True)
+    predictions, references = metrics.pop("predictions"), metrics.pop("references")
     metrics["split"] = split
     metrics["model"] = source if isinstance(source, str) else type(model).__name__
     if out_dir is not None:
         out = Path(out_dir)
         out.mkdir(parents=True, exist_ok=True)
         write_json(out / "metrics.json", metrics)
-        figures_for_metrics(metrics, task, out, compare_paper=compare_paper)
+        figures_for_metrics(metrics, task, out, compare_paper=compare_paper, predictions=predictions,
+                            references=references)
     return metrics

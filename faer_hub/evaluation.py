@@ -1,4 +1,4 @@
-"""Evaluate a classifier on a dataloader, on one or many processes.
+"""Evaluate a model (classifier or valence/arousal regressor) on a dataloader, on one or many processes.
 
 :func:`evaluate_model` runs the model under Accelerate, gathers predictions from every process
 with ``accelerator.gather_for_metrics`` (which drops the samples Accelerate repeats to even out
@@ -15,7 +15,7 @@ from accelerate import Accelerator
 from torch import nn
 
 from .data.transforms import BatchNormalizer, resolve_data_config
-from .metrics import load_metric, metric_name_for
+from .metrics import load_metric
 from .tasks import Task, get_task
 
 __all__ = ["evaluate_model", "split_batch", "predictions_from_logits", "primary_metric"]
@@ -42,15 +42,14 @@ def split_batch(batch: Any) -> tuple[torch.Tensor, torch.Tensor]:
 
 
 def predictions_from_logits(logits: torch.Tensor, task: Task) -> torch.Tensor:
-    """Class ids (FER, argmax) or 0/1 attributes (FAE, logit > 0 i.e. sigmoid > 0.5)."""
-    if task.multi_label:
-        return (logits > 0).to(torch.int8)
-    return logits.argmax(dim=-1)
+    """Class ids (FER, argmax), 0/1 attributes (FAE, logit > 0 i.e. sigmoid > 0.5) or values
+    clipped to [-1, 1] (valence/arousal): :meth:`faer_hub.tasks.Task.predictions`."""
+    return task.predictions(logits)
 
 
 def primary_metric(task: Task) -> str:
-    """The headline metric of a task: ``mean_accuracy`` (FAE) or ``accuracy`` (FER)."""
-    return "mean_accuracy" if task.multi_label else "accuracy"
+    """The headline metric of a task: ``accuracy`` (FER), ``mean_accuracy`` (FAE) or ``ccc`` (VA)."""
+    return task.primary_metric
 
 
 @torch.no_grad()
@@ -67,7 +66,7 @@ def evaluate_model(
     """Metrics of ``model`` on every sample of ``dataloader``, identical on all processes.
 
     Args:
-        model: A classifier returning logits (``num_classes`` of the task).
+        model: A model returning the task's ``num_classes`` outputs (logits, or valence/arousal values).
         dataloader: Yields ``(images, targets)`` or dict batches (see :func:`split_batch`); uint8
             images are normalised on the device with the model's own mean/std.
         task: The task (or its name): chooses the metric and the label names.
@@ -81,8 +80,10 @@ def evaluate_model(
     Returns:
         JSON-serialisable metrics: FER ``accuracy``, ``balanced_accuracy``, ``macro_f1``,
         ``class_accuracy`` (by label name), ``confusion_matrix``; FAE ``mean_accuracy``,
-        ``class_accuracy`` (by attribute name); both ``num_samples``, ``label_names``, ``task``.
-        Metrics are fractions in [0, 1], as the model cards expect.
+        ``class_accuracy`` (by attribute name); all ``num_samples``, ``label_names``, ``task``.
+        Classification metrics are fractions in [0, 1], as the model cards expect. Valence/arousal:
+        ``ccc``, ``pcc``, ``rmse``, ``sagr`` (means over the two) and ``<metric>_valence`` /
+        ``<metric>_arousal`` (:mod:`faer_hub.metrics` ``va_regression``).
     """
     task = get_task(task) if isinstance(task, str) else task
     normalize = BatchNormalizer(resolve_data_config(model))
@@ -111,7 +112,7 @@ def evaluate_model(
             if logits.shape[-1] != task.num_classes:
                 raise ValueError(f"model gives {logits.shape[-1]} outputs; task {task.name!r} has {task.num_classes}")
             batch_preds, batch_refs = accelerator.gather_for_metrics(
-                (predictions_from_logits(logits.float(), task), targets.to(torch.int64))
+                (task.predictions(logits.float()), task.references(targets))
             )
             preds.append(batch_preds.cpu())
             refs.append(batch_refs.cpu())
@@ -122,7 +123,7 @@ def evaluate_model(
     predictions = torch.cat(preds)
     references = torch.cat(refs)
     with accelerator.main_process_first():
-        metric = load_metric(metric_name_for(task.kind))
+        metric = load_metric(task.spec.metric)
     result = metric.compute(
         predictions=predictions.tolist(), references=references.tolist(), label_names=list(task.label_names)
     )

@@ -85,7 +85,7 @@ def save_export(
         face_crop = face_crop_config(model, task)
         model_config = dict(
             label_names=list(task.label_names),
-            problem_type="multi_label_classification" if task.multi_label else "single_label_classification",
+            problem_type=task.problem_type,
             faer_task=task.name,
         )
         save_file(export_state_dict(model), tmp / "model.safetensors", metadata={"format": "pt"})

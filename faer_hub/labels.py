@@ -29,3 +29,11 @@ AFFECTNET8_LABELS: tuple[str, ...] = (
 
 AFFECTNET7_LABELS: tuple[str, ...] = AFFECTNET8_LABELS[:7]
 """AffectNet-7: codes 0-6 (contempt dropped)."""
+
+AFFECTNET_VA_LABELS: tuple[str, ...] = ("valence", "arousal")
+"""AffectNet's continuous annotations, both in [-1, 1] (Mollahosseini et al. 2017): the outputs of
+the valence/arousal task and the dataset columns of the same names."""
+
+AFFECTNET_VA_EXPRESSIONS: tuple[str, ...] = (*AFFECTNET8_LABELS, "none")
+"""Expression codes 0-8 of the rows the valence/arousal task keeps (``expression`` column of the
+``'va'`` builder config): codes 9-10 (Uncertain, No-Face) carry no valence/arousal."""

@@ -4,6 +4,9 @@
 * FER: cross-entropy (PyTorch's, optional label smoothing) plus ``weight x`` :class:`CenterLoss`
   on the pooled features. Center loss (Wen et al., ECCV 2016) is the one loss no well-kept
   library ships, so it is written here.
+* Valence/arousal (not in the paper): :class:`CCCLoss`, the mean over the two dimensions of
+  1 - CCC (Lin's concordance correlation coefficient over the batch, the measure the task is
+  scored on) plus ``mse_weight`` x the mean squared error.
 
 :func:`build_criterion` returns a single module whose ``forward(logits, targets, features)``
 gives the total loss and a dict of its parts for logging.
@@ -18,7 +21,7 @@ import torch.nn.functional as F
 from torch import nn
 from torchvision.ops import sigmoid_focal_loss
 
-__all__ = ["CenterLoss", "FocalLoss", "FERLoss", "build_criterion"]
+__all__ = ["CCCLoss", "CenterLoss", "FocalLoss", "FERLoss", "batch_ccc", "build_criterion"]
 
 
 class CenterLoss(nn.Module):
@@ -104,6 +107,47 @@ class FERLoss(nn.Module):
         return self.center is not None
 
 
+def batch_ccc(predictions: torch.Tensor, targets: torch.Tensor, eps: float = 1e-8) -> torch.Tensor:
+    """CCC of every column of ``[B, D]`` predictions against targets, over the batch (1/B moments):
+    ``2 s_xy / (s_x^2 + s_y^2 + (mean_x - mean_y)^2)`` (Lin 1989). ``eps`` keeps a constant
+    batch finite (CCC 0 instead of 0/0)."""
+    mean_p, mean_t = predictions.mean(dim=0), targets.mean(dim=0)
+    dp, dt = predictions - mean_p, targets - mean_t
+    covariance = (dp * dt).mean(dim=0)
+    denominator = dp.pow(2).mean(dim=0) + dt.pow(2).mean(dim=0) + (mean_p - mean_t).pow(2)
+    return 2 * covariance / (denominator + eps)
+
+
+class CCCLoss(nn.Module):
+    """``mean_d (1 - CCC_d) + mse_weight x MSE`` for continuous targets ``[B, D]`` (valence, arousal).
+
+    CCC rewards getting the spread and the mean right, not only the order; it is computed over
+    the batch (so batches should hold more than a few samples). The MSE term anchors each
+    prediction on its own, which helps the first steps, when the batch CCC is near 0.
+    """
+
+    needs_features = False
+
+    def __init__(self, mse_weight: float = 1.0) -> None:
+        super().__init__()
+        self.mse_weight = mse_weight
+
+    def forward(
+        self, outputs: torch.Tensor, targets: torch.Tensor, features: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        outputs, targets = outputs.float(), targets.to(torch.float32)
+        if outputs.shape != targets.shape or outputs.ndim != 2:
+            raise ValueError(f"outputs {tuple(outputs.shape)} and targets {tuple(targets.shape)} must both be [B, D]")
+        ccc = batch_ccc(outputs, targets)
+        loss = (1 - ccc).mean()
+        parts = {"ccc_loss": loss.detach()}
+        if self.mse_weight > 0:
+            mse = F.mse_loss(outputs, targets)
+            parts["mse"] = mse.detach()
+            loss = loss + self.mse_weight * mse
+        return loss, parts
+
+
 def build_criterion(
     kind: str,
     *,
@@ -111,10 +155,12 @@ def build_criterion(
     feature_dim: int,
     options: Mapping[str, object] | None = None,
 ) -> nn.Module:
-    """The loss of a task kind: ``'fae'`` -> :class:`FocalLoss`, ``'fer'`` -> :class:`FERLoss`.
+    """The loss of a task kind: ``'fae'`` -> :class:`FocalLoss`, ``'fer'`` -> :class:`FERLoss`,
+    ``'va'`` -> :class:`CCCLoss`.
 
-    ``options`` holds ``focal_gamma``, ``focal_alpha`` (FAE) or ``center_weight``,
-    ``label_smoothing`` (FER); missing keys take the paper's values.
+    ``options`` holds ``focal_gamma``, ``focal_alpha`` (FAE), ``center_weight``,
+    ``label_smoothing`` (FER) or ``mse_weight`` (VA); missing keys take the paper's values
+    (VA, which the paper does not address: 1.0).
     """
     options = dict(options or {})
     if kind == "fae":
@@ -129,4 +175,6 @@ def build_criterion(
             center_weight=float(options.get("center_weight", 0.01)),
             label_smoothing=float(options.get("label_smoothing", 0.0)),
         )
-    raise ValueError(f"unknown task kind {kind!r}; expected 'fae' or 'fer'")
+    if kind == "va":
+        return CCCLoss(mse_weight=float(options.get("mse_weight", 1.0)))
+    raise ValueError(f"unknown task kind {kind!r}; expected 'fae', 'fer' or 'va'")

@@ -19,7 +19,7 @@ import torch
 
 from .hub import face_crop_config, task_of_model
 from .io import atomic_path
-from .sources import is_multi_label, model_label_names
+from .sources import is_multi_label, model_kind, model_label_names
 
 INPUT_NAME = "pixel_values"
 OUTPUT_NAME = "logits"
@@ -106,6 +106,7 @@ def _metadata(model: torch.nn.Module, input_size: tuple[int, ...]) -> dict[str, 
         "faer_hub.architecture": str(cfg.get("architecture", type(model).__name__)),
         "faer_hub.label_names": json.dumps(model_label_names(model)),
         "faer_hub.multi_label": json.dumps(is_multi_label(model)),
+        "faer_hub.problem_type": model_kind(model).problem_type,  # regression: values, not logits
         "faer_hub.input_size": json.dumps(list(input_size)),
         "faer_hub.mean": json.dumps(list(cfg.get("mean", (0.485, 0.456, 0.406)))),
         "faer_hub.std": json.dumps(list(cfg.get("std", (0.229, 0.224, 0.225)))),

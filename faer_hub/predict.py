@@ -30,7 +30,8 @@ from PIL import Image
 from .faces.align import ProtocolLike, align_face, protocol_of_model, resolve_protocol
 from .faces.detect import LANDMARK_NAMES, Detection
 from .io import DEFAULT_MAX_PIXELS, IMAGE_EXTENSIONS, ImageReadError, read_image
-from .sources import create_model_from_source, is_multi_label, model_label_names
+from .sources import create_model_from_source, model_kind, model_label_names
+from .tasks import activate
 from .video import VIDEO_EXTENSIONS, VideoReadError, iter_frames
 
 __all__ = [
@@ -51,7 +52,8 @@ class Prediction:
     """Index of the face in the image or frame, largest first (None when no detection was run)."""
     box: Box | None
     top_k: list[tuple[str, float]]
-    """Most likely labels with probabilities (softmax for classes, sigmoid per attribute)."""
+    """Most likely labels with probabilities (softmax for classes, sigmoid per attribute); for
+    valence/arousal models every output in label order with its value."""
     positive: list[str] | None = None
     """Attribute models: every attribute with probability >= threshold, in label order."""
     probabilities: dict[str, float] = field(default_factory=dict)
@@ -65,6 +67,8 @@ class Prediction:
     """Video timestamp in seconds (None for images)."""
     crop_path: str | None = None
     """Where ``save_crops`` wrote the model's view of this face."""
+    values: dict[str, float] | None = None
+    """Valence/arousal models: ``{"valence": v, "arousal": a}`` in [-1, 1] (no probabilities)."""
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON-lines record: path, (frame, time_s), face_index, box, score, landmarks, labels."""
@@ -81,6 +85,8 @@ class Prediction:
         if self.positive is not None:
             d["positive"] = self.positive
         d["probabilities"] = {k: round(v, 6) for k, v in self.probabilities.items()}
+        if self.values is not None:
+            d["values"] = {k: round(v, 6) for k, v in self.values.items()}
         if self.crop_path is not None:
             d["crop"] = self.crop_path
         return d
@@ -200,7 +206,9 @@ class Predictor:
             model = create_model_from_source(model, pretrained=pretrained)
         self.model = model.eval().to(self.device)
         self.labels = model_label_names(model)
-        self.multi_label = is_multi_label(model) if multi_label is None else multi_label
+        self.kind = model_kind(model, multi_label)
+        self.multi_label = self.kind.name == "fae"
+        self.regression = self.kind.problem_type == "regression"
         self.top_k = min(top_k, len(self.labels))
         self.threshold = threshold
         self.batch_size = batch_size
@@ -232,12 +240,13 @@ class Predictor:
 
     @torch.inference_mode()
     def classify(self, images: Sequence[Image.Image]) -> torch.Tensor:
-        """Probabilities ``(N, num_classes)`` for RGB images (sigmoid or softmax)."""
+        """Scores ``(N, num_classes)`` for RGB images: probabilities (sigmoid or softmax), or
+        valence/arousal clipped to [-1, 1]."""
         out = []
         for start in range(0, len(images), self.batch_size):
             batch = torch.stack([self.preprocess(im) for im in images[start:start + self.batch_size]])
             logits = self.model(batch.to(self.device)).float()
-            out.append((logits.sigmoid() if self.multi_label else logits.softmax(-1)).cpu())
+            out.append(activate(logits, self.kind).cpu())
         return torch.cat(out) if out else torch.empty(0, len(self.labels))
 
     def predict(self, inputs: Iterable[str | os.PathLike], *, progress: bool = False) -> PredictionReport:
@@ -284,13 +293,17 @@ class Predictor:
         probs = self.classify([item.crop for item in pending])
         results = []
         for item, p in zip(pending, probs.tolist()):
-            order = sorted(range(len(p)), key=lambda i: -p[i])[: self.top_k]
             det = item.detection
+            if self.regression:  # values, not probabilities: all outputs, in label order
+                top_k, values, probabilities = list(zip(self.labels, p)), dict(zip(self.labels, p)), {}
+            else:
+                order = sorted(range(len(p)), key=lambda i: -p[i])[: self.top_k]
+                top_k, values, probabilities = [(self.labels[i], p[i]) for i in order], None, dict(zip(self.labels, p))
             results.append(Prediction(
                 path=item.path, face_index=item.face_index, box=None if det is None else det.box,
-                top_k=[(self.labels[i], p[i]) for i in order],
+                top_k=top_k, values=values,
                 positive=[lab for lab, v in zip(self.labels, p) if v >= self.threshold] if self.multi_label else None,
-                probabilities=dict(zip(self.labels, p)),
+                probabilities=probabilities,
                 score=None if det is None else det.score,
                 landmarks=None if det is None else [tuple(pt) for pt in det.landmarks],
                 frame=item.frame, time_s=item.time_s,

@@ -14,7 +14,7 @@ import torch
 
 from . import models  # noqa: F401  (registers the FAER family with timm)
 from .hub import ExportError, read_export_config, task_of_model
-from .tasks import Task
+from .tasks import KINDS, PROBLEM_TYPE_KINDS, Kind, Task
 
 
 def resolve_source(source: str) -> tuple[str, bool]:
@@ -75,10 +75,19 @@ def model_label_names(model: torch.nn.Module) -> list[str]:
     return names if len(names) == n else [f"class_{i}" for i in range(n)]
 
 
-def is_multi_label(model: torch.nn.Module) -> bool:
-    """True for attribute models (independent sigmoid per output), False for softmax classifiers."""
+def model_kind(model: torch.nn.Module, multi_label: bool | None = None) -> Kind:
+    """What the model's outputs are (:data:`faer_hub.tasks.KINDS`): from its task, else from the
+    ``problem_type`` its config declares, else single-label classes. ``multi_label`` forces
+    sigmoid (True) or softmax (False) scores."""
+    if multi_label is not None:
+        return KINDS["fae" if multi_label else "fer"]
     task = task_of_model(model)
     if task is not None:
-        return task.multi_label
+        return task.spec
     cfg = getattr(model, "pretrained_cfg", {}) or {}
-    return cfg.get("problem_type") == "multi_label_classification"
+    return PROBLEM_TYPE_KINDS.get(cfg.get("problem_type"), KINDS["fer"])
+
+
+def is_multi_label(model: torch.nn.Module) -> bool:
+    """True for attribute models (independent sigmoid per output), False otherwise."""
+    return model_kind(model).name == "fae"

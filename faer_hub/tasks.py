@@ -1,15 +1,70 @@
-"""The four tasks FAER is trained for, described once.
+"""The tasks FAER is trained for, described once.
 
 A :class:`Task` ties a dataset (and its builder config) to its label vocabulary, the
 timm model name users ask for, and the results the paper reports. Models, datasets,
 training, metrics and model cards all look tasks up here.
+
+A task's :attr:`Task.kind` (:data:`KINDS`) is the one place that knows what the outputs are:
+one class among several (``'fer'``), independent attributes (``'fae'``) or continuous values
+(``'va'``, valence and arousal). Code that must act differently per kind asks the task
+(:meth:`Task.activate`, :meth:`Task.predictions`, :attr:`Task.problem_type`, ...) instead of
+deciding again.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
-from .labels import AFFECTNET7_LABELS, AFFECTNET8_LABELS, CELEBA_ATTRIBUTES, RAFDB_LABELS
+from .labels import AFFECTNET7_LABELS, AFFECTNET8_LABELS, AFFECTNET_VA_LABELS, CELEBA_ATTRIBUTES, RAFDB_LABELS
+
+
+@dataclass(frozen=True)
+class Kind:
+    """What a task's outputs are, and everything that follows from it."""
+
+    name: str
+    """``'fer'``, ``'fae'`` or ``'va'``."""
+    description: str
+    problem_type: str
+    """transformers' ``config.problem_type`` of exports."""
+    activation: str
+    """How outputs become scores: ``'softmax'`` (one class), ``'sigmoid'`` (per attribute) or
+    ``'clip'`` (values clipped to [-1, 1])."""
+    metric: str
+    """Packaged ``evaluate`` metric (:mod:`faer_hub.metrics`)."""
+    select_metrics: tuple[str, ...]
+    """Validation metrics that may pick the best epoch (higher is better); the first is the default
+    and the headline number."""
+    fractions: bool
+    """Metrics are fractions in [0, 1] (shown in percent); otherwise values on their own scale."""
+
+
+KINDS: dict[str, Kind] = {
+    k.name: k
+    for k in (
+        Kind("fer", "facial expression recognition", "single_label_classification", "softmax",
+             "fer_accuracy", ("accuracy", "balanced_accuracy", "macro_f1"), True),
+        Kind("fae", "facial attribute estimation", "multi_label_classification", "sigmoid",
+             "fae_accuracy", ("mean_accuracy",), True),
+        Kind("va", "valence and arousal estimation", "regression", "clip",
+             "va_regression", ("ccc", "ccc_valence", "ccc_arousal", "pcc", "sagr"), False),
+    )
+}
+"""The task kinds; :attr:`Task.kind` is a key."""
+
+PROBLEM_TYPE_KINDS = {k.problem_type: k for k in KINDS.values()}
+"""Kind by transformers problem type (for models whose task is unknown but whose config says it)."""
+
+
+def activate(logits: Any, kind: Kind | str) -> Any:
+    """Scores of a kind from raw outputs (a tensor): softmax, sigmoid, or values clipped to [-1, 1]."""
+    kind = KINDS[kind] if isinstance(kind, str) else kind
+    if kind.activation == "softmax":
+        return logits.softmax(-1)
+    if kind.activation == "sigmoid":
+        return logits.sigmoid()
+    return logits.clamp(-1.0, 1.0)
 
 
 @dataclass(frozen=True)
@@ -22,7 +77,8 @@ class Task:
     """Dataset builder name in :mod:`faer_hub.data`."""
     dataset_config: str | None
     label_names: tuple[str, ...]
-    multi_label: bool
+    kind: str
+    """Key of :data:`KINDS`: ``'fer'``, ``'fae'`` or ``'va'``."""
     dataset_title: str
     dataset_url: str
     paper_accuracy: float | None = None
@@ -36,10 +92,55 @@ class Task:
     def num_classes(self) -> int:
         return len(self.label_names)
 
+    def __post_init__(self) -> None:
+        if self.kind not in KINDS:
+            raise ValueError(f"task {self.name!r}: kind must be one of {', '.join(KINDS)}, got {self.kind!r}")
+
     @property
-    def kind(self) -> str:
-        """``'fae'`` (facial attribute estimation) or ``'fer'`` (expression recognition)."""
-        return "fae" if self.multi_label else "fer"
+    def spec(self) -> Kind:
+        """The :class:`Kind` of this task."""
+        return KINDS[self.kind]
+
+    @property
+    def multi_label(self) -> bool:
+        """Independent attributes (sigmoid per output)."""
+        return self.kind == "fae"
+
+    @property
+    def regression(self) -> bool:
+        """Continuous outputs (valence, arousal), used as they are."""
+        return self.kind == "va"
+
+    @property
+    def problem_type(self) -> str:
+        """transformers' ``problem_type``: single/multi-label classification or regression."""
+        return self.spec.problem_type
+
+    @property
+    def primary_metric(self) -> str:
+        """The headline metric (``accuracy``, ``mean_accuracy`` or ``ccc``)."""
+        return self.spec.select_metrics[0]
+
+    def activate(self, logits: Any) -> Any:
+        """Scores from raw outputs: class probabilities, attribute probabilities, or values in [-1, 1]."""
+        return activate(logits, self.spec)
+
+    def predictions(self, logits: Any) -> Any:
+        """What the task's metric compares with the references: class ids (argmax), 0/1 per
+        attribute (logit > 0, i.e. sigmoid > 0.5), or values clipped to [-1, 1]."""
+        import torch
+
+        if self.kind == "fae":
+            return (logits > 0).to(torch.int8)
+        if self.kind == "fer":
+            return logits.argmax(dim=-1)
+        return self.activate(logits.float())
+
+    def references(self, targets: Any) -> Any:
+        """Targets as the metric takes them: integer ids / 0-1 values, or float values."""
+        import torch
+
+        return targets.to(torch.float32 if self.regression else torch.int64)
 
 
 TASKS: dict[str, Task] = {
@@ -51,7 +152,7 @@ TASKS: dict[str, Task] = {
             dataset="celeba",
             dataset_config=None,
             label_names=CELEBA_ATTRIBUTES,
-            multi_label=True,
+            kind="fae",
             dataset_title="CelebA",
             dataset_url="https://mmlab.ie.cuhk.edu.hk/projects/CelebA.html",
             paper_accuracy=91.87,
@@ -63,7 +164,7 @@ TASKS: dict[str, Task] = {
             dataset="rafdb",
             dataset_config=None,
             label_names=RAFDB_LABELS,
-            multi_label=False,
+            kind="fer",
             dataset_title="RAF-DB (basic)",
             dataset_url="http://www.whdeng.cn/raf/model1.html",
             paper_accuracy=91.75,
@@ -79,7 +180,7 @@ TASKS: dict[str, Task] = {
             dataset="affectnet",
             dataset_config="7",
             label_names=AFFECTNET7_LABELS,
-            multi_label=False,
+            kind="fer",
             dataset_title="AffectNet (7 classes)",
             dataset_url="http://mohammadmahoor.com/affectnet/",
             paper_accuracy=66.66,
@@ -95,8 +196,19 @@ TASKS: dict[str, Task] = {
             dataset="affectnet",
             dataset_config="8",
             label_names=AFFECTNET8_LABELS,
-            multi_label=False,
+            kind="fer",
             dataset_title="AffectNet (8 classes)",
+            dataset_url="http://mohammadmahoor.com/affectnet/",
+            face_crop="affectnet",
+        ),
+        Task(
+            name="affectnet_va",
+            model_name="faer_affectnet_va",
+            dataset="affectnet",
+            dataset_config="va",
+            label_names=AFFECTNET_VA_LABELS,
+            kind="va",
+            dataset_title="AffectNet (valence and arousal)",
             dataset_url="http://mohammadmahoor.com/affectnet/",
             face_crop="affectnet",
         ),

@@ -27,7 +27,8 @@ def test_card_parses_and_has_required_metadata(task):
     card = ModelCard(text)  # raises on invalid YAML or model-index
     meta = _metadata(text)
     assert card.data.library_name == "timm" and meta["pipeline_tag"] == "image-classification"
-    assert meta["license"] and meta["datasets"] == [TASKS[task].dataset] and "accuracy" in meta["metrics"]
+    headline = "accuracy" if TASKS[task].spec.fractions else "ccc"  # valence/arousal: no accuracy
+    assert meta["license"] and meta["datasets"] == [TASKS[task].dataset] and headline in meta["metrics"]
     # nothing measured -> no model-index, and the card says no weights exist
     assert "model-index" not in meta
     assert "No trained FAER weights are published yet" in text
@@ -63,6 +64,26 @@ def test_measured_results_go_into_model_index():
     assert "lr: 0.00025" in text and "hf-hub:me/faer_atto.rafdb" in text
     # paper numbers stay out of the model-index
     assert all(e.metric_value != 91.75 for e in evals)
+
+
+def test_valence_arousal_card_carries_measured_values_on_their_own_scale():
+    results = {"ccc": 0.4215, "pcc": -0.05, "rmse": 1.2, "sagr": 0.75, "ccc_valence": 0.61234,
+               "num_samples": 30, "split": "test", "class_accuracy": {}}
+    text = render_model_card("affectnet_va", architecture="faer_atto", repo_id="me/faer_atto.affectnet_va",
+                             results=results)
+    ModelCard(text)
+    meta = _metadata(text)
+    assert "regression" in meta["tags"] and "ccc" in meta["metrics"]
+    _, evals = model_index_to_eval_results(meta["model-index"])
+    assert [(e.metric_type, e.metric_value) for e in evals] == [
+        ("ccc", 0.4215), ("pcc", -0.05), ("rmse", 1.2), ("sagr", 0.75), ("ccc_valence", 0.6123)]
+    assert "| ccc | 0.4215 |" in text and "| rmse | 1.2000 |" in text
+    assert "The paper reports no results for AffectNet (valence and arousal)" in text
+    assert 'problem_type: "regression"' in text and "no softmax" in text
+    with pytest.raises(ValueError, match="not a finite number"):
+        render_model_card("affectnet_va", results={"ccc": float("nan")})
+    # nothing measured: no model-index at all
+    assert "model-index" not in _metadata(render_model_card("affectnet_va"))
 
 
 def test_synthetic_results_are_flagged():

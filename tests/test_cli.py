@@ -8,7 +8,8 @@ def test_list_models_reports_tags_tasks_and_sizes():
     entries = {e.name: e for e in list_models()}
     assert entries["faer_raf"].task == "rafdb" and entries["faer_raf"].num_classes == 7
     assert entries["faer_celeba"].num_classes == 40
-    assert set(entries["faer_atto"].tags) == {"in1k", "celeba", "rafdb", "affectnet7", "affectnet8"}
+    assert set(entries["faer_atto"].tags) == {"in1k", "celeba", "rafdb", "affectnet7", "affectnet8", "affectnet_va"}
+    assert entries["faer_affectnet_va"].task == "affectnet_va" and entries["faer_affectnet_va"].num_classes == 2
     assert abs(entries["faer_raf"].params / 1e6 - 101.7) < 0.1
 
 
@@ -16,7 +17,7 @@ def test_list_command_prints_a_table(capsys):
     assert main(["list", "--filter", "faer_a*"]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert lines[0].split() == ["model", "tags", "task", "classes", "params", "(M)"]
-    assert [line.split()[0] for line in lines[1:]] == ["faer_affectnet", "faer_affectnet8", "faer_atto"]
+    assert [line.split()[0] for line in lines[1:]] == ["faer_affectnet", "faer_affectnet8", "faer_affectnet_va", "faer_atto"]
 
 
 def test_errors_are_reported_with_exit_status_2(tmp_path, capsys):

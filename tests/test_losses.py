@@ -72,3 +72,28 @@ def test_build_criterion_by_task_kind():
     assert isinstance(fer, FERLoss) and fer.center_weight == 0.5 and fer.center.centers.shape == (7, 8)
     with pytest.raises(ValueError, match="unknown task kind"):
         build_criterion("xyz", num_classes=2, feature_dim=2)
+
+
+def test_ccc_loss_is_one_minus_the_metric_ccc_plus_weighted_mse():
+    from faer_hub.losses import CCCLoss, build_criterion
+    from faer_hub.metrics import load_metric
+
+    pred = torch.tensor([[0.5, 0.3], [-0.5, 0.5], [0.0, 0.7], [0.0, 0.9]])
+    true = torch.tensor([[0.5, 0.2], [-0.5, 0.4], [0.5, 0.6], [-0.5, 0.8]])
+    ccc = load_metric("va_regression").compute(predictions=pred.tolist(), references=true.tolist())["ccc"]
+    loss, parts = CCCLoss(mse_weight=0.0)(pred, true)
+    assert loss.item() == pytest.approx(1 - ccc, abs=1e-6) and set(parts) == {"ccc_loss"}
+    mse = ((pred - true) ** 2).mean().item()  # (0.125 + 0.01) / 2
+    loss, parts = build_criterion("va", num_classes=2, feature_dim=8, options={"mse_weight": 2.0})(pred, true)
+    assert mse == pytest.approx(0.0675) and loss.item() == pytest.approx(1 - ccc + 2 * mse, abs=1e-6)
+    assert parts["mse"].item() == pytest.approx(mse)
+    assert CCCLoss()(true, true)[0].item() == pytest.approx(0.0, abs=1e-6)  # perfect: CCC 1, MSE 0
+
+
+def test_ccc_loss_stays_finite_on_a_constant_batch_and_has_gradients():
+    from faer_hub.losses import CCCLoss
+
+    outputs = torch.zeros(3, 2, requires_grad=True)
+    loss, _ = CCCLoss()(outputs, torch.full((3, 2), 0.5))  # 0/0 without the epsilon
+    loss.backward()
+    assert torch.isfinite(loss) and torch.isfinite(outputs.grad).all() and outputs.grad.abs().sum() > 0

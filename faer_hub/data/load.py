@@ -58,9 +58,15 @@ def stratified_split_indices(labels: np.ndarray, fraction: float, seed: int) -> 
     return keep, held_out
 
 
+STRATIFY_COLUMNS = ("label", "expression")
+"""Class columns the validation carve stratifies by (the first one present)."""
+
+
 def carve_validation(train: datasets.Dataset, validation_size: float, seed: int) -> tuple[datasets.Dataset, datasets.Dataset]:
-    """Split ``train`` into (train, validation), stratified by ``label``, deterministic for ``seed``."""
-    labels = np.asarray(train.with_format("numpy")["label"])
+    """Split ``train`` into (train, validation), stratified by ``label`` (AffectNet valence/arousal:
+    by ``expression``), deterministic for ``seed``."""
+    column = next(c for c in STRATIFY_COLUMNS if c in train.features)
+    labels = np.asarray(train.with_format("numpy")[column])
     keep, held = stratified_split_indices(labels, validation_size, seed)
     return train.select(keep), train.select(held)
 
@@ -71,7 +77,7 @@ def load_dataset(name: str, data_dir: str | os.PathLike, config: str | None = No
     """Prepare (once, cached) and load a manually downloaded dataset.
 
     ``name``: ``'celeba'``, ``'rafdb'`` (config ``'aligned'``/``'original'``) or ``'affectnet'``
-    (config ``'7'``/``'8'``). The layout in ``data_dir`` is detected. Always returns splits
+    (config ``'7'``/``'8'``, or ``'va'`` for valence and arousal). The layout in ``data_dir`` is detected. Always returns splits
     ``train``, ``validation`` and ``test``: CelebA uses its own partition; for RAF-DB and
     AffectNet ``validation_size`` of train is held out, stratified by label and seeded by
     ``seed`` (the test split is never touched). Bad rows raise

@@ -2,7 +2,9 @@
 
 Tests, benchmarks and the default job run the real loaders on this data. Everything is
 deterministic for a seed. Expressions are balanced across classes; AffectNet files also
-hold rows with codes 8-10 (and contempt, 7) that the loaders must filter out.
+hold rows with codes 8-10 (and contempt, 7) that the loaders must filter out. AffectNet's
+valence and arousal follow the drawn expression (:data:`AFFECTNET_VA_CENTRES` plus noise), so a
+model can learn them from the face; Uncertain and No-Face rows get -2, as in the real files.
 
 >>> from faer_hub.data.synth import write_synthetic
 >>> root = write_synthetic("rafdb", "/tmp/raf", num_train=70, num_test=35)  # doctest: +SKIP
@@ -44,6 +46,21 @@ LANDMARK5_NAMES = ("lefteye_x lefteye_y righteye_x righteye_y nose_x nose_y "
                    "leftmouth_x leftmouth_y rightmouth_x rightmouth_y")
 AFFECTNET_HEADER = ("subDirectory_filePath,face_x,face_y,face_width,face_height,"
                     "facial_landmarks,expression,valence,arousal")
+AFFECTNET_VA_CENTRES: dict[int, tuple[float, float]] = {
+    0: (0.0, 0.0),      # neutral
+    1: (0.75, 0.4),     # happiness
+    2: (-0.65, -0.35),  # sadness
+    3: (0.25, 0.75),    # surprise
+    4: (-0.6, 0.7),     # fear
+    5: (-0.7, 0.2),     # disgust
+    6: (-0.5, 0.6),     # anger
+    7: (-0.35, 0.05),   # contempt
+    8: (0.0, -0.2),     # None: drawn with a neutral face
+}
+"""(valence, arousal) around which generated faces of each expression code are annotated: roughly
+where the expressions sit on the circumplex (Russell 1980), far enough apart to be learnt."""
+AFFECTNET_VA_NOISE = 0.12
+"""Standard deviation of the Gaussian noise added to each centre (values then clipped to [-1, 1])."""
 AFFECTNET_FOLDER_NAMES = ("neutral", "happy", "sad", "surprise", "fear", "disgust", "anger", "contempt")
 """Class folder names of common AffectNet redistributions, by expression code 0-7."""
 
@@ -215,6 +232,16 @@ def _affectnet_codes(n: int, rng: np.random.Generator, with_extra: bool) -> list
     return codes
 
 
+def affectnet_va(code: int, rng: np.random.Generator) -> tuple[float, float]:
+    """(valence, arousal) for a generated face with expression ``code``, rounded to 6 decimals as
+    written; (-2, -2), AffectNet's "no value", for Uncertain and No-Face (9, 10)."""
+    if code not in AFFECTNET_VA_CENTRES:
+        return -2.0, -2.0
+    centre = np.asarray(AFFECTNET_VA_CENTRES[code])
+    valence, arousal = np.clip(centre + rng.normal(0.0, AFFECTNET_VA_NOISE, 2), -1.0, 1.0)
+    return round(float(valence), 6), round(float(arousal), 6)
+
+
 def _affectnet_face(seed: int, keys: tuple[int, ...], code: int, size: tuple[int, int],
                     face_box: tuple[float, float, float, float] | None = None) -> Rendered:
     if code <= 7:
@@ -247,8 +274,9 @@ def _write_affectnet_official(root: Path, counts: dict[str, int], seed: int) -> 
             _jpeg(face.image, root / "Manually_Annotated_Images" / sub / name)
             points = face.landmarks68 or [(x + fw / 2, y + fh / 2)] * 68
             lm = ";".join(f"{v:.2f}" for p in points for v in p)
-            valence, arousal = (-2, -2) if code >= 8 else (round(float(rng.uniform(-1, 1)), 6),
-                                                           round(float(rng.uniform(-1, 1)), 6))
+            valence, arousal = affectnet_va(code, rng)
+            if code >= 9:
+                valence, arousal = -2, -2  # written as the real files do
             rows.append([f"{sub}/{name}", x, y, fw, fh, lm, code, valence, arousal])
         _write_csv(lists / csv_name, AFFECTNET_HEADER.split(",") if split == "train" else None, rows)
 
@@ -263,8 +291,9 @@ def _write_affectnet_new(root: Path, counts: dict[str, int], seed: int, size: tu
             ann.mkdir(parents=True, exist_ok=True)
             rng = _rng(seed, 7, split_code, i)
             np.save(ann / f"{i}_exp.npy", np.array(str(code)))
-            np.save(ann / f"{i}_val.npy", np.array(str(round(float(rng.uniform(-1, 1)), 6))))
-            np.save(ann / f"{i}_aro.npy", np.array(str(round(float(rng.uniform(-1, 1)), 6))))
+            valence, arousal = affectnet_va(code, rng)
+            np.save(ann / f"{i}_val.npy", np.array(str(valence)))  # the release stores strings
+            np.save(ann / f"{i}_aro.npy", np.array(str(arousal)))
             np.save(ann / f"{i}_lnd.npy", np.array([v for p in face.landmarks68 for v in p], dtype=np.float64))
 
 

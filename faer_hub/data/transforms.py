@@ -7,7 +7,8 @@ training, ImageNet normalisation. More augmentation: pass ``augment`` (timm
 ``re_prob``).
 
 Batches are dicts: ``{"pixel_values": float [B, 3, H, W], "labels": long [B]}`` for expression
-datasets (``label`` column) or ``float [B, 40]`` 0/1 for CelebA (``attributes`` column).
+datasets (``label`` column), ``float [B, 40]`` 0/1 for CelebA (``attributes`` column) or
+``float [B, 2]`` for AffectNet's valence/arousal config (``valence`` and ``arousal`` columns).
 
 Speed: :func:`build_dataloader` fetches a whole batch per dataset call, resizes each image to
 a uint8 tensor (timm's ``use_prefetcher`` form of the same transform) and normalises the
@@ -75,15 +76,37 @@ def build_transform(data_config: Mapping[str, Any], *, training: bool,
     return T.Compose([T.RandomHorizontalFlip(0.5), resize]) if training else resize
 
 
-def target_column(features: Mapping[str, Any]) -> str:
-    """``'label'`` (expression datasets) or ``'attributes'`` (CelebA)."""
+Target = str | tuple[str, ...]
+"""One target column, or several stacked into one vector per example (valence, arousal)."""
+
+
+def target_column(features: Mapping[str, Any]) -> Target:
+    """``'label'`` (expression datasets), ``'attributes'`` (CelebA) or ``('valence', 'arousal')``
+    (AffectNet's valence/arousal config, which has no ``label`` column)."""
+    from ..labels import AFFECTNET_VA_LABELS
+
     for name in ("label", "attributes"):
         if name in features:
             return name
-    raise KeyError(f"dataset has neither a 'label' nor an 'attributes' column: {list(features)}")
+    if all(name in features for name in AFFECTNET_VA_LABELS):
+        return AFFECTNET_VA_LABELS
+    raise KeyError(f"dataset has no 'label', 'attributes' or 'valence' + 'arousal' columns: {list(features)}")
 
 
-def batch_transform(image_transform: ImageTransform, target: str, *,
+def target_columns(target: Target) -> list[str]:
+    """The dataset columns a target reads."""
+    return [target] if isinstance(target, str) else list(target)
+
+
+def read_target(row: Mapping[str, Any], target: Target) -> Any:
+    """The target of one example (or of a batch fetched as a dict of lists): the column's value,
+    or the columns stacked into a vector per example."""
+    if isinstance(target, str):
+        return row[target]
+    return np.stack([np.asarray(row[name], dtype=np.float32) for name in target], axis=-1)
+
+
+def batch_transform(image_transform: ImageTransform, target: Target, *,
                     normalize_with: Mapping[str, Any] | None = None,
                     prepare: Callable[[Image.Image], Image.Image] | None = None) -> Callable[[dict], dict]:
     """A ``Dataset.with_transform`` function: decoded batch -> ``pixel_values`` and ``labels``.
@@ -101,7 +124,7 @@ def batch_transform(image_transform: ImageTransform, target: str, *,
         def apply(batch: dict[str, list]) -> dict[str, Any]:
             return {
                 "pixel_values": [image_transform(decode(image)) for image in batch["image"]],
-                "labels": batch[target],
+                "labels": read_target(batch, target),
             }
         return apply
 
@@ -111,7 +134,7 @@ def batch_transform(image_transform: ImageTransform, target: str, *,
         pixels = torch.stack([image_transform(decode(image)) for image in batch["image"]])
         return {
             "pixel_values": normalize(pixels),
-            "labels": _label_tensor(batch[target]),
+            "labels": _label_tensor(read_target(batch, target)),
         }
     return apply_batched
 
@@ -149,7 +172,7 @@ def collate(batch: Sequence[Mapping[str, Any]] | Mapping[str, Sequence[Any]]) ->
 
     Accepts a list of examples (ordinary DataLoader batching) or one dict of lists (a batch
     fetched in one call, as :func:`build_dataloader` does). Integer labels become ``long``
-    ``[B]``; attribute vectors become ``float`` ``[B, 40]``.
+    ``[B]``; attribute vectors become ``float`` ``[B, 40]``, valence/arousal ``float`` ``[B, 2]``.
     """
     if isinstance(batch, Mapping):
         pixels, labels = batch["pixel_values"], batch["labels"]
@@ -198,7 +221,7 @@ def build_dataloader(dataset: Any, model_or_data_config: DataConfigSource = None
     batched = not (training and augment and augment.get("re_prob", 0) > 0)  # erasing needs floats
     transform = build_transform(data_config, training=training, augment=augment, normalize=not batched)
     fn = batch_transform(transform, target, normalize_with=data_config if batched else None, prepare=prepare)
-    view = dataset.with_transform(fn, columns=["image", target])
+    view = dataset.with_transform(fn, columns=["image", *target_columns(target)])
     generator = torch.Generator().manual_seed(seed)
     if balanced:
         if target != "label":

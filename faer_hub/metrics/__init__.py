@@ -5,6 +5,7 @@ They load from the package folder, never from the Hub::
     from faer_hub.metrics import load_metric
     fer = load_metric("fer_accuracy")      # accuracy, per-class, balanced, macro F1, confusion
     fae = load_metric("fae_accuracy")      # mean + per-attribute accuracy
+    va = load_metric("va_regression")      # CCC, PCC, RMSE, SAGR per dimension (valence, arousal)
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import evaluate
 __all__ = ["METRICS_DIR", "METRIC_NAMES", "load_metric", "metric_name_for"]
 
 METRICS_DIR = Path(__file__).resolve().parent
-METRIC_NAMES = ("fer_accuracy", "fae_accuracy")
+METRIC_NAMES = ("fer_accuracy", "fae_accuracy", "va_regression")
 
 
 def load_metric(name: str) -> evaluate.EvaluationModule:
@@ -31,5 +32,7 @@ def load_metric(name: str) -> evaluate.EvaluationModule:
 
 
 def metric_name_for(kind: str) -> str:
-    """The packaged metric of a task kind (``'fer'`` or ``'fae'``)."""
-    return {"fer": "fer_accuracy", "fae": "fae_accuracy"}[kind]
+    """The packaged metric of a task kind (``'fer'``, ``'fae'`` or ``'va'``; :data:`faer_hub.tasks.KINDS`)."""
+    from ..tasks import KINDS
+
+    return KINDS[kind].metric

@@ -12,10 +12,11 @@ stages, head, feature extraction, layer-wise lr decay groups) is timm's.
 Pretrained configs, per architecture ``faer_<size>``:
   * ``.in1k``: backbone initialised from timm's ImageNet ConvNeXt of the same size, CC
     Attention and head left at init (the stand-in for the paper's unpublished MS-Celeb backbone).
-  * ``.celeba``, ``.rafdb``, ``.affectnet7``, ``.affectnet8``: FAER trained for that task, with
-    label names, published at ``<HUB_NAMESPACE>/faer_<size>.<task>`` (none are published yet).
-Task models ``faer_celeba``, ``faer_raf``, ``faer_affectnet`` and ``faer_affectnet8`` are
-``faer_base`` (the paper's size) with that task's config.
+  * ``.celeba``, ``.rafdb``, ``.affectnet7``, ``.affectnet8``, ``.affectnet_va``: FAER trained for
+    that task, with label names, published at ``<HUB_NAMESPACE>/faer_<size>.<task>`` (none are
+    published yet).
+Task models ``faer_celeba``, ``faer_raf``, ``faer_affectnet``, ``faer_affectnet8`` and
+``faer_affectnet_va`` are ``faer_base`` (the paper's size) with that task's config.
 """
 
 from __future__ import annotations
@@ -298,7 +299,7 @@ def _task_cfg(size: str, task_name: str) -> Dict[str, Any]:
         num_classes=task.num_classes,
         label_names=task.label_names,
         license="other",  # FAER code is MIT; weights trained on research-only datasets
-        description=f"FAER-{size} for {task.dataset_title}" + (" (multi-label)" if task.multi_label else ""),
+        description=f"FAER-{size} for {task.dataset_title} ({task.spec.description})",
     )
 
 
@@ -399,3 +400,9 @@ def faer_affectnet(pretrained: bool = False, **kwargs: Any) -> FAER:
 def faer_affectnet8(pretrained: bool = False, **kwargs: Any) -> FAER:
     """FAER-Base for AffectNet's 8 expressions (codes 0-7, with contempt)."""
     return _faer("faer_affectnet8", PAPER_SIZE, pretrained, **kwargs)
+
+
+@register_model
+def faer_affectnet_va(pretrained: bool = False, **kwargs: Any) -> FAER:
+    """FAER-Base for AffectNet's valence and arousal (2 continuous outputs in [-1, 1]; not in the paper)."""
+    return _faer("faer_affectnet_va", PAPER_SIZE, pretrained, **kwargs)

@@ -102,6 +102,8 @@ class LossConfig:
     """FER: the centers' own lr as a multiple of ``optim.lr`` (no weight decay on them)."""
     label_smoothing: float = 0.0
     """FER: cross-entropy label smoothing."""
+    mse_weight: float = 1.0
+    """Valence/arousal: weight of the mean squared error added to 1 - CCC (0: CCC alone)."""
 
 
 @dataclass
@@ -134,7 +136,8 @@ class TrainConfig:
 class EvalConfig:
     select_metric: Optional[str] = None
     """Validation metric that picks the best epoch (default: ``accuracy`` for FER,
-    ``mean_accuracy`` for FAE); higher is better."""
+    ``mean_accuracy`` for FAE, ``ccc`` (mean of valence and arousal) for valence/arousal);
+    higher is better."""
     use_ema: bool = True
     """Evaluate and export the EMA weights when ``train.ema`` is on."""
 
@@ -158,7 +161,7 @@ class TrackingConfig:
 @dataclass
 class Config:
     task: str = "rafdb"
-    """``celeba``, ``rafdb``, ``affectnet7`` or ``affectnet8``."""
+    """``celeba``, ``rafdb``, ``affectnet7``, ``affectnet8`` or ``affectnet_va``."""
     seed: int = 0
     model: ModelConfig = field(default_factory=ModelConfig)
     data: DataConfig = field(default_factory=DataConfig)
@@ -228,6 +231,9 @@ def _check_values(config: Config, source: str) -> None:
             raise ConfigError(f"{source}: config key '{key}' {what}")
 
     need(config.task in TASKS, "task", f"must be one of {', '.join(TASKS)}, got {config.task!r}")
+    task = TASKS[config.task]
+    need(not config.data.balanced_sampling or task.kind == "fer", "data.balanced_sampling",
+         f"needs single-label classes to balance; task {task.name!r} is {task.spec.description}")
     need(config.train.epochs >= 1, "train.epochs", "must be at least 1")
     need(config.train.cpu_threads is None or config.train.cpu_threads >= 1, "train.cpu_threads", "must be at least 1")
     for key in ("global_batch_size", "per_device_batch_size", "eval_batch_size", "log_every_steps"):
@@ -243,6 +249,7 @@ def _check_values(config: Config, source: str) -> None:
     need(config.train.dist_timeout_minutes > 0, "train.dist_timeout_minutes", "must be positive")
     need(0.0 <= config.loss.label_smoothing < 1.0, "loss.label_smoothing", "must be in [0, 1)")
     need(config.loss.center_weight >= 0, "loss.center_weight", "must be 0 or more")
+    need(config.loss.mse_weight >= 0, "loss.mse_weight", "must be 0 or more")
 
 
 def config_to_dict(config: Config) -> dict[str, Any]:

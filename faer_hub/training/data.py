@@ -84,15 +84,19 @@ class SeededAugmentDataset(Dataset):
     """``dataset[index]`` -> ``{"pixel_values": transform(image), "labels": target}``, each random
     transform seeded per draw.
 
-    ``dataset`` is a Hugging Face split with an ``image`` column and a ``label`` (FER) or
-    ``attributes`` (FAE) column; ``__getitem__`` takes the ``(index, aug_seed)`` pairs of
+    ``dataset`` is a Hugging Face split with an ``image`` column and a ``label`` (FER),
+    ``attributes`` (FAE) or ``valence`` + ``arousal`` column (``target_column``, see
+    :func:`faer_hub.data.transforms.target_column`); ``__getitem__`` takes the ``(index, aug_seed)`` pairs of
     :class:`EpochSampler` (or a plain index, seeded by the index alone).
     """
 
-    def __init__(self, dataset: Any, transform: Callable[[Any], torch.Tensor], target_column: str) -> None:
+    def __init__(self, dataset: Any, transform: Callable[[Any], torch.Tensor], target_column: Any) -> None:
+        from ..data.transforms import read_target
+
         self.dataset = dataset
         self.transform = transform
         self.target_column = target_column
+        self._read_target = read_target
 
     def __len__(self) -> int:
         return len(self.dataset)
@@ -104,7 +108,7 @@ class SeededAugmentDataset(Dataset):
         if isinstance(image, (Image.Image, dict, bytes)):
             image = read_image(image)  # the decoder of predict: same file, same pixels
         if aug_seed is None:  # a plain index (evaluation): the transform is deterministic
-            return {"pixel_values": self.transform(image), "labels": example[self.target_column]}
+            return {"pixel_values": self.transform(image), "labels": self._read_target(example, self.target_column)}
         python_state = random.getstate()
         with torch.random.fork_rng(devices=[]):
             torch.default_generator.manual_seed(aug_seed)
@@ -113,7 +117,7 @@ class SeededAugmentDataset(Dataset):
                 pixels = self.transform(image)
             finally:
                 random.setstate(python_state)
-        return {"pixel_values": pixels, "labels": example[self.target_column]}
+        return {"pixel_values": pixels, "labels": self._read_target(example, self.target_column)}
 
 
 def build_eval_loader(split: Any, data_config: Mapping[str, Any], *, batch_size: int, num_workers: int = 0) -> DataLoader:
@@ -121,12 +125,12 @@ def build_eval_loader(split: Any, data_config: Mapping[str, Any], *, batch_size:
     (resize to the model's input size) and ``{"pixel_values": uint8, "labels"}`` batches.
 
     Workers persist across passes (validation runs every epoch)."""
-    from ..data.transforms import build_transform, collate, target_column
+    from ..data.transforms import build_transform, collate, target_column, target_columns
 
     target = target_column(split.features)
     resize = build_transform(data_config, training=False, normalize=False)
     return DataLoader(
-        SeededAugmentDataset(split.select_columns(["image", target]), resize, target),
+        SeededAugmentDataset(split.select_columns(["image", *target_columns(target)]), resize, target),
         batch_size=batch_size,
         shuffle=False,
         collate_fn=collate,
@@ -153,7 +157,7 @@ def build_train_loader(
     ``{"pixel_values": uint8, "labels"}`` dicts, normalised on the device by the training loop.
     ``balanced``: class-balanced draws with replacement.
     """
-    from ..data.transforms import build_transform, collate, target_column
+    from ..data.transforms import build_transform, collate, target_column, target_columns
 
     target = target_column(split.features)
     resize = build_transform(data_config, training=False, normalize=False)
@@ -161,12 +165,13 @@ def build_train_loader(
     weights = None
     if balanced:
         if target != "label":
-            raise ValueError("data.balanced_sampling needs single-label classes; CelebA is multi-label")
+            raise ValueError("data.balanced_sampling needs single-label classes (a label column); CelebA is "
+                             "multi-label and AffectNet valence/arousal has no classes")
         labels = split.with_format("numpy")["label"]
         weights = class_balanced_weights(labels, split.features["label"].num_classes)
     sampler = EpochSampler(len(split), seed=seed, weights=weights)
     loader = DataLoader(
-        SeededAugmentDataset(split.select_columns(["image", target]), transform, target),
+        SeededAugmentDataset(split.select_columns(["image", *target_columns(target)]), transform, target),
         batch_size=batch_size,
         sampler=sampler,
         collate_fn=collate,

@@ -12,7 +12,7 @@ import datasets
 from timm.utils import ModelEmaV3
 from torch import nn
 
-from ..tasks import Task
+from ..tasks import KINDS, Task
 from .config import Config, ConfigError, TrainConfig, config_to_dict, load_config
 
 __all__ = [
@@ -50,7 +50,9 @@ def gradient_accumulation_steps(train: TrainConfig, num_processes: int) -> int:
     return train.global_batch_size // per_step
 
 
-SELECTABLE_METRICS = {"fer": ("accuracy", "balanced_accuracy", "macro_f1"), "fae": ("mean_accuracy",)}
+SELECTABLE_METRICS = {name: kind.select_metrics for name, kind in KINDS.items()}
+"""Validation metrics that may pick the best epoch, per task kind (higher is better; the first is
+the default). Valence/arousal: CCC, the mean over the two or one of them."""
 
 
 def selection_metric(config: Config, task: Task) -> str:

@@ -1,4 +1,5 @@
-"""Result figures: class-wise accuracy bars (paper Fig. 4 style) and FER confusion matrices.
+"""Result figures: class-wise accuracy bars (paper Fig. 4 style), FER confusion matrices, and
+valence-arousal scatters of predictions against labels.
 
 Values are fractions in [0, 1] (as :func:`faer_hub.evaluation.evaluate_model` returns them) and
 are drawn in percent. Comparison series (for example the paper's Table 5, via
@@ -146,6 +147,60 @@ def plot_confusion_matrix(
     return fig
 
 
+def plot_va_scatter(
+    predictions: Sequence[Sequence[float]] | np.ndarray,
+    references: Sequence[Sequence[float]] | np.ndarray,
+    *,
+    label_names: Sequence[str] = ("valence", "arousal"),
+    metrics: Mapping | None = None,
+    max_links: int = 400,
+    title: str | None = None,
+    path: str | os.PathLike | None = None,
+):
+    """Valence-arousal predictions against labels: the circumplex plane with each label linked to
+    its prediction (at most ``max_links`` links, evenly chosen), and one predicted-vs-labelled
+    scatter per dimension with the identity line and, when ``metrics`` (of the ``va_regression``
+    metric) are given, the dimension's CCC and RMSE in its title."""
+    plt = _pyplot()
+    pred = np.asarray(predictions, dtype=float)
+    true = np.asarray(references, dtype=float)
+    if pred.shape != true.shape or pred.ndim != 2 or pred.shape[1] != 2 or not len(pred):
+        raise ValueError(f"predictions {pred.shape} and references {true.shape} must both be (N > 0, 2)")
+    fig, axes = plt.subplots(1, 3, figsize=(13.5, 4.6))
+    plane = axes[0]
+    links = np.linspace(0, len(pred) - 1, min(max_links, len(pred))).round().astype(int)
+    for i in np.unique(links):
+        plane.plot([true[i, 0], pred[i, 0]], [true[i, 1], pred[i, 1]], color="gray", linewidth=0.4, alpha=0.5)
+    plane.scatter(true[:, 0], true[:, 1], s=12, label="label", color="tab:blue", alpha=0.7)
+    plane.scatter(pred[:, 0], pred[:, 1], s=12, marker="x", label="prediction", color="tab:orange", alpha=0.8)
+    plane.axhline(0, color="black", linewidth=0.5)
+    plane.axvline(0, color="black", linewidth=0.5)
+    plane.set_xlabel(label_names[0])
+    plane.set_ylabel(label_names[1])
+    plane.set_title(f"{len(pred)} faces: label -> prediction")
+    plane.legend(loc="lower right", fontsize=8)
+    for d, ax in enumerate(axes[1:]):
+        name = label_names[d]
+        ax.scatter(true[:, d], pred[:, d], s=10, alpha=0.6)
+        ax.plot([-1, 1], [-1, 1], color="black", linewidth=0.8, linestyle="--", label="prediction = label")
+        ax.set_xlabel(f"{name} (label)")
+        ax.set_ylabel(f"{name} (prediction)")
+        ccc, rmse = (metrics or {}).get(f"ccc_{name}"), (metrics or {}).get(f"rmse_{name}")
+        ax.set_title(name + (f": CCC {ccc:.3f}, RMSE {rmse:.3f}" if ccc is not None and rmse is not None else ""))
+        ax.legend(loc="upper left", fontsize=8)
+    for ax in axes:
+        ax.set_xlim(-1.05, 1.05)
+        ax.set_ylim(-1.05, 1.05)
+        ax.set_aspect("equal")
+        ax.grid(alpha=0.3)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    if path is not None:
+        save_figure(fig, path)
+    return fig
+
+
 def save_figure(fig, path: str | os.PathLike, *, dpi: int = 110) -> Path:
     """Save ``fig`` as PNG through a temporary file, then close it."""
     plt = _pyplot()
@@ -166,10 +221,21 @@ def figures_for_metrics(
     *,
     compare_paper: bool = True,
     series_name: str = "measured",
+    predictions: Sequence | None = None,
+    references: Sequence | None = None,
 ) -> list[Path]:
-    """Write the figures for an evaluation result: class-wise bars, and a confusion matrix for FER."""
+    """Write the figures for an evaluation result: class-wise bars, and a confusion matrix for FER;
+    for valence/arousal the scatter of ``predictions`` against ``references`` (``va_scatter.png``)."""
     task = get_task(task) if isinstance(task, str) else task
     out = Path(out_dir)
+    if task.regression:
+        if predictions is None or references is None:
+            raise ValueError("valence/arousal figures need the predictions and references (evaluate_model("
+                             "..., return_predictions=True))")
+        return [save_figure(plot_va_scatter(
+            predictions, references, label_names=task.label_names, metrics=metrics,
+            title=task.dataset_title,
+        ), out / "va_scatter.png")]
     paper = paper_series(task) if compare_paper else {}
     primary = metrics.get("mean_accuracy", metrics.get("accuracy"))
     written = [

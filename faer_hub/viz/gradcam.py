@@ -18,7 +18,8 @@ import torch
 from PIL import Image
 
 from ..io import atomic_path, read_image
-from ..sources import is_multi_label, model_label_names
+from ..sources import model_kind, model_label_names
+from ..tasks import activate
 
 DEFAULT_LAYER = "cca"
 
@@ -34,7 +35,8 @@ class CamResult:
     target_index: int
     target_label: str
     score: float
-    """The model's probability for the target (sigmoid for attributes, softmax for classes)."""
+    """The model's probability for the target (sigmoid for attributes, softmax for classes), or
+    its value in [-1, 1] for valence/arousal models."""
     layer: str
 
     @property
@@ -116,8 +118,7 @@ def compute_cams(
     x = torch.stack([normalise(im) for im in pil]).to(device)
     with torch.no_grad():
         logits = torch.cat([model(x[i:i + batch_size]).float() for i in range(0, len(x), batch_size)])
-    multi = is_multi_label(model) if multi_label is None else multi_label
-    probs = logits.sigmoid() if multi else logits.softmax(-1)
+    probs = activate(logits, model_kind(model, multi_label))
     indices = [int(logits[i].argmax()) if t is None else target_index(model, t) for i, t in enumerate(targets)]
     labels = model_label_names(model)
     maps = []

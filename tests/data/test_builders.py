@@ -15,7 +15,7 @@ from PIL import Image
 import faer_hub  # noqa: F401  (registers the FAER models)
 from faer_hub.data import load_dataset, load_task_dataset
 from faer_hub.data.load import get_builder
-from faer_hub.labels import AFFECTNET7_LABELS, AFFECTNET8_LABELS, CELEBA_ATTRIBUTES, RAFDB_LABELS
+from faer_hub.labels import AFFECTNET7_LABELS, AFFECTNET8_LABELS, AFFECTNET_VA_LABELS, CELEBA_ATTRIBUTES, RAFDB_LABELS
 from faer_hub.data.synth import LAYOUTS
 from faer_hub.tasks import TASKS
 
@@ -56,6 +56,11 @@ def test_every_layout_loads_with_expected_splits_and_features(synth_root, synth_
     else:
         label = dd["train"].features["label"]
         assert isinstance(label, datasets.ClassLabel)
+        # AffectNet's valence/arousal columns exist exactly where the layout has them
+        va = {"valence", "arousal"} if dataset == "affectnet" and layout != "folders" else set()
+        assert set(dd["train"].features) == {"image", "image_id", "label", *va}
+        for name in va:
+            assert dd["train"].features[name] == datasets.Value("float32")
         if dataset == "rafdb":
             expected_train, expected_test = n_train, n_test
         else:
@@ -75,6 +80,9 @@ def test_label_names_equal_the_task_model_label_names(synth_root, cache, task_na
     if task.multi_label:
         assert model_names == CELEBA_ATTRIBUTES
         assert " ".join(CELEBA_ATTRIBUTES) in dd["train"].info.description
+    elif task.regression:  # the outputs are the dataset's columns of the same names
+        assert model_names == task.label_names == AFFECTNET_VA_LABELS
+        assert all(dd["train"].features[name] == datasets.Value("float32") for name in model_names)
     else:
         assert tuple(dd["train"].features["label"].names) == model_names == task.label_names
 

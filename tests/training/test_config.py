@@ -31,6 +31,17 @@ def test_paper_recipes(task):
         assert gradient_accumulation_steps(c.train, processes) * c.train.per_device_batch_size * processes == 256
 
 
+def test_valence_arousal_recipe():
+    """Not from the paper: its AffectNet recipe with the regression loss, selected on validation CCC."""
+    c = load_config(CONFIGS / "affectnet_va.yaml")
+    assert (c.task, c.model.name, c.model.img_size, c.model.pretrained) == ("affectnet_va", "faer_base", 224, True)
+    assert (c.optim.lr, c.optim.scheduler, c.train.epochs, c.train.global_batch_size) == (2.5e-4, "exponential", 60, 256)
+    assert (c.loss.mse_weight, c.eval.select_metric, c.data.balanced_sampling) == (1.0, "ccc", False)
+    with pytest.raises(ConfigError, match="data.balanced_sampling' needs single-label classes to balance; task "
+                                          "'affectnet_va' is valence and arousal estimation"):
+        load_config(CONFIGS / "affectnet_va.yaml", ["data.balanced_sampling=true"])
+
+
 def test_demo_config_is_small_and_offline():
     c = load_config(CONFIGS / "demo.yaml")
     assert (c.task, c.model.name, c.model.pretrained, c.data.synthetic) == ("rafdb", "faer_atto", False, True)
