@@ -72,7 +72,7 @@ def test_predict_reports_clipped_values_not_probabilities(fixed_export, tmp_path
     from faer_hub.predict import Predictor, write_report
 
     Image.fromarray(np.random.default_rng(0).integers(0, 255, (70, 60, 3), dtype=np.uint8)).save(tmp_path / "a.png")
-    predictor = Predictor(f"local-dir:{fixed_export}", top_k=5)
+    predictor = Predictor(f"local-dir:{fixed_export}", top_k=5, detect_faces=False)  # noise has no face
     (p,) = predictor.predict([tmp_path]).predictions
     assert p.values == pytest.approx({"valence": 1.0, "arousal": -0.2})  # 3.0 clipped to the scale's end
     assert [label for label, _ in p.top_k] == ["valence", "arousal"] and p.probabilities == {}
