@@ -3,6 +3,8 @@
 import subprocess
 import sys
 
+import warnings
+
 import pytest
 import timm
 import torch
@@ -83,3 +85,18 @@ def test_pickled_objects_are_refused(tmp_path):
     torch.save({"state_dict": {}, "payload": object()}, path)
     with pytest.raises(Exception, match="[Ww]eights only load failed|weights_only"):
         convert_checkpoint(path, tmp_path / "x", task="rafdb", model_name="faer_atto")
+
+
+def test_a_matching_head_that_timm_would_drop_is_warned_about(authors_checkpoint):
+    """faer_atto (tagged .in1k, 1000 classes) + num_classes=7 + the authors' 7-class checkpoint:
+    timm drops the trained head; the user is told, and told how to keep it."""
+    _, path = authors_checkpoint
+    with pytest.warns(UserWarning, match=r"head.fc has 7 outputs, as the model, but timm will drop it .*num_classes=7"):
+        dropped = timm.create_model("faer_atto", pretrained=True, num_classes=7,
+                                    pretrained_cfg_overlay=dict(file=str(path)))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        kept = timm.create_model("faer_atto", pretrained=True, num_classes=7,
+                                 pretrained_cfg_overlay=dict(file=str(path), num_classes=7))
+    reference = torch.load(path, weights_only=True)["state_dict"]["module.head.weight"]
+    assert torch.equal(kept.head.fc.weight, reference) and not torch.equal(dropped.head.fc.weight, reference)

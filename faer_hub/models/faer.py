@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import json
 import re
+import warnings
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Tuple, Union
 
@@ -174,7 +175,24 @@ def checkpoint_filter_fn(state_dict: Dict[str, Any], model: FAER) -> Dict[str, t
         # a plain ConvNeXt backbone: keep CC Attention at its initialisation
         attention = {f"cca.{k}": v for k, v in model.cca.state_dict().items()}
     out.update(attention)
+    _warn_if_head_will_be_dropped(out, model)
     return out
+
+
+def _warn_if_head_will_be_dropped(state_dict: Dict[str, torch.Tensor], model: FAER) -> None:
+    """timm drops a checkpoint's classifier whenever the model's class count differs from the
+    pretrained tag's (``faer_base`` is tagged with ImageNet's 1000), even when the checkpoint's
+    head has exactly the model's outputs: say so, since those are trained weights silently lost."""
+    classifier = model.pretrained_cfg.get("classifier", "head.fc")
+    weight = state_dict.get(f"{classifier}.weight")
+    tag_classes = model.pretrained_cfg.get("num_classes")
+    if weight is not None and weight.shape[0] == model.num_classes and tag_classes not in (None, model.num_classes):
+        warnings.warn(
+            f"the checkpoint's {classifier} has {model.num_classes} outputs, as the model, but timm will drop it "
+            f"because the pretrained config says {tag_classes} classes; keep it with "
+            f"pretrained_cfg_overlay=dict(file=..., num_classes={model.num_classes}) (as `faer-hub convert` does)",
+            stacklevel=2,
+        )
 
 
 def _hub_source(pretrained_cfg: Dict[str, Any]) -> Optional[str]:
