@@ -416,7 +416,7 @@ def write_space(export: str | os.PathLike, out_dir: str | os.PathLike, *, repo_i
     from .tasks import get_task
 
     folder = find_export_folder(export)
-    config = check_export_folder(folder, repo_id=repo_id)
+    config = check_export_folder(folder)  # complete and loadable; the card may name another repo (push --retarget-card)
     repo_id = repo_id or _card_repo_id(folder)
     if not repo_id or "/" not in repo_id:
         raise ValueError(f"{folder}: its card names no Hub repository; pass --repo-id org/name")
