@@ -250,12 +250,15 @@ def results_html(predictions: Sequence[Any], multi_label: bool, threshold: float
         for label, prob, pos in ordered_labels(p.probabilities, p.positive if multi_label else None):
             colour = "#2e9d5b" if (pos or not multi_label) else "#9aa3ad"
             rows.append(
-                f'<tr class="faer-row{" faer-positive" if pos else ""}" data-label="{html.escape(label)}">'
-                f'<td class="faer-label" style="border:none;padding:1px 8px 1px 0;white-space:nowrap">{html.escape(label)}</td>'
-                f'<td style="border:none;width:100%;padding:1px 0"><div style="background:#e5e7eb;border-radius:3px">'
-                f'<div style="width:{100 * prob:.2f}%;background:{colour};height:14px;border-radius:3px"></div>'
-                f'</div></td><td class="faer-value" style="border:none;padding:1px 0 1px 8px;font-family:monospace">'
-                f"{prob:.4f}</td></tr>")
+                f'<div class="faer-row{" faer-positive" if pos else ""}" data-label="{html.escape(label)}" '
+                'style="display:flex;align-items:center;gap:8px;margin:1px 0">'
+                f'<span class="faer-label" style="flex:0 0 11em;overflow:hidden;text-overflow:ellipsis;'
+                f'white-space:nowrap">{html.escape(label)}</span>'
+                '<span style="flex:1 1 auto;background:#e5e7eb;border-radius:3px;height:14px">'
+                f'<span style="display:block;width:{100 * prob:.2f}%;background:{colour};height:14px;'
+                'border-radius:3px"></span></span>'
+                f'<span class="faer-value" style="flex:0 0 4.5em;text-align:right;font-family:monospace">'
+                f"{prob:.4f}</span></div>")
         where = "whole image" if p.box is None else "box {:.0f},{:.0f} {:.0f}x{:.0f}".format(*p.box)
         score = "" if p.score is None else f", detector score {p.score:.3f}"
         head = f"Face {k + 1}" if p.face_index is not None else "Whole image"
@@ -268,8 +271,7 @@ def results_html(predictions: Sequence[Any], multi_label: bool, threshold: float
             f'<div class="faer-face" data-face="{k + 1}" style="margin:0 0 12px">'
             f'<div class="faer-face-title" style="font-weight:600">{head} <span style="font-weight:400">'
             f"({where}{score})</span></div>{note}"
-            f'<table class="faer-bars" style="width:100%;border-collapse:collapse;font-size:13px">'
-            f'{"".join(rows)}</table></div>')
+            f'<div class="faer-bars" style="font-size:13px">{"".join(rows)}</div></div>')
     return '<div class="faer-results">' + "".join(cards) + "</div>"
 
 
@@ -300,7 +302,12 @@ def build_app(sources: Sequence[str] | FaceDemo, *, examples_dir: str | os.PathL
     first = demo.sources[0]
 
     def run(path, source, whole, cam, target):
-        a = demo.analyse(path, source, whole_image=bool(whole), cam=bool(cam), cam_target=target)
+        try:
+            a = demo.analyse(path, source, whole_image=bool(whole), cam=bool(cam), cam_target=target)
+        except Exception as err:  # noqa: BLE001  (a bug: said in the page, not as a bare "Error")
+            print(f"faer-hub app: internal error on {path}: {type(err).__name__}: {err}", file=sys.stderr)
+            a = Analysis(f"**Something went wrong** ({_md(type(err).__name__)}: {_md(err)}). This is a bug in "
+                         "faer\\_hub: please report it with the photo and the model.", "error")
         return a.message, a.picture, a.html, [(im, caption) for im, caption in a.views]
 
     def cam_choices(source):
@@ -328,8 +335,8 @@ def build_app(sources: Sequence[str] | FaceDemo, *, examples_dir: str | os.PathL
                 picture = gr.Image(label="Faces found (numbered)", type="pil", interactive=False,
                                    elem_id="faer-picture", format="png")
                 results = gr.HTML(elem_id="faer-results")
-                views = gr.Gallery(label="Each face as the model saw it", elem_id="faer-views", columns=6,
-                                   height=240, object_fit="contain", format="png")
+                views = gr.Gallery(label="Each face as the model saw it", elem_id="faer-views", columns=4,
+                                   height="auto", object_fit="contain", format="png")
         outputs = [message, picture, results, views]
         options = [model, whole, cam, target]
         photo.change(lambda p: p, photo, current, queue=False).then(run, [current, *options], outputs)
