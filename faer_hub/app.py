@@ -15,10 +15,13 @@ inside gradio, and the example images are drawn at start-up (generated faces, no
 
 from __future__ import annotations
 
+import atexit
 import html
 import os
+import shutil
 import sys
 import tempfile
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -118,6 +121,7 @@ class FaceDemo:
         self.pretrained, self.device, self.threshold = pretrained, device, threshold
         self._detector = detector
         self._models: dict[str, _Loaded | str] = {}
+        self._lock = threading.RLock()  # Gradio runs events in threads; Grad-CAM hooks the shared model
 
     @property
     def detector(self) -> Callable[[Image.Image], list]:
@@ -129,6 +133,10 @@ class FaceDemo:
 
     def load(self, source: str) -> _Loaded | str:
         """The loaded model, or the one-line reason it could not be loaded."""
+        with self._lock:
+            return self._load(source)
+
+    def _load(self, source: str) -> _Loaded | str:
         if source not in self._models:
             from .predict import Predictor
             from .sources import create_model_from_source
@@ -156,6 +164,11 @@ class FaceDemo:
     def analyse(self, path: str | os.PathLike | None, source: str | None = None, *, whole_image: bool = False,
                 cam: bool = False, cam_target: str | None = None) -> Analysis:
         """Everything the page shows for the photo at ``path`` with model ``source``."""
+        with self._lock:
+            return self._analyse(path, source, whole_image, cam, cam_target)
+
+    def _analyse(self, path: str | os.PathLike | None, source: str | None, whole_image: bool, cam: bool,
+                 cam_target: str | None) -> Analysis:
         source = source or self.sources[0]
         if not path:
             return Analysis("Upload a photo, take a webcam snapshot, or click one of the generated faces.", "empty")
@@ -297,7 +310,10 @@ def build_app(sources: Sequence[str] | FaceDemo, *, examples_dir: str | os.PathL
     """The Gradio ``Blocks`` of the demo for one or more model sources (not launched)."""
     gr = _import_gradio()
     demo = sources if isinstance(sources, FaceDemo) else FaceDemo(sources)
-    examples_dir = Path(examples_dir or tempfile.mkdtemp(prefix="faer_app_examples_"))
+    if examples_dir is None:
+        examples_dir = tempfile.mkdtemp(prefix="faer_app_examples_")
+        atexit.register(shutil.rmtree, examples_dir, ignore_errors=True)
+    examples_dir = Path(examples_dir)
     examples = write_example_faces(examples_dir)
     first = demo.sources[0]
 
@@ -361,6 +377,7 @@ def launch(sources: Sequence[str], *, host: str | None = None, port: int | None 
         print(f"faer-hub app: warning: model {source} could not be loaded ({error}); "
               "the page says so when it is picked", file=sys.stderr)
     examples_dir = Path(tempfile.mkdtemp(prefix="faer_app_examples_"))
+    atexit.register(shutil.rmtree, examples_dir, ignore_errors=True)
     blocks = build_app(demo, examples_dir=examples_dir)
     theme = gr.themes.Default(font=["system-ui", "sans-serif"], font_mono=["ui-monospace", "monospace"])
     blocks.launch(server_name=host, server_port=port, share=False, inbrowser=False, quiet=quiet,

@@ -355,7 +355,8 @@ def _add_app_parser(sub: argparse._SubParsersAction) -> None:
                                    "Works offline: no analytics, no share link, no downloads. Ctrl-C stops it.")
     p.add_argument("--model", action="append", required=True,
                    help=f"{_SOURCE_HELP}; repeat for a model picker")
-    p.add_argument("--port", type=int, default=None, help="port (default: GRADIO_SERVER_PORT, else the first free from 7860)")
+    p.add_argument("--port", type=int, default=None,
+                   help="port (default: GRADIO_SERVER_PORT, else the first free from 7860)")
     p.add_argument("--host", default=None,
                    help="address to listen on (default: 127.0.0.1, this machine only; 0.0.0.0 for your network)")
     p.add_argument("--pretrained", action="store_true", help="load the timm names' pretrained weights")
@@ -378,7 +379,8 @@ def _add_space_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--repo-id", default=None, help="the model's Hub repo (default: the one the export's card names)")
     p.add_argument("--package", default=None,
                    help="requirements.txt line that installs faer_hub on the Space "
-                        "(default: faer_hub[app,detect]; e.g. 'faer_hub[app,detect] @ git+https://github.com/ORG/faer_hub')")
+                        "(default: faer_hub[app,detect]; "
+                        "e.g. 'faer_hub[app,detect] @ git+https://github.com/ORG/faer_hub')")
     p.set_defaults(handler=_run_space)
 
 

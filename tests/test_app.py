@@ -103,9 +103,10 @@ def test_space_folder(raf_export, tmp_path, capsys):
     readme = (out / "README.md").read_text()
     assert "sdk: gradio" in readme and "app_file: app.py" in readme and "- me/faer_atto.rafdb" in readme
     # default repo id: the one the export's card names
-    assert main(["space", str(raf_export), str(tmp_path / "space2"), "--package", "faer_hub[app,detect] @ git+https://x/y"]) == 0
+    package = "faer_hub[app,detect] @ git+https://example.org/faer_hub"
+    assert main(["space", str(raf_export), str(tmp_path / "space2"), "--package", package]) == 0
     assert "faer-hub/faer_atto.rafdb" in (tmp_path / "space2" / "app.py").read_text()
-    assert (tmp_path / "space2" / "requirements.txt").read_text().splitlines()[-1] == "faer_hub[app,detect] @ git+https://x/y"
+    assert (tmp_path / "space2" / "requirements.txt").read_text().splitlines()[-1] == package
     capsys.readouterr()
     assert main(["space", str(tmp_path / "nowhere"), str(tmp_path / "space3")]) == 2
     assert "no such folder" in capsys.readouterr().err
