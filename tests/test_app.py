@@ -118,3 +118,30 @@ def test_cards_link_the_space():
     card = render_all_cards()["faer_raf.md"]
     assert "https://huggingface.co/spaces/faer-hub/faer_base.rafdb" in card
     assert "faer-hub app --model hf-hub:faer-hub/faer_base.rafdb" in card
+
+
+def test_space_app_loads_the_model_from_the_hub(raf_export, tmp_path, hf_cache):
+    """The Space's app.py, run as a Space runs it, loads hf-hub:<repo id> (here from an offline cache)."""
+    from offline_hub import populate_hf_cache, run_offline
+
+    out = write_space(raf_export, tmp_path / "space", repo_id="me/faer_atto.rafdb")
+    populate_hf_cache(hf_cache, "me/faer_atto.rafdb", {f: raf_export / f for f in ("config.json", "model.safetensors")})
+    result = run_offline(f"""
+        import runpy, torch, faer_hub.app as app
+        def launch(sources, **kwargs):  # what the Space would serve, without serving it
+            demo = app.FaceDemo(sources, detector=lambda image: [], device="cpu", **kwargs)
+            print("errors", demo.load_all())
+            print("labels", demo.labels(sources[0]))
+            model = demo.load(sources[0]).predictor.model
+            print("weights", float(sum(p.detach().double().sum() for p in model.parameters())))
+        app.launch = launch
+        runpy.run_path({str(out / "app.py")!r}, run_name="__main__")
+    """, hf_cache)
+    assert result.returncode == 0, result.stderr
+    lines = dict(line.split(" ", 1) for line in result.stdout.splitlines())
+    assert lines["errors"] == "{}"
+    assert lines["labels"] == str(["surprise", "fear", "disgust", "happiness", "sadness", "anger", "neutral"])
+    import timm
+
+    local = timm.create_model(f"local-dir:{raf_export}", pretrained=True)
+    assert float(lines["weights"]) == pytest.approx(float(sum(p.detach().double().sum() for p in local.parameters())))
