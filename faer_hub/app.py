@@ -52,6 +52,8 @@ EXAMPLE_FACES: tuple[tuple[str, tuple[tuple[str, int], ...]], ...] = (
     ("two_faces", (("happiness", 3), ("anger", 6))),
 )
 EXAMPLE_SIZE = (240, 288)
+SHOWN_SIDE = 1600
+"""The boxed picture is shown at most this many pixels wide or high (a phone photo is 4000)."""
 CAM_PREDICTED = "predicted class"
 BOX_COLOURS = ((255, 196, 0), (0, 200, 255), (255, 64, 160), (120, 255, 80), (255, 120, 40), (170, 120, 255))
 
@@ -190,14 +192,14 @@ class FaceDemo:
             return Analysis(
                 f"**No face found in {_md(name)}.** The face detector (MTCNN) found none: try a photo with a "
                 "larger, frontal, well-lit face, or tick *already an aligned face crop* to classify the whole "
-                "image.", "no-face", picture=image, report=report)
+                "image.", "no-face", picture=_shown(image), report=report)
         predictions = report.predictions
         crops = [image if p.box is None else predictor.crop(image, _detection(p)) for p in predictions]
         views = self._views(predictor, crops, predictions, cam, cam_target)
         n = len(predictions)
         what = "the whole image (no face detection)" if whole_image else f"{n} face{'s' * (n != 1)}"
         message = f"**{what[0].upper() + what[1:]}** in {_md(name)}, model {_md(source)}."
-        return Analysis(message, "ok", picture=draw_faces(image, predictions),
+        return Analysis(message, "ok", picture=_shown(draw_faces(image, predictions)),
                         html=results_html(predictions, predictor.multi_label, predictor.threshold), views=views,
                         report=report)
 
@@ -211,6 +213,14 @@ class FaceDemo:
         results = compute_cams(predictor.model, crops, targets=target, device=predictor.device)
         return [(Image.fromarray(r.overlay), f"Face {k + 1}: Grad-CAM for {r.target_label} ({r.score:.4f})")
                 for k, r in enumerate(results)]
+
+
+def _shown(image: Image.Image) -> Image.Image:
+    """The picture at most :data:`SHOWN_SIDE` pixels a side (faces were found at full size)."""
+    if max(image.size) > SHOWN_SIDE:
+        image = image.copy()
+        image.thumbnail((SHOWN_SIDE, SHOWN_SIDE), Image.Resampling.LANCZOS)
+    return image
 
 
 def _detection(p: Any) -> Any:

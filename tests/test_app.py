@@ -51,6 +51,9 @@ def test_faces_are_boxed_numbered_and_match_predict(raf_export, photo):
     cam = demo.analyse(photo, cam=True, cam_target="anger")
     assert [c for _, c in cam.views][1].startswith("Face 2: Grad-CAM for anger (")
     assert "Grad-CAM for " + first in demo.analyse(photo, cam=True).views[0][1]  # default: the predicted class
+    big = photo.parent / "big.png"
+    Image.open(photo).resize((3200, 2400)).save(big)
+    assert demo.analyse(big).picture.size == (1600, 1200)  # shown smaller; found at full size
     whole = demo.analyse(photo, whole_image=True)
     assert "whole image" in whole.message.lower() and whole.report.predictions[0].box is None
 
