@@ -135,7 +135,7 @@ def _run_prepare(args: argparse.Namespace) -> int:
     return 0
 
 
-# --- surface: evaluate, cam, predict, push, export-onnx, cards ------------------------------------
+# --- surface: evaluate, cam, predict, push, export-onnx, cards, app, space ----------------------
 
 _SOURCE_HELP = "timm name (faer_raf), 'hf-hub:org/repo', 'local-dir:path' or an export folder"
 
@@ -352,6 +352,51 @@ def _run_cards(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_app_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("app", help="try models in the browser: a local Gradio page (pip install 'faer_hub[app]')",
+                       description="Serve a page where you drop a photo (or take a webcam snapshot) and see each face "
+                                   "boxed and numbered with the model's probabilities and a Grad-CAM overlay. "
+                                   "Works offline: no analytics, no share link, no downloads. Ctrl-C stops it.")
+    p.add_argument("--model", action="append", required=True,
+                   help=f"{_SOURCE_HELP}; repeat for a model picker")
+    p.add_argument("--port", type=int, default=None,
+                   help="port (default: GRADIO_SERVER_PORT, else the first free from 7860)")
+    p.add_argument("--host", default=None,
+                   help="address to listen on (default: 127.0.0.1, this machine only; 0.0.0.0 for your network)")
+    p.add_argument("--pretrained", action="store_true", help="load the timm names' pretrained weights")
+    p.add_argument("--device", default=None, help="cpu, cuda ... (default: cuda if available)")
+    p.set_defaults(handler=_run_app)
+
+
+def _run_app(args: argparse.Namespace) -> int:
+    from .app import launch
+
+    launch(args.model, host=args.host, port=args.port, pretrained=args.pretrained, device=args.device)
+    return 0
+
+
+def _add_space_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("space", help="write a Hugging Face Space folder (app.py, requirements.txt, README.md) "
+                                     "that runs the app on an export's Hub repo")
+    p.add_argument("export", help="export folder (or a training run directory containing export/)")
+    p.add_argument("output_dir", help="folder to write; push it as a Gradio Space")
+    p.add_argument("--repo-id", default=None, help="the model's Hub repo (default: the one the export's card names)")
+    p.add_argument("--package", default=None,
+                   help="requirements.txt line that installs faer_hub on the Space "
+                        "(default: faer_hub[app,detect]; "
+                        "e.g. 'faer_hub[app,detect] @ git+https://github.com/ORG/faer_hub')")
+    p.set_defaults(handler=_run_space)
+
+
+def _run_space(args: argparse.Namespace) -> int:
+    from .app import DEFAULT_PACKAGE, write_space
+
+    out = write_space(args.export, args.output_dir, repo_id=args.repo_id, package=args.package or DEFAULT_PACKAGE)
+    print(f"wrote {out}/app.py, requirements.txt and README.md; push it as a Space: "
+          f"huggingface-cli upload --repo-type space <org>/<space> {out}")
+    return 0
+
+
 PARSERS: list[Callable[[argparse._SubParsersAction], None]] = [
     _add_list_parser,
     _add_convert_parser,
@@ -364,6 +409,8 @@ PARSERS: list[Callable[[argparse._SubParsersAction], None]] = [
     _add_push_parser,
     _add_export_onnx_parser,
     _add_cards_parser,
+    _add_app_parser,
+    _add_space_parser,
 ]
 
 

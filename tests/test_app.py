@@ -1,0 +1,150 @@
+"""The app's analysis without a browser (messages, order, pictures, Grad-CAM) and the Space folder."""
+
+from __future__ import annotations
+
+import ast
+
+import numpy as np
+import pytest
+import timm
+from PIL import Image
+
+import faer_hub  # noqa: F401
+from faer_hub.app import FaceDemo, ordered_labels, write_example_faces, write_space
+from faer_hub.cli import main
+from faer_hub.faces.detect import Detection
+
+from conftest import SMALL_INPUT
+
+
+def _face(x, y, w, h):
+    return Detection((x, y, w, h), 0.99, ((x + 0.3 * w, y + 0.4 * h), (x + 0.7 * w, y + 0.4 * h),
+                                          (x + 0.5 * w, y + 0.6 * h), (x + 0.35 * w, y + 0.8 * h),
+                                          (x + 0.65 * w, y + 0.8 * h)))
+
+
+@pytest.fixture(scope="module")
+def photo(tmp_path_factory):
+    path = tmp_path_factory.mktemp("app") / "photo.png"
+    Image.fromarray(np.random.default_rng(0).integers(0, 256, (120, 160, 3), dtype=np.uint8)).save(path)
+    return path
+
+
+def test_faces_are_boxed_numbered_and_match_predict(raf_export, photo):
+    from faer_hub.predict import Predictor
+
+    def two_faces(image):
+        return [_face(80, 10, 60, 80), _face(5, 20, 40, 50)]
+
+    demo = FaceDemo([str(raf_export)], detector=two_faces, device="cpu")
+    a = demo.analyse(photo)
+    assert a.kind == "ok" and "2 faces" in a.message
+    expected = Predictor(str(raf_export), detector=two_faces, device="cpu", top_k=7).predict([photo]).predictions
+    assert [p.probabilities for p in a.report.predictions] == [p.probabilities for p in expected]
+    assert a.html.count('class="faer-face"') == 2 and a.html.count("faer-row") == 14
+    first = max(expected[0].probabilities, key=expected[0].probabilities.get)
+    assert a.html.index(f'data-label="{first}"') < a.html.index('data-face="2"')
+    assert f"{expected[0].probabilities[first]:.4f}" in a.html
+    assert a.picture.size == (160, 120) and not np.array_equal(np.asarray(a.picture), np.asarray(Image.open(photo)))
+    assert [caption for _, caption in a.views] == ["Face 1: the model's input", "Face 2: the model's input"]
+    assert a.views[0][0].size == (64, 64)
+    cam = demo.analyse(photo, cam=True, cam_target="anger")
+    assert [c for _, c in cam.views][1].startswith("Face 2: Grad-CAM for anger (")
+    assert "Grad-CAM for " + first in demo.analyse(photo, cam=True).views[0][1]  # default: the predicted class
+    big = photo.parent / "big.png"
+    Image.open(photo).resize((3200, 2400)).save(big)
+    assert demo.analyse(big).picture.size == (1600, 1200)  # shown smaller; found at full size
+    whole = demo.analyse(photo, whole_image=True)
+    assert "whole image" in whole.message.lower() and whole.report.predictions[0].box is None
+
+
+def test_page_messages(raf_export, photo, tmp_path):
+    demo = FaceDemo([str(raf_export), str(tmp_path / "gone")], detector=lambda image: [], device="cpu")
+    (tmp_path / "notes.txt").write_text("not a photo")
+    a = demo.analyse(tmp_path / "notes.txt")
+    assert a.kind == "not-image" and a.message.startswith("**notes.txt is not an image**")
+    a = demo.analyse(photo)
+    assert a.kind == "no-face" and "No face found in photo.png" in a.message and a.picture is not None
+    a = demo.analyse(photo, str(tmp_path / "gone"))
+    assert a.kind == "model-error" and "could not be loaded" in a.message and "gone" in a.message
+    assert list(demo.load_all()) == [str(tmp_path / "gone")]
+    assert demo.analyse(None).kind == "empty"
+
+
+def test_attribute_models_list_positives_first(photo, tmp_path):
+    from faer_hub.hub import save_export
+
+    export = save_export(timm.create_model("faer_atto.celeba", **SMALL_INPUT), tmp_path / "celeba", task="celeba")
+    demo = FaceDemo([str(export)], detector=lambda image: [_face(10, 10, 100, 100)], device="cpu")
+    a = demo.analyse(photo)  # untrained: sigmoids near 0.5, some above
+    (p,) = a.report.predictions
+    order = ordered_labels(p.probabilities, p.positive)
+    assert len(order) == 40 and p.positive
+    flags = [pos for _, _, pos in order]
+    assert flags == sorted(flags, reverse=True)  # every positive before every negative
+    assert [label for label, _, pos in order if pos] == sorted(p.positive, key=lambda k: -p.probabilities[k])
+    assert "Positive (p &ge; 0.50): " + ", ".join(p.positive) in a.html
+    assert a.html.index(f'data-label="{order[0][0]}"') < a.html.index(f'data-label="{order[-1][0]}"')
+
+
+def test_example_faces_are_found_by_the_detector(tmp_path):
+    from faer_hub.faces.detect import detect_faces
+
+    paths = write_example_faces(tmp_path)
+    assert [p.name for p in paths][-1] == "two_faces.png"
+    found = {p.stem: len(detect_faces(Image.open(p).convert("RGB"))) for p in paths}
+    assert found == {"happiness": 1, "surprise": 1, "sadness": 1, "anger": 1, "neutral": 1, "two_faces": 2}
+
+
+def test_space_folder(raf_export, tmp_path, capsys):
+    out = write_space(raf_export, tmp_path / "space", repo_id="me/faer_atto.rafdb")
+    assert sorted(p.name for p in out.iterdir()) == ["README.md", "app.py", "requirements.txt"]
+    app = (out / "app.py").read_text()
+    ast.parse(app)
+    assert "from faer_hub.app import launch" in app and '"hf-hub:me/faer_atto.rafdb"' in app
+    assert "faer_hub[app,detect]" in (out / "requirements.txt").read_text()
+    readme = (out / "README.md").read_text()
+    assert "sdk: gradio" in readme and "app_file: app.py" in readme and "- me/faer_atto.rafdb" in readme
+    # default repo id: the one the export's card names
+    package = "faer_hub[app,detect] @ git+https://example.org/faer_hub"
+    assert main(["space", str(raf_export), str(tmp_path / "space2"), "--package", package]) == 0
+    assert "faer-hub/faer_atto.rafdb" in (tmp_path / "space2" / "app.py").read_text()
+    assert (tmp_path / "space2" / "requirements.txt").read_text().splitlines()[-1] == package
+    capsys.readouterr()
+    assert main(["space", str(tmp_path / "nowhere"), str(tmp_path / "space3")]) == 2
+    assert "no such folder" in capsys.readouterr().err
+
+
+def test_cards_link_the_space():
+    from faer_hub.cards import render_all_cards
+
+    card = render_all_cards()["faer_raf.md"]
+    assert "https://huggingface.co/spaces/faer-hub/faer_base.rafdb" in card
+    assert "faer-hub app --model hf-hub:faer-hub/faer_base.rafdb" in card
+
+
+def test_space_app_loads_the_model_from_the_hub(raf_export, tmp_path, hf_cache):
+    """The Space's app.py, run as a Space runs it, loads hf-hub:<repo id> (here from an offline cache)."""
+    from offline_hub import populate_hf_cache, run_offline
+
+    out = write_space(raf_export, tmp_path / "space", repo_id="me/faer_atto.rafdb")
+    populate_hf_cache(hf_cache, "me/faer_atto.rafdb", {f: raf_export / f for f in ("config.json", "model.safetensors")})
+    result = run_offline(f"""
+        import runpy, torch, faer_hub.app as app
+        def launch(sources, **kwargs):  # what the Space would serve, without serving it
+            demo = app.FaceDemo(sources, detector=lambda image: [], device="cpu", **kwargs)
+            print("errors", demo.load_all())
+            print("labels", demo.labels(sources[0]))
+            model = demo.load(sources[0]).predictor.model
+            print("weights", float(sum(p.detach().double().sum() for p in model.parameters())))
+        app.launch = launch
+        runpy.run_path({str(out / "app.py")!r}, run_name="__main__")
+    """, hf_cache)
+    assert result.returncode == 0, result.stderr
+    lines = dict(line.split(" ", 1) for line in result.stdout.splitlines())
+    assert lines["errors"] == "{}"
+    assert lines["labels"] == str(["surprise", "fear", "disgust", "happiness", "sadness", "anger", "neutral"])
+    import timm
+
+    local = timm.create_model(f"local-dir:{raf_export}", pretrained=True)
+    assert float(lines["weights"]) == pytest.approx(float(sum(p.detach().double().sum() for p in local.parameters())))
