@@ -266,11 +266,18 @@ def ordered_labels(probabilities: dict[str, float], positive: Sequence[str] | No
 
 
 def results_html(predictions: Sequence[Any], multi_label: bool, threshold: float = 0.5) -> str:
-    """One card per face: a horizontal bar per label with its probability (4 decimals)."""
+    """One card per face: a horizontal bar per label with its probability (4 decimals); for
+    valence/arousal models a bar per dimension, its value in [-1, 1] drawn across the bar."""
     cards = []
     for k, p in enumerate(predictions):
         rows = []
-        for label, prob, pos in ordered_labels(p.probabilities, p.positive if multi_label else None):
+        if p.values is not None:
+            items = [(label, value, False) for label, value in p.values.items()]
+        else:
+            items = ordered_labels(p.probabilities, p.positive if multi_label else None)
+        for label, prob, pos in items:
+            width = (prob + 1) / 2 if p.values is not None else prob
+            shown = f"{prob:+.4f}" if p.values is not None else f"{prob:.4f}"
             colour = "#2e9d5b" if (pos or not multi_label) else "#9aa3ad"
             rows.append(
                 f'<div class="faer-row{" faer-positive" if pos else ""}" data-label="{html.escape(label)}" '
@@ -278,10 +285,10 @@ def results_html(predictions: Sequence[Any], multi_label: bool, threshold: float
                 f'<span class="faer-label" style="flex:0 0 11em;overflow:hidden;text-overflow:ellipsis;'
                 f'white-space:nowrap">{html.escape(label)}</span>'
                 '<span style="flex:1 1 auto;background:#e5e7eb;border-radius:3px;height:14px">'
-                f'<span style="display:block;width:{100 * prob:.2f}%;background:{colour};height:14px;'
+                f'<span style="display:block;width:{100 * width:.2f}%;background:{colour};height:14px;'
                 'border-radius:3px"></span></span>'
                 f'<span class="faer-value" style="flex:0 0 4.5em;text-align:right;font-family:monospace">'
-                f"{prob:.4f}</span></div>")
+                f"{shown}</span></div>")
         where = "whole image" if p.box is None else "box {:.0f},{:.0f} {:.0f}x{:.0f}".format(*p.box)
         score = "" if p.score is None else f", detector score {p.score:.3f}"
         head = f"Face {k + 1}" if p.face_index is not None else "Whole image"

@@ -87,6 +87,24 @@ def test_attribute_models_list_positives_first(photo, tmp_path):
     assert a.html.index(f'data-label="{order[0][0]}"') < a.html.index(f'data-label="{order[-1][0]}"')
 
 
+def test_valence_arousal_models_show_their_values(photo, tmp_path):
+    import torch
+
+    from faer_hub.hub import save_export
+
+    model = timm.create_model("faer_atto.affectnet_va", **SMALL_INPUT).eval()
+    with torch.no_grad():
+        model.head.fc.weight.zero_()
+        model.head.fc.bias.copy_(torch.tensor([0.5, -0.25]))
+    export = save_export(model, tmp_path / "va", task="affectnet_va")
+    demo = FaceDemo([str(export)], detector=lambda image: [_face(10, 10, 100, 100)], device="cpu")
+    a = demo.analyse(photo)
+    (p,) = a.report.predictions
+    assert p.values == pytest.approx({"valence": 0.5, "arousal": -0.25})
+    assert a.html.index('data-label="valence"') < a.html.index('data-label="arousal"')
+    assert "+0.5000" in a.html and "-0.2500" in a.html and "width:75.00%" in a.html and "width:37.50%" in a.html
+
+
 def test_example_faces_are_found_by_the_detector(tmp_path):
     from faer_hub.faces.detect import detect_faces
 
