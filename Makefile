@@ -4,7 +4,9 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 TORCH_PIN ?= torch==2.14.1 torchvision==0.29.1
 
-.PHONY: setup demo test benchmark cards clean
+SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
+
+.PHONY: setup chromium demo test benchmark cards clean
 
 $(BIN)/faer-hub: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -18,7 +20,13 @@ setup: $(BIN)/faer-hub
 demo: setup
 	$(BIN)/python training/train.py --config training/configs/demo.yaml --output-dir runs/demo --overwrite
 
-test: setup
+# Debian's chromium for the browser tests (Playwright's own browser download cannot work offline);
+# about 75 s to install when missing
+chromium:
+	@[ -x /usr/bin/chromium ] || { $(SUDO) apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium >/dev/null; }
+
+test: setup chromium
 	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest -q
 
 benchmark: setup

@@ -8,6 +8,7 @@ the app, and both are asserted empty. Deselect locally with ``-m 'not browser'``
 from __future__ import annotations
 
 import json
+import os
 import re
 
 import pytest
@@ -15,6 +16,9 @@ import pytest
 from app_browser import BLOCKED, open_page, serve_app, upload
 
 pytestmark = pytest.mark.browser
+if not os.path.exists("/usr/bin/chromium") and not os.environ.get("CI"):  # CI must run it: no skip there
+    pytest.skip("needs Debian's chromium at /usr/bin/chromium: `make chromium` (or apt-get install chromium)",
+                allow_module_level=True)
 
 
 def _page_results(page) -> list[dict[str, float]]:
