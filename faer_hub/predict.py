@@ -18,7 +18,6 @@ import io
 import json
 import os
 import sys
-import tempfile
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,7 +28,7 @@ from PIL import Image
 
 from .faces.align import ProtocolLike, align_face, protocol_of_model, resolve_protocol
 from .faces.detect import LANDMARK_NAMES, Detection
-from .io import DEFAULT_MAX_PIXELS, IMAGE_EXTENSIONS, ImageReadError, read_image
+from .io import DEFAULT_MAX_PIXELS, IMAGE_EXTENSIONS, ImageReadError, atomic_path, read_image
 from .sources import create_model_from_source, model_kind, model_label_names
 from .tasks import activate
 from .video import VIDEO_EXTENSIONS, VideoReadError, iter_frames
@@ -320,14 +319,8 @@ class Predictor:
             name += f"_f{item.frame:06d}"
         name += "_image.png" if item.face_index is None else f"_face{item.face_index}.png"
         target = self.save_crops / name
-        fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=self.save_crops)
-        try:
-            with os.fdopen(fd, "wb") as f:
-                self.model_view(item.crop).save(f, format="PNG")
-            os.replace(tmp, target)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        with atomic_path(target) as tmp:
+            self.model_view(item.crop).save(tmp, format="PNG")
         return target
 
 

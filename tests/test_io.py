@@ -176,7 +176,9 @@ def test_every_file_the_package_writes_obeys_the_umask(tmp_path):
         {cli} export-onnx {out}/run/export {out}/model.onnx
         {cli} evaluate {out}/run/export --data-dir {out}/data --out {out}/eval
         {cli} cam {image} --model {out}/run/export --out {out}/cam
-        {cli} predict {image} --model {out}/run/export --format csv --output {out}/preds.csv
+        {cli} predict {image} --model {out}/run/export --format csv --output {out}/preds.csv --no-detect \
+            --save-crops {out}/crops
+        {cli} space {out}/run/export {out}/space --repo-id me/faer_atto.rafdb
         {cli} cards --out {out}/cards
     """
     proc = subprocess.run(["bash", "-c", script], cwd=REPO, capture_output=True, text=True, timeout=900,
@@ -186,4 +188,5 @@ def test_every_file_the_package_writes_obeys_the_umask(tmp_path):
              if _mode(p) != (0o750 if p.is_dir() else 0o640)]
     assert not wrong, "\n".join(wrong)
     written = {p.relative_to(out).parts[0] for p in out.rglob("*") if p.is_file()}
-    assert written >= {"data", "run", "cache", "export2", "model.onnx", "eval", "cam", "preds.csv", "cards"}
+    assert written >= {"data", "run", "cache", "export2", "model.onnx", "eval", "cam", "preds.csv", "crops", "space",
+                       "cards"}
