@@ -58,7 +58,8 @@ def _run_convert(args: argparse.Namespace) -> int:
 
 def _add_export_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("export", help="write a model as a Hub-ready folder (config.json, model.safetensors, README.md)")
-    p.add_argument("model", help="timm name (faer_atto.rafdb), 'hf-hub:org/repo', 'local-dir:path' or an export folder")
+    p.add_argument("--model", required=True,
+                   help="timm name (faer_atto.rafdb), 'hf-hub:org/repo', 'local-dir:path' or an export folder")
     p.add_argument("output_dir")
     p.add_argument("--task", default=None, help="celeba, rafdb, affectnet7, affectnet8 or affectnet_va (default: from the model's config)")
     p.add_argument("--pretrained", action="store_true", help="load the timm name's pretrained weights first")
@@ -142,7 +143,7 @@ _SOURCE_HELP = "timm name (faer_raf), 'hf-hub:org/repo', 'local-dir:path' or an 
 
 def _add_evaluate_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("evaluate", help="evaluate a model on a dataset split: metrics.json + figures")
-    p.add_argument("model", help=_SOURCE_HELP)
+    p.add_argument("--model", required=True, help=_SOURCE_HELP)
     p.add_argument("--data-dir", required=True, help="the dataset download (or `faer-hub synth` output)")
     p.add_argument("--task", default=None, help="celeba, rafdb, affectnet7, affectnet8, affectnet_va (default: from the model)")
     p.add_argument("--split", default="test", help="train, validation or test (default: test)")
@@ -311,7 +312,7 @@ def _run_push(args: argparse.Namespace) -> int:
 
 def _add_export_onnx_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("export-onnx", help="export a model to ONNX (dynamic batch), checked with onnxruntime")
-    p.add_argument("model", help=_SOURCE_HELP)
+    p.add_argument("--model", required=True, help=_SOURCE_HELP)
     p.add_argument("output", help="the .onnx file to write")
     p.add_argument("--pretrained", action="store_true", help="load the timm name's pretrained weights")
     p.add_argument("--image-size", type=int, default=None, help="input side (default: the model's)")

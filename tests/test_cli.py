@@ -30,7 +30,7 @@ def test_export_command_writes_a_loadable_folder(tmp_path, capsys):
     import torch
 
     out = tmp_path / "export"
-    assert main(["export", "faer_atto.affectnet8", str(out)]) == 0
+    assert main(["export", "--model", "faer_atto.affectnet8", str(out)]) == 0
     assert "local-dir:" in capsys.readouterr().out
     model = timm.create_model(f"local-dir:{out}", pretrained=True)
     assert model.num_classes == 8 and model.pretrained_cfg["label_names"][-1] == "contempt"
@@ -38,7 +38,7 @@ def test_export_command_writes_a_loadable_folder(tmp_path, capsys):
 
 
 def test_export_command_names_a_wrong_task(tmp_path, capsys):
-    assert main(["export", "faer_atto.rafdb", str(tmp_path / "x"), "--task", "celeba"]) == 2
+    assert main(["export", "--model", "faer_atto.rafdb", str(tmp_path / "x"), "--task", "celeba"]) == 2
     assert "7 outputs but task 'celeba' has 40 labels" in capsys.readouterr().err
 
 
@@ -47,8 +47,21 @@ def test_missing_weights_are_reported_without_a_traceback(tmp_path, capsys, monk
 
     monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
     monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(tmp_path))
-    assert main(["export", "faer_atto.rafdb", str(tmp_path / "x"), "--pretrained"]) == 2
+    assert main(["export", "--model", "faer_atto.rafdb", str(tmp_path / "x"), "--pretrained"]) == 2
     err = capsys.readouterr().err
     assert "faer-hub export: error:" in err and "No trained FAER weights are published yet" in err
     assert "timm.create_model('local-dir:<output-dir>/export', pretrained=True)" in err  # without it: random weights
     assert "Traceback" not in err
+
+
+def test_every_command_taking_a_model_source_names_it_with_model():
+    """One convention: a model source (timm name, hf-hub:, local-dir:, export folder) is --model."""
+    import argparse
+
+    from faer_hub.cli import build_parser
+
+    commands = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction)).choices
+    takes_model = {name for name, p in commands.items() if any("--model" in a.option_strings for a in p._actions)}
+    assert takes_model >= {"evaluate", "export", "export-onnx", "predict", "cam", "app"}
+    positional = {name for name, p in commands.items() for a in p._actions if not a.option_strings and a.dest == "model"}
+    assert not positional

@@ -77,7 +77,7 @@ CASES = [
      lambda e, t: ["predict", str(_image(t)), "--model", str(e), "--output", str(t / "no" / "p.csv")],
      ["cannot write {t}/no/p.csv: {t}/no does not exist"]),
     ("export-onnx-under-a-file",
-     lambda e, t: ["export-onnx", str(e), str(_image(t) / "model.onnx")],
+     lambda e, t: ["export-onnx", "--model", str(e), str(_image(t) / "model.onnx")],
      ["{t}/face.png"]),
     ("predict-truncated-weights",
      lambda e, t: ["predict", str(_image(t)), "--model", str(_truncated_weights(e, t))],
@@ -101,7 +101,7 @@ CASES = [
      lambda e, t: ["cam", str(_write(t / "notes.jpg", b"hello")), "--model", str(e), "--out", str(t / "cam")],
      ["{t}/notes.jpg: not an image"]),
     ("evaluate-missing-data-folder",
-     lambda e, t: ["evaluate", str(e), "--data-dir", str(t / "nowhere"), "--out", str(t / "eval")],
+     lambda e, t: ["evaluate", "--model", str(e), "--data-dir", str(t / "nowhere"), "--out", str(t / "eval")],
      ["{t}/nowhere"]),
 ]
 
@@ -170,7 +170,7 @@ def test_skipped_rows_are_summarised_once_and_the_advice_names_the_cli_flag(tmp_
     data = write_synthetic("rafdb", tmp_path / "raf", num_train=14, num_test=7)
     labels = data / "basic" / "EmoLabel" / "list_patition_label.txt"
     labels.write_text(labels.read_text() + "test_0002.jpg 9\n")
-    argv = ["evaluate", str(export), "--data-dir", str(data), "--out", str(tmp_path / "eval"),
+    argv = ["evaluate", "--model", str(export), "--data-dir", str(data), "--out", str(tmp_path / "eval"),
             "--cache-dir", str(tmp_path / "cache")]
     assert main(argv) == 2
     err = capsys.readouterr().err

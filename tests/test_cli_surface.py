@@ -75,7 +75,7 @@ def test_push_dry_run_refusal_and_mocked_upload(raf_export, tmp_path, monkeypatc
 
 def test_export_onnx(raf_export, tmp_path, capsys):
     pytest.importorskip("onnxruntime")
-    assert main(["export-onnx", str(raf_export), str(tmp_path / "m.onnx")]) == 0
+    assert main(["export-onnx", "--model", str(raf_export), str(tmp_path / "m.onnx")]) == 0
     assert (tmp_path / "m.onnx").stat().st_size > 10_000 and "matches PyTorch" in capsys.readouterr().out
 
 
@@ -84,13 +84,13 @@ def test_evaluate_writes_metrics_and_figures(raf_export, tmp_path):
 
     data = write_synthetic("rafdb", tmp_path / "raf", num_train=28, num_test=14)
     out = tmp_path / "eval"
-    assert main(["evaluate", str(raf_export), "--data-dir", str(data), "--out", str(out),
+    assert main(["evaluate", "--model", str(raf_export), "--data-dir", str(data), "--out", str(out),
                  "--cache-dir", str(tmp_path / "cache"), "--batch-size", "8"]) == 0
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["num_samples"] == 14 and metrics["split"] == "test" and 0 <= metrics["accuracy"] <= 1
     assert sum(map(sum, metrics["confusion_matrix"])) == 14
     assert (out / "class_accuracy.png").is_file() and (out / "confusion_matrix.png").is_file()
-    assert main(["evaluate", str(raf_export), "--data-dir", str(data), "--task", "celeba",
+    assert main(["evaluate", "--model", str(raf_export), "--data-dir", str(data), "--task", "celeba",
                  "--cache-dir", str(tmp_path / "cache")]) == 2  # 7 outputs cannot be evaluated on 40 attributes
 
 

@@ -172,9 +172,9 @@ def test_every_file_the_package_writes_obeys_the_umask(tmp_path):
         {cli} synth rafdb {out}/data --num-train 28 --num-test 14
         {sys.executable} training/train.py --config {tmp_path}/tiny.yaml --data-dir {out}/data --output-dir {out}/run
         {cli} prepare rafdb {out}/data --cache-dir {out}/cache
-        {cli} export {out}/run/export {out}/export2
-        {cli} export-onnx {out}/run/export {out}/model.onnx
-        {cli} evaluate {out}/run/export --data-dir {out}/data --out {out}/eval
+        {cli} export --model {out}/run/export {out}/export2
+        {cli} export-onnx --model {out}/run/export {out}/model.onnx
+        {cli} evaluate --model {out}/run/export --data-dir {out}/data --out {out}/eval
         {cli} cam {image} --model {out}/run/export --out {out}/cam
         {cli} predict {image} --model {out}/run/export --format csv --output {out}/preds.csv --no-detect \
             --save-crops {out}/crops

@@ -89,7 +89,7 @@ def test_evaluate_writes_va_metrics_and_the_scatter_figure(fixed_export, tmp_pat
 
     data = write_synthetic("affectnet", tmp_path / "data", layout="new", num_train=16, num_test=12, image_size=64)
     out = tmp_path / "eval"
-    assert main(["evaluate", str(fixed_export), "--data-dir", str(data), "--out", str(out),
+    assert main(["evaluate", "--model", str(fixed_export), "--data-dir", str(data), "--out", str(out),
                  "--cache-dir", str(tmp_path / "cache")]) == 0
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["task"] == "affectnet_va" and metrics["num_samples"] == 12
