@@ -185,11 +185,15 @@ def _card_problems(folder: Path, config: dict[str, Any], repo_id: str | None) ->
         problems.append(f"README.md: library_name is {card.data.library_name!r}, expected 'timm'")
     arch = config.get("architecture")
     m = re.search(r"Architecture: `([^`]+)`", text)
-    if m and arch and m.group(1) != arch:
+    if m is None:
+        problems.append("README.md does not name its architecture (not a faer_hub card?); re-export the folder")
+    elif arch and m.group(1) != arch:
         problems.append(f"README.md describes architecture {m.group(1)!r} but config.json has {arch!r}")
     labels = config.get("label_names") or (config.get("pretrained_cfg") or {}).get("label_names")
     m = re.search(r"\*\*Labels\*\* \(index order\): (.+)", text)
-    if m and labels is not None:
+    if m is None:
+        problems.append("README.md does not list its labels (not a faer_hub card?); re-export the folder")
+    elif labels is not None:
         card_labels = re.findall(r"`([^`]+)`", m.group(1))
         if card_labels != list(labels):
             problems.append(

@@ -86,6 +86,13 @@ def test_corrupt_weights_and_card_are_refused(export):
     assert "model.safetensors cannot be read" in str(err.value) and "invalid model card" in str(err.value)
 
 
+def test_a_card_that_names_neither_architecture_nor_labels_is_refused_not_passed(export):
+    (export / "README.md").write_text("---\nlibrary_name: timm\n---\n\nA hand-written card.\n")
+    with pytest.raises(ExportFolderError) as err:
+        check_export_folder(export)
+    assert "does not name its architecture" in str(err.value) and "does not list its labels" in str(err.value)
+
+
 def test_card_for_another_repo_is_refused_or_retargeted(export):
     api = FakeHfApi()
     with pytest.raises(ExportFolderError, match="written for 'me/faer_atto.rafdb'"):
