@@ -18,7 +18,7 @@ from .data.transforms import BatchNormalizer, resolve_data_config
 from .metrics import load_metric
 from .tasks import Task, get_task
 
-__all__ = ["evaluate_model", "split_batch", "predictions_from_logits", "primary_metric"]
+__all__ = ["evaluate_model", "split_batch"]
 
 _IMAGE_KEYS = ("pixel_values", "image", "images", "input")
 _TARGET_KEYS = ("label", "labels", "attributes", "target", "targets")
@@ -39,17 +39,6 @@ def split_batch(batch: Any) -> tuple[torch.Tensor, torch.Tensor]:
     if isinstance(batch, (tuple, list)) and len(batch) >= 2:
         return batch[0], batch[1]
     raise TypeError(f"cannot read images and targets from a batch of type {type(batch).__name__}")
-
-
-def predictions_from_logits(logits: torch.Tensor, task: Task) -> torch.Tensor:
-    """Class ids (FER, argmax), 0/1 attributes (FAE, logit > 0 i.e. sigmoid > 0.5) or values
-    clipped to [-1, 1] (valence/arousal): :meth:`faer_hub.tasks.Task.predictions`."""
-    return task.predictions(logits)
-
-
-def primary_metric(task: Task) -> str:
-    """The headline metric of a task: ``accuracy`` (FER), ``mean_accuracy`` (FAE) or ``ccc`` (VA)."""
-    return task.primary_metric
 
 
 @torch.no_grad()

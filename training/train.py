@@ -341,5 +341,5 @@ if __name__ == "__main__":
     try:
         main()
     except EXPECTED_ERRORS as err:  # one line naming the file or key and the fix; no traceback
-        print(f"error: {' '.join(str(err).split(chr(10)))}", file=sys.stderr)
+        print("error: " + " ".join(str(err).splitlines()), file=sys.stderr)
         sys.exit(2)
