@@ -240,7 +240,7 @@ def _add_predict_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def _run_predict(args: argparse.Namespace) -> int:
-    import io
+    from io import StringIO
 
     from .io import check_writable, write_text
     from .predict import DEFAULT_MAX_PIXELS, Predictor, write_report
@@ -256,12 +256,10 @@ def _run_predict(args: argparse.Namespace) -> int:
         save_crops=args.save_crops,
     )
     report = predictor.predict(args.inputs, progress=args.output is not None)
-    buf = io.StringIO()
+    buf = StringIO()
     write_report(report, args.format, buf, multi_label=predictor.multi_label)
     if args.output:
-        from pathlib import Path
-
-        write_text(Path(args.output), buf.getvalue())
+        write_text(args.output, buf.getvalue())
     else:
         sys.stdout.write(buf.getvalue())
     for no_face in report.no_faces:
