@@ -23,7 +23,7 @@ from torchvision.datasets import CelebA
 
 import faer_hub  # noqa: F401  (registers the FAER models)
 from faer_hub.data import load_dataset
-from faer_hub.data.synth import write_synthetic
+from faer_hub.data.synthetic.write import write_synthetic
 from faer_hub.data.transforms import build_dataloader, build_transform, resolve_data_config
 
 

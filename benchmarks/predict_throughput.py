@@ -75,7 +75,7 @@ def main() -> None:
     import torch
 
     import faer_hub  # noqa: F401
-    from faer_hub.predict import Predictor
+    from faer_hub.inference.predict import Predictor
 
     if args.threads:
         torch.set_num_threads(args.threads)

@@ -7,19 +7,25 @@
 
 ``faer_hub.read_image(path)``, ``faer_hub.detect_faces(image)`` and ``faer_hub.align_face(image,
 face, protocol)`` give the face crop a model expects (``model.pretrained_cfg["face_crop"]``) for your own pipelines.
+
+The package imports nothing heavy itself (the names below load on first use, and the models
+register the moment timm is imported), so ``faer-hub --help`` answers at once.
 """
 
-from . import models  # noqa: F401  (registers faer_* with timm)
-from .faces import align_face, detect_faces
-from .io import read_image
-from .labels import AFFECTNET7_LABELS, AFFECTNET8_LABELS, AFFECTNET_VA_LABELS, CELEBA_ATTRIBUTES, RAFDB_LABELS
-from .models import FAER, ContextualChannelAttention, FAERWeightsNotFoundError
-from .tasks import TASKS, Task, get_task
+from __future__ import annotations
+
+from ._lazy import lazy_exports
+from ._timm_registration import register_with_timm
 
 __version__ = "0.1.0"
 
-__all__ = [
-    "AFFECTNET7_LABELS", "AFFECTNET8_LABELS", "AFFECTNET_VA_LABELS", "CELEBA_ATTRIBUTES", "RAFDB_LABELS",
-    "FAER", "ContextualChannelAttention", "FAERWeightsNotFoundError",
-    "TASKS", "Task", "get_task", "__version__", "align_face", "detect_faces", "read_image",
-]
+register_with_timm()
+
+_EXPORTS = {
+    "AFFECTNET7_LABELS": "tasks", "AFFECTNET8_LABELS": "tasks", "AFFECTNET_VA_LABELS": "tasks",
+    "CELEBA_ATTRIBUTES": "tasks", "RAFDB_LABELS": "tasks", "TASKS": "tasks", "Task": "tasks", "get_task": "tasks",
+    "FAER": "models", "ContextualChannelAttention": "models", "FAERWeightsNotFoundError": "models",
+    "align_face": "faces", "detect_faces": "faces", "read_image": "io",
+}
+__all__ = [*_EXPORTS, "__version__"]
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

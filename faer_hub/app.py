@@ -3,7 +3,7 @@
 One module serves both: ``faer-hub app --model <source>`` runs it on this machine, and the
 ``app.py`` that ``faer-hub space`` writes for a Space imports :func:`launch` from here (no
 second copy). A photo goes through exactly what ``faer-hub predict`` does
-(:class:`faer_hub.predict.Predictor`: :func:`faer_hub.io.read_image`, MTCNN, each model's face
+(:class:`faer_hub.inference.predict.Predictor`: :func:`faer_hub.io.read_image`, MTCNN, each model's face
 crop), so the page shows the same labels and numbers as the command line.
 
 Offline by design: Gradio's analytics and version check are turned off
@@ -30,6 +30,7 @@ from typing import Any
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
+from .errors import one_line
 from .io import ImageReadError, atomic_path, read_image, write_text
 
 __all__ = [
@@ -65,7 +66,7 @@ def offline_environment() -> None:
 
 def write_example_faces(folder: str | os.PathLike) -> list[Path]:
     """Draw the example photos (generated faces, one or two per image) into ``folder`` as PNG."""
-    from .data.faces import random_face_spec, render
+    from .data.synthetic.render import random_face_spec, render
 
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
@@ -100,7 +101,7 @@ class Analysis:
     views: list[tuple[Image.Image, str]] = field(default_factory=list)
     """Per face: the model's input (or its Grad-CAM overlay) and a caption."""
     report: Any = None
-    """The :class:`faer_hub.predict.PredictionReport` behind it."""
+    """The :class:`faer_hub.inference.predict.PredictionReport` behind it."""
 
 
 class _Loaded:
@@ -140,8 +141,8 @@ class FaceDemo:
 
     def _load(self, source: str) -> _Loaded | str:
         if source not in self._models:
-            from .predict import Predictor
-            from .sources import create_model_from_source
+            from .inference.predict import Predictor
+            from .models.sources import create_model_from_source
 
             try:
                 model = create_model_from_source(source, pretrained=self.pretrained)
@@ -152,7 +153,7 @@ class FaceDemo:
                                   device=self.device)
                 self._models[source] = _Loaded(source, predictor, whole)
             except Exception as err:  # noqa: BLE001  (shown in the page, one line)
-                self._models[source] = " ".join(str(err).split()) or type(err).__name__
+                self._models[source] = one_line(err)
         return self._models[source]
 
     def load_all(self) -> dict[str, str]:
@@ -453,7 +454,7 @@ def write_space(export: str | os.PathLike, out_dir: str | os.PathLike, *, repo_i
     """
     from importlib.metadata import version
 
-    from .publish import check_export_folder, find_export_folder
+    from .hub.publish import check_export_folder, find_export_folder
     from .tasks import get_task
 
     folder = find_export_folder(export)

@@ -13,7 +13,9 @@ import os
 import sys
 from typing import Callable, Optional, Sequence
 
-from .models import FAERWeightsNotFoundError
+from .errors import one_line
+
+
 
 
 def _add_list_parser(sub: argparse._SubParsersAction) -> None:
@@ -23,7 +25,7 @@ def _add_list_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def _run_list(args: argparse.Namespace) -> int:
-    from .zoo import list_models
+    from .models.zoo import list_models
 
     rows = list_models(args.filter)
     header = ("model", "tags", "task", "classes", "params (M)")
@@ -49,7 +51,7 @@ def _add_convert_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def _run_convert(args: argparse.Namespace) -> int:
-    from .convert import convert_checkpoint
+    from .models.convert import convert_checkpoint
 
     folder = convert_checkpoint(args.checkpoint, args.output_dir, task=args.task, model_name=args.model)
     print(f"wrote {folder} (load it with timm.create_model('local-dir:{folder}', pretrained=True))")
@@ -68,8 +70,8 @@ def _add_export_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def _run_export(args: argparse.Namespace) -> int:
-    from .hub import save_export
-    from .sources import create_model_from_source
+    from .hub.export import save_export
+    from .models.sources import create_model_from_source
 
     model = create_model_from_source(args.model, pretrained=args.pretrained)
     folder = save_export(model, args.output_dir, task=args.task, repo_id=args.repo_id)
@@ -78,7 +80,7 @@ def _run_export(args: argparse.Namespace) -> int:
 
 
 def _add_synth_parser(sub: argparse._SubParsersAction) -> None:
-    from .data.synth import LAYOUTS
+    from .data.synthetic.write import LAYOUTS
 
     p = sub.add_parser("synth", help="write generated faces in a dataset's official on-disk format")
     p.add_argument("dataset", choices=sorted(LAYOUTS), help="dataset format to write")
@@ -94,7 +96,7 @@ def _add_synth_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def _run_synth(args: argparse.Namespace) -> int:
-    from .data.synth import write_synthetic
+    from .data.synthetic.write import write_synthetic
 
     root = write_synthetic(args.dataset, args.output_dir, layout=args.layout, num_train=args.num_train,
                            num_test=args.num_test, num_val=args.num_val, seed=args.seed, image_size=args.image_size)
@@ -162,7 +164,7 @@ def _add_evaluate_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def _run_evaluate(args: argparse.Namespace) -> int:
-    from .eval_report import evaluate_source
+    from .evaluation.report import evaluate_source
 
     metrics = evaluate_source(
         args.model, args.data_dir, task=args.task, split=args.split, out_dir=args.out, pretrained=args.pretrained,
@@ -243,7 +245,7 @@ def _run_predict(args: argparse.Namespace) -> int:
     from io import StringIO
 
     from .io import check_writable, write_text
-    from .predict import DEFAULT_MAX_PIXELS, Predictor, write_report
+    from .inference.predict import DEFAULT_MAX_PIXELS, Predictor, write_report
 
     if args.no_detect and args.detect_faces:
         raise ValueError("--detect-faces and --no-detect contradict each other; pass one")
@@ -290,7 +292,7 @@ def _add_push_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def _run_push(args: argparse.Namespace) -> int:
-    from .publish import ExportFolderError, check_export_folder, find_export_folder, push_export
+    from .hub.publish import ExportFolderError, check_export_folder, find_export_folder, push_export
 
     try:
         if args.dry_run:
@@ -320,8 +322,8 @@ def _add_export_onnx_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def _run_export_onnx(args: argparse.Namespace) -> int:
-    from .onnx_export import export_onnx
-    from .sources import create_model_from_source
+    from .inference.onnx_export import export_onnx
+    from .models.sources import create_model_from_source
 
     model = create_model_from_source(args.model, pretrained=args.pretrained)
     size = (3, args.image_size, args.image_size) if args.image_size else None
@@ -339,7 +341,7 @@ def _add_cards_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def _run_cards(args: argparse.Namespace) -> int:
-    from .cards import stale_cards, write_model_cards
+    from .hub.cards import stale_cards, write_model_cards
 
     if args.check:
         stale = stale_cards(args.out)
@@ -436,6 +438,8 @@ def _is_expected(err: BaseException) -> bool:
 
     from safetensors import SafetensorError
 
+    from .models import FAERWeightsNotFoundError
+
     expected = (OSError, ValueError, KeyError, ImportError, FAERWeightsNotFoundError, SafetensorError,
                 pickle.UnpicklingError)
     return isinstance(err, expected)
@@ -451,8 +455,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     except Exception as err:  # noqa: BLE001  (turned into one line; internal errors say so)
         if os.environ.get("FAER_HUB_DEBUG"):
             raise
-        message = err.args[0] if isinstance(err, KeyError) and err.args else err
-        message = " ".join(str(message).split()) or type(err).__name__
+        message = one_line(err)
         if _is_expected(err):
             print(f"faer-hub {args.command}: error: {message}", file=sys.stderr)
             return EXIT_INPUT_ERROR

@@ -8,7 +8,11 @@ A task's :attr:`Task.kind` (:data:`KINDS`) is the one place that knows what the 
 one class among several (``'fer'``), independent attributes (``'fae'``) or continuous values
 (``'va'``, valence and arousal). Code that must act differently per kind asks the task
 (:meth:`Task.activate`, :meth:`Task.predictions`, :attr:`Task.problem_type`, ...) instead of
-deciding again.
+deciding again; for a model, :meth:`Task.from_model`, :func:`kind_of_model` and
+:func:`label_names_of_model` read what its pretrained config says.
+
+The label vocabularies of the datasets live here too, so model configs, dataset ``ClassLabel``
+features, metrics and cards can never disagree. This module imports nothing heavy (no torch).
 """
 
 from __future__ import annotations
@@ -16,7 +20,39 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from .labels import AFFECTNET7_LABELS, AFFECTNET8_LABELS, AFFECTNET_VA_LABELS, CELEBA_ATTRIBUTES, RAFDB_LABELS
+
+
+CELEBA_ATTRIBUTES: tuple[str, ...] = (
+    "5_o_Clock_Shadow", "Arched_Eyebrows", "Attractive", "Bags_Under_Eyes", "Bald", "Bangs",
+    "Big_Lips", "Big_Nose", "Black_Hair", "Blond_Hair", "Blurry", "Brown_Hair", "Bushy_Eyebrows",
+    "Chubby", "Double_Chin", "Eyeglasses", "Goatee", "Gray_Hair", "Heavy_Makeup", "High_Cheekbones",
+    "Male", "Mouth_Slightly_Open", "Mustache", "Narrow_Eyes", "No_Beard", "Oval_Face", "Pale_Skin",
+    "Pointy_Nose", "Receding_Hairline", "Rosy_Cheeks", "Sideburns", "Smiling", "Straight_Hair",
+    "Wavy_Hair", "Wearing_Earrings", "Wearing_Hat", "Wearing_Lipstick", "Wearing_Necklace",
+    "Wearing_Necktie", "Young",
+)
+"""CelebA's 40 attributes in the order of ``list_attr_celeba.txt``."""
+
+RAFDB_LABELS: tuple[str, ...] = (
+    "surprise", "fear", "disgust", "happiness", "sadness", "anger", "neutral",
+)
+"""RAF-DB basic expressions; the file's ids 1-7 map to indices 0-6."""
+
+AFFECTNET8_LABELS: tuple[str, ...] = (
+    "neutral", "happiness", "sadness", "surprise", "fear", "disgust", "anger", "contempt",
+)
+"""AffectNet expression codes 0-7 (codes 8-10, None/Uncertain/No-Face, are never used)."""
+
+AFFECTNET7_LABELS: tuple[str, ...] = AFFECTNET8_LABELS[:7]
+"""AffectNet-7: codes 0-6 (contempt dropped)."""
+
+AFFECTNET_VA_LABELS: tuple[str, ...] = ("valence", "arousal")
+"""AffectNet's continuous annotations, both in [-1, 1] (Mollahosseini et al. 2017): the outputs of
+the valence/arousal task and the dataset columns of the same names."""
+
+AFFECTNET_VA_EXPRESSIONS: tuple[str, ...] = (*AFFECTNET8_LABELS, "none")
+"""Expression codes 0-8 of the rows the valence/arousal task keeps (``expression`` column of the
+``'va'`` builder config): codes 9-10 (Uncertain, No-Face) carry no valence/arousal."""
 
 
 @dataclass(frozen=True)
@@ -32,12 +68,22 @@ class Kind:
     """How outputs become scores: ``'softmax'`` (one class), ``'sigmoid'`` (per attribute) or
     ``'clip'`` (values clipped to [-1, 1])."""
     metric: str
-    """Packaged ``evaluate`` metric (:mod:`faer_hub.metrics`)."""
+    """Packaged ``evaluate`` metric (:mod:`faer_hub.evaluation.metrics`)."""
     select_metrics: tuple[str, ...]
     """Validation metrics that may pick the best epoch (higher is better); the first is the default
     and the headline number."""
     fractions: bool
     """Metrics are fractions in [0, 1] (shown in percent); otherwise values on their own scale."""
+
+    @property
+    def multi_label(self) -> bool:
+        """Independent attributes (sigmoid per output)."""
+        return self.problem_type == "multi_label_classification"
+
+    @property
+    def regression(self) -> bool:
+        """Continuous outputs (valence, arousal), used as they are."""
+        return self.problem_type == "regression"
 
 
 KINDS: dict[str, Kind] = {
@@ -104,12 +150,12 @@ class Task:
     @property
     def multi_label(self) -> bool:
         """Independent attributes (sigmoid per output)."""
-        return self.kind == "fae"
+        return self.spec.multi_label
 
     @property
     def regression(self) -> bool:
         """Continuous outputs (valence, arousal), used as they are."""
-        return self.kind == "va"
+        return self.spec.regression
 
     @property
     def problem_type(self) -> str:
@@ -135,6 +181,22 @@ class Task:
         if self.kind == "fer":
             return logits.argmax(dim=-1)
         return self.activate(logits.float())
+
+    @classmethod
+    def from_model(cls, model: Any) -> Task | None:
+        """The task a model was built or trained for, from its pretrained config (the task an
+        export records, the pretrained tag, the task model's name, then the label names); None
+        when it cannot be told."""
+        cfg = _pretrained_cfg(model)
+        for key in ("faer_task", "tag"):
+            if cfg.get(key) in TASKS:
+                return TASKS[cfg[key]]
+        for task in TASKS.values():
+            if cfg.get("architecture") == task.model_name:
+                return task
+        labels = tuple(cfg.get("label_names") or ())
+        matches = [t for t in TASKS.values() if t.label_names == labels]
+        return matches[0] if len(matches) == 1 else None
 
     def references(self, targets: Any) -> Any:
         """Targets as the metric takes them: integer ids / 0-1 values, or float values."""
@@ -214,6 +276,28 @@ TASKS: dict[str, Task] = {
         ),
     )
 }
+
+
+def _pretrained_cfg(model: Any) -> dict[str, Any]:
+    return getattr(model, "pretrained_cfg", None) or {}
+
+
+def kind_of_model(model: Any, multi_label: bool | None = None) -> Kind:
+    """What a model's outputs are: its task's kind, else the ``problem_type`` its config declares,
+    else single-label classes. ``multi_label`` forces sigmoid (True) or softmax (False) scores."""
+    if multi_label is not None:
+        return KINDS["fae" if multi_label else "fer"]
+    task = Task.from_model(model)
+    if task is not None:
+        return task.spec
+    return PROBLEM_TYPE_KINDS.get(_pretrained_cfg(model).get("problem_type"), KINDS["fer"])
+
+
+def label_names_of_model(model: Any) -> list[str]:
+    """Label names of a model's outputs (``class_<i>`` when its config has none, or too few)."""
+    names = list(_pretrained_cfg(model).get("label_names") or [])
+    n = model.num_classes
+    return names if len(names) == n else [f"class_{i}" for i in range(n)]
 
 
 def get_task(name: str) -> Task:

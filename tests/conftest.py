@@ -23,7 +23,7 @@ def raf_export(tmp_path_factory) -> Path:
     import timm
     import torch
 
-    from faer_hub.hub import save_export
+    from faer_hub.hub.export import save_export
 
     torch.manual_seed(0)
     model = timm.create_model("faer_atto.rafdb", **SMALL_INPUT)

@@ -31,7 +31,7 @@ def photo(tmp_path_factory):
 
 
 def test_faces_are_boxed_numbered_and_match_predict(raf_export, photo):
-    from faer_hub.predict import Predictor
+    from faer_hub.inference.predict import Predictor
 
     def two_faces(image):
         return [_face(80, 10, 60, 80), _face(5, 20, 40, 50)]
@@ -72,7 +72,7 @@ def test_page_messages(raf_export, photo, tmp_path):
 
 
 def test_attribute_models_list_positives_first(photo, tmp_path):
-    from faer_hub.hub import save_export
+    from faer_hub.hub.export import save_export
 
     export = save_export(timm.create_model("faer_atto.celeba", **SMALL_INPUT), tmp_path / "celeba", task="celeba")
     demo = FaceDemo([str(export)], detector=lambda image: [_face(10, 10, 100, 100)], device="cpu")
@@ -90,7 +90,7 @@ def test_attribute_models_list_positives_first(photo, tmp_path):
 def test_valence_arousal_models_show_their_values(photo, tmp_path):
     import torch
 
-    from faer_hub.hub import save_export
+    from faer_hub.hub.export import save_export
 
     model = timm.create_model("faer_atto.affectnet_va", **SMALL_INPUT).eval()
     with torch.no_grad():
@@ -134,7 +134,7 @@ def test_space_folder(raf_export, tmp_path, capsys):
 
 
 def test_cards_link_the_space():
-    from faer_hub.cards import render_all_cards
+    from faer_hub.hub.cards import render_all_cards
 
     card = render_all_cards()["faer_raf.md"]
     assert "https://huggingface.co/spaces/faer-hub/faer_base.rafdb" in card

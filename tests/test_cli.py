@@ -1,7 +1,7 @@
 """The `faer-hub` entry point's own commands (`list`; `convert` is in test_convert.py)."""
 
 from faer_hub.cli import main
-from faer_hub.zoo import list_models
+from faer_hub.models.zoo import list_models
 
 
 def test_list_models_reports_tags_tasks_and_sizes():

@@ -20,7 +20,7 @@ def export(tmp_path_factory) -> Path:
     import timm
     import torch
 
-    from faer_hub.hub import save_export
+    from faer_hub.hub.export import save_export
 
     torch.manual_seed(0)
     return save_export(timm.create_model("faer_atto.rafdb", **SMALL_INPUT), tmp_path_factory.mktemp("e") / "raf",
@@ -142,12 +142,12 @@ def test_push_offline_is_one_line(export, capsys, monkeypatch):
 
 
 def test_an_internal_error_has_its_own_status_and_asks_for_a_report(monkeypatch, capsys):
-    import faer_hub.zoo
+    import faer_hub.models.zoo
 
     def broken(*args, **kwargs):
         raise ZeroDivisionError("division by zero")
 
-    monkeypatch.setattr(faer_hub.zoo, "list_models", broken)
+    monkeypatch.setattr(faer_hub.models.zoo, "list_models", broken)
     assert main(["list"]) == 3
     err = capsys.readouterr().err
     assert "internal error: ZeroDivisionError" in err and "please report it" in err and "Traceback" not in err

@@ -9,7 +9,7 @@ import pytest
 from PIL import Image
 
 import faer_hub  # noqa: F401
-from faer_hub import publish
+from faer_hub.hub import publish
 from faer_hub.cli import main
 
 

@@ -12,7 +12,7 @@ import torch
 from PIL import Image
 
 import faer_hub
-from faer_hub.hub import read_export_config, save_export
+from faer_hub.hub.export import read_export_config, save_export
 
 from conftest import SMALL_INPUT
 
@@ -59,7 +59,7 @@ def test_transformers_loads_the_regression_export_with_identical_outputs(va_mode
         torch.testing.assert_close(hf_model(pixel_values=x).logits, va_model(x), rtol=0, atol=0)
 
     # the pipeline the card shows: raw values, no softmax, equal to timm's on the same image
-    from faer_hub.predict import Predictor
+    from faer_hub.inference.predict import Predictor
 
     image = Image.fromarray(np.random.default_rng(2).integers(0, 255, (64, 64, 3), dtype=np.uint8))
     out = transformers.pipeline("image-classification", model=str(va_export))(image, top_k=2)
@@ -69,7 +69,7 @@ def test_transformers_loads_the_regression_export_with_identical_outputs(va_mode
 
 
 def test_predict_reports_clipped_values_not_probabilities(fixed_export, tmp_path):
-    from faer_hub.predict import Predictor, write_report
+    from faer_hub.inference.predict import Predictor, write_report
 
     Image.fromarray(np.random.default_rng(0).integers(0, 255, (70, 60, 3), dtype=np.uint8)).save(tmp_path / "a.png")
     predictor = Predictor(f"local-dir:{fixed_export}", top_k=5, detect_faces=False)  # noise has no face
@@ -85,7 +85,7 @@ def test_predict_reports_clipped_values_not_probabilities(fixed_export, tmp_path
 
 def test_evaluate_writes_va_metrics_and_the_scatter_figure(fixed_export, tmp_path, capsys):
     from faer_hub.cli import main
-    from faer_hub.data.synth import write_synthetic
+    from faer_hub.data.synthetic.write import write_synthetic
 
     data = write_synthetic("affectnet", tmp_path / "data", layout="new", num_train=16, num_test=12, image_size=64)
     out = tmp_path / "eval"

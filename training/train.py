@@ -30,17 +30,18 @@ from tqdm.auto import tqdm
 if __package__ in (None, ""):  # `python training/train.py` from a checkout
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from faer_hub.evaluation import evaluate_model, split_batch  # noqa: E402
-from faer_hub.hub import save_export  # noqa: E402
-from faer_hub.losses import build_criterion  # noqa: E402
+from faer_hub.data.errors import AnnotationError, DatasetNotFoundError  # noqa: E402
+from faer_hub.data.transforms import BatchNormalizer, resolve_data_config  # noqa: E402
+from faer_hub.errors import one_line  # noqa: E402
+from faer_hub.evaluation.loop import evaluate_model, split_batch  # noqa: E402
+from faer_hub.hub.export import save_export  # noqa: E402
 from faer_hub.tasks import get_task  # noqa: E402
 from faer_hub.training import checkpoint as ckpt  # noqa: E402
 from faer_hub.training.config import ConfigError, config_to_dict, load_config  # noqa: E402
-from faer_hub.data.transforms import BatchNormalizer, resolve_data_config  # noqa: E402
 from faer_hub.training.data import build_eval_loader, build_train_loader, derive_seed  # noqa: E402
 from faer_hub.training.guard import NonFiniteLossError, StepGuard  # noqa: E402
 from faer_hub.training.launch import cpu_processes, resolve_launch, start_processes  # noqa: E402
-from faer_hub.data.errors import AnnotationError, DatasetNotFoundError  # noqa: E402
+from faer_hub.training.losses import build_criterion  # noqa: E402
 from faer_hub.training.model import BackboneWeightsError, ModelWithLoss, build_model  # noqa: E402
 from faer_hub.training.optim import build_optimizer, lr_factor, set_learning_rates  # noqa: E402
 from faer_hub.training.outputs import (  # noqa: E402
@@ -341,5 +342,5 @@ if __name__ == "__main__":
     try:
         main()
     except EXPECTED_ERRORS as err:  # one line naming the file or key and the fix; no traceback
-        print("error: " + " ".join(str(err).splitlines()), file=sys.stderr)
+        print("error: " + one_line(err), file=sys.stderr)
         sys.exit(2)

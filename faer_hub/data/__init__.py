@@ -6,25 +6,16 @@ and generated faces in the datasets' official formats.
 >>> loader = build_dataloader(dd["train"], model, training=True, batch_size=64)  # doctest: +SKIP
 """
 
-from .affectnet import AffectNet
-from .celeba import CelebA
-from .errors import AnnotationError, BuildReport, DatasetNotFoundError, SkippedRow
-from .load import BUILDERS, get_build_report, get_builder, load_dataset, load_task_dataset
-from .faces import FaceSpec, random_face_spec, render_face
-from .rafdb import RafDB
-from .synth import write_synthetic
-from .transforms import (
-    balanced_sampler,
-    batch_transform,
-    build_dataloader,
-    build_transform,
-    collate,
-    resolve_data_config,
-)
+from .._lazy import lazy_exports
 
-__all__ = [
-    "AffectNet", "AnnotationError", "BUILDERS", "BuildReport", "CelebA", "DatasetNotFoundError",
-    "FaceSpec", "RafDB", "SkippedRow", "balanced_sampler", "batch_transform", "build_dataloader",
-    "build_transform", "collate", "get_build_report", "get_builder", "load_dataset", "load_task_dataset",
-    "random_face_spec", "render_face", "resolve_data_config", "write_synthetic",
-]
+_EXPORTS = {
+    "AffectNet": "affectnet", "CelebA": "celeba", "RafDB": "rafdb",
+    "AnnotationError": "errors", "BuildReport": "errors", "DatasetNotFoundError": "errors", "SkippedRow": "errors",
+    "BUILDERS": "load", "get_build_report": "load", "get_builder": "load", "load_dataset": "load",
+    "load_task_dataset": "load",
+    "FaceSpec": "synthetic", "random_face_spec": "synthetic", "render_face": "synthetic", "write_synthetic": "synthetic",
+    "balanced_sampler": "transforms", "batch_transform": "transforms", "build_dataloader": "transforms",
+    "build_transform": "transforms", "collate": "transforms", "resolve_data_config": "transforms",
+}
+__all__ = list(_EXPORTS)
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

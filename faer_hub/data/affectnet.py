@@ -1,7 +1,7 @@
 """AffectNet builder: the original release, the newer ``train_set``/``val_set`` release and
 folder-per-class redistributions.
 
-Configs ``'7'`` (default; codes 0-6, :data:`faer_hub.labels.AFFECTNET7_LABELS`) and ``'8'``
+Configs ``'7'`` (default; codes 0-6, :data:`faer_hub.tasks.AFFECTNET7_LABELS`) and ``'8'``
 (codes 0-7). Codes 8-10 (None, Uncertain, No-Face) are always dropped and contempt (7) is
 dropped for 7 classes; both are counted as *filtered by design* in the build report. The
 original release's images are cropped to their face box (clamped to the image). Splits: train,
@@ -17,7 +17,7 @@ wherever the layout has them: the original CSVs' last two columns, the newer rel
 Config ``'va'`` (the valence/arousal task) keeps every row with codes 0-8, i.e. the seven basic
 expressions, contempt and None, whose valence and arousal were annotated; codes 9-10
 (Uncertain, No-Face) hold -2 there and are filtered by design. Its ``expression`` column
-(:data:`faer_hub.labels.AFFECTNET_VA_EXPRESSIONS`) keeps the code for analysis and stratified
+(:data:`faer_hub.tasks.AFFECTNET_VA_EXPRESSIONS`) keeps the code for analysis and stratified
 validation carving; there is no ``label`` column, so loaders train on valence and arousal.
 """
 
@@ -31,7 +31,7 @@ from pathlib import Path
 import datasets
 import numpy as np
 
-from ..labels import AFFECTNET7_LABELS, AFFECTNET8_LABELS, AFFECTNET_VA_EXPRESSIONS, AFFECTNET_VA_LABELS
+from ..tasks import AFFECTNET7_LABELS, AFFECTNET8_LABELS, AFFECTNET_VA_EXPRESSIONS, AFFECTNET_VA_LABELS
 from ._builder import Candidate, FaerBuilder, FaerBuilderConfig, Layout, Row, layout_not_found, read_rows
 from .errors import AnnotationError, DatasetNotFoundError
 

@@ -1,7 +1,7 @@
 """CelebA builder: official layout, torchvision's flat layout and Kaggle's CSV layout.
 
 Features: ``image``, ``image_id`` (``000001.jpg``), ``attributes`` (40 ints 0/1 in the order of
-:data:`faer_hub.labels.CELEBA_ATTRIBUTES`, also listed in ``info.description``), and
+:data:`faer_hub.tasks.CELEBA_ATTRIBUTES`, also listed in ``info.description``), and
 ``identity`` / ``landmarks`` (5 points, aligned images) when those files are present.
 Splits follow ``list_eval_partition``: train, validation, test.
 """
@@ -13,7 +13,7 @@ from pathlib import Path
 
 import datasets
 
-from ..labels import CELEBA_ATTRIBUTES
+from ..tasks import CELEBA_ATTRIBUTES
 from ._builder import Candidate, FaerBuilder, FaerBuilderConfig, Layout, Row, layout_not_found, read_rows
 from .errors import AnnotationError
 

@@ -4,7 +4,7 @@ Layouts: the official ``basic/EmoLabel/list_patition_label.txt`` + ``basic/Image
 (builder configs ``aligned``, the default, and ``original``), and the folder-per-class
 redistribution ``DATASET/{train,test}/{1..7}/`` with optional ``train_labels.csv`` /
 ``test_labels.csv``. Label ids 1-7 become ClassLabel indices 0-6
-(:data:`faer_hub.labels.RAFDB_LABELS`). Splits: train and test (the name prefix decides).
+(:data:`faer_hub.tasks.RAFDB_LABELS`). Splits: train and test (the name prefix decides).
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from pathlib import Path
 
 import datasets
 
-from ..labels import RAFDB_LABELS
+from ..tasks import RAFDB_LABELS
 from ._builder import Candidate, FaerBuilder, FaerBuilderConfig, Layout, Row, layout_not_found, read_rows
 from .errors import AnnotationError, DatasetNotFoundError
 

@@ -83,7 +83,7 @@ Target = str | tuple[str, ...]
 def target_column(features: Mapping[str, Any]) -> Target:
     """``'label'`` (expression datasets), ``'attributes'`` (CelebA) or ``('valence', 'arousal')``
     (AffectNet's valence/arousal config, which has no ``label`` column)."""
-    from ..labels import AFFECTNET_VA_LABELS
+    from ..tasks import AFFECTNET_VA_LABELS
 
     for name in ("label", "attributes"):
         if name in features:

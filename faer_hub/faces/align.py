@@ -130,9 +130,9 @@ def protocol_of_model(model: Any) -> CropProtocol | None:
     cfg = getattr(model, "pretrained_cfg", {}) or {}
     if cfg.get("face_crop") is not None:
         return resolve_protocol(cfg["face_crop"])
-    from ..hub import task_of_model
+    from ..tasks import Task
 
-    task = task_of_model(model)
+    task = Task.from_model(model)
     return resolve_protocol(task.face_crop) if task is not None else None
 
 

@@ -218,9 +218,9 @@ def _face_crop_of(model: FAER) -> Any:
         face_crop = json.loads(config.read_text()).get("face_crop")
         if face_crop is not None:
             return face_crop
-    from ..hub import task_of_model
+    from ..tasks import Task
 
-    task = task_of_model(model)
+    task = Task.from_model(model)
     return task.face_crop if task is not None else None
 
 

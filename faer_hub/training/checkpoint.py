@@ -25,6 +25,7 @@ import torch
 from accelerate import Accelerator
 from safetensors.torch import load_file, save_file
 
+from ..errors import one_line
 from ..io import apply_umask, fsync_tree
 
 __all__ = [
@@ -210,7 +211,7 @@ def load_newest_loadable(
         except ResumeError:
             raise
         except Exception as err:  # noqa: BLE001  (any unreadable file: safetensors, pickle, JSON, I/O)
-            skipped.append((path.name, f"{type(err).__name__}: {err}".splitlines()[0][:300]))
+            skipped.append((path.name, f"{type(err).__name__}: {one_line(err, first_line=True, limit=300)}"))
     if skipped:
         raise ResumeError(
             f"no checkpoint in {checkpoints} could be loaded: "

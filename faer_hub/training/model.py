@@ -13,6 +13,7 @@ from torch import nn
 
 import faer_hub  # noqa: F401  (registers the FAER models with timm)
 
+from ..errors import one_line
 from ..tasks import Task
 from .config import ModelConfig
 
@@ -49,7 +50,7 @@ def build_model(config: ModelConfig, task: Task) -> tuple[nn.Module, bool]:
     except (OSError, RuntimeError, ValueError, SafetensorError, pickle.UnpicklingError) as err:
         if not pretrained:
             raise
-        reason = (str(err).strip().splitlines() or [type(err).__name__])[0]
+        reason = one_line(err, first_line=True, limit=300)
         where = f" from {config.pretrained_file}" if config.pretrained_file else ""
         raise BackboneWeightsError(
             f"could not load ImageNet backbone weights for {name!r}{where}: {reason}\n"

@@ -113,7 +113,7 @@ def load_splits(config: Config, task: Task, output_dir: Path) -> datasets.Datase
         if data_dir is None:
             data_dir = output_dir / "data" / task.dataset
         if not data_dir.exists() or not any(data_dir.iterdir()):
-            from ..data.synth import write_synthetic
+            from ..data.synthetic.write import write_synthetic
 
             logger.info("generating %d + %d synthetic %s images in %s", config.data.synthetic_train,
                         config.data.synthetic_test, task.dataset, data_dir)
@@ -147,7 +147,7 @@ def make_ema(model: nn.Module, train: TrainConfig) -> Optional[ModelEmaV3]:
 
 
 def card_results(metrics: Mapping[str, Any], *, split: str, synthetic: bool) -> dict[str, Any]:
-    """Metrics of :func:`faer_hub.evaluation.evaluate_model` in the model card's format."""
+    """Metrics of :func:`faer_hub.evaluation.loop.evaluate_model` in the model card's format."""
     results: dict[str, Any] = {
         k: v for k, v in metrics.items()
         if isinstance(v, (int, float)) and not isinstance(v, bool) and k != "num_samples"
@@ -157,5 +157,5 @@ def card_results(metrics: Mapping[str, Any], *, split: str, synthetic: bool) -> 
     results["class_accuracy"] = {k: v for k, v in (metrics.get("class_accuracy") or {}).items() if v is not None}
     if synthetic:
         results["dataset"] = "synthetic"
-        results["dataset_name"] = "generated faces in the dataset's format (faer_hub.data.synth), not real data"
+        results["dataset_name"] = "generated faces in the dataset's format (faer_hub.data.synthetic.write), not real data"
     return results

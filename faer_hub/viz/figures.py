@@ -1,7 +1,7 @@
 """Result figures: class-wise accuracy bars (paper Fig. 4 style), FER confusion matrices, and
 valence-arousal scatters of predictions against labels.
 
-Values are fractions in [0, 1] (as :func:`faer_hub.evaluation.evaluate_model` returns them) and
+Values are fractions in [0, 1] (as :func:`faer_hub.evaluation.loop.evaluate_model` returns them) and
 are drawn in percent. Comparison series (for example the paper's Table 5, via
 :func:`paper_series`) are drawn next to the measured bars, labelled with their source.
 """

@@ -18,8 +18,7 @@ import torch
 from PIL import Image
 
 from ..io import atomic_path, read_image
-from ..sources import model_kind, model_label_names
-from ..tasks import activate
+from ..tasks import activate, kind_of_model, label_names_of_model
 
 DEFAULT_LAYER = "cca"
 
@@ -66,7 +65,7 @@ def get_layer(model: torch.nn.Module, name: str = DEFAULT_LAYER) -> torch.nn.Mod
 
 def target_index(model: torch.nn.Module, target: str | int) -> int:
     """Output index of a class/attribute name (case-insensitive) or index."""
-    labels = model_label_names(model)
+    labels = label_names_of_model(model)
     if isinstance(target, int) or (isinstance(target, str) and target.isdigit()):
         index = int(target)
         if not 0 <= index < len(labels):
@@ -118,9 +117,9 @@ def compute_cams(
     x = torch.stack([normalise(im) for im in pil]).to(device)
     with torch.no_grad():
         logits = torch.cat([model(x[i:i + batch_size]).float() for i in range(0, len(x), batch_size)])
-    probs = activate(logits, model_kind(model, multi_label))
+    probs = activate(logits, kind_of_model(model, multi_label))
     indices = [int(logits[i].argmax()) if t is None else target_index(model, t) for i, t in enumerate(targets)]
-    labels = model_label_names(model)
+    labels = label_names_of_model(model)
     maps = []
     with GradCAM(model=model, target_layers=[get_layer(model, layer)]) as cam:
         for start in range(0, len(x), batch_size):
@@ -225,10 +224,10 @@ def cam_report(
 
     One grid row per model (several models) or per target (several targets), one column per
     image; overlays are named ``<image stem>__<row>.png``. Returns the grid's path.
-    ``detect_faces``: explain the largest face of each image, cut as :mod:`faer_hub.predict`
+    ``detect_faces``: explain the largest face of each image, cut as :mod:`faer_hub.inference.predict`
     cuts it; False explains whole images (already aligned crops).
     """
-    from ..sources import create_model_from_source
+    from ..models.sources import create_model_from_source
 
     out = Path(out_dir)
     stems = [Path(image).stem for image in images]

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from faer_hub.data.synth import write_synthetic
+from faer_hub.data.synthetic.write import write_synthetic
 
 SIZES = {
     # dataset: (num_train, num_test, num_val)

@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 
 from faer_hub.data import AnnotationError, DatasetNotFoundError, load_dataset
-from faer_hub.data.synth import AFFECTNET_VA_CENTRES
-from faer_hub.labels import AFFECTNET_VA_EXPRESSIONS
+from faer_hub.data.synthetic.write import AFFECTNET_VA_CENTRES
+from faer_hub.tasks import AFFECTNET_VA_EXPRESSIONS
 
 LISTS = "Manually_Annotated_file_lists"
 

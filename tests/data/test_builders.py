@@ -15,8 +15,8 @@ from PIL import Image
 import faer_hub  # noqa: F401  (registers the FAER models)
 from faer_hub.data import load_dataset, load_task_dataset
 from faer_hub.data.load import get_builder
-from faer_hub.labels import AFFECTNET7_LABELS, AFFECTNET8_LABELS, AFFECTNET_VA_LABELS, CELEBA_ATTRIBUTES, RAFDB_LABELS
-from faer_hub.data.synth import LAYOUTS
+from faer_hub.tasks import AFFECTNET7_LABELS, AFFECTNET8_LABELS, AFFECTNET_VA_LABELS, CELEBA_ATTRIBUTES, RAFDB_LABELS
+from faer_hub.data.synthetic.write import LAYOUTS
 from faer_hub.tasks import TASKS
 
 LAYOUT_CASES = [(dataset, layout) for dataset, layouts in LAYOUTS.items() for layout in layouts]

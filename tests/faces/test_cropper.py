@@ -36,8 +36,8 @@ def test_evaluation_on_raw_photos_feeds_what_predict_feeds(raf_export, tmp_path)
     import datasets
 
     from faer_hub.data.transforms import build_dataloader
-    from faer_hub.labels import RAFDB_LABELS
-    from faer_hub.predict import Predictor
+    from faer_hub.tasks import RAFDB_LABELS
+    from faer_hub.inference.predict import Predictor
 
     def detector(image):
         return [_face(30, 20, 70, 90)]
@@ -61,7 +61,7 @@ def test_evaluation_on_raw_photos_feeds_what_predict_feeds(raf_export, tmp_path)
 
 def test_evaluate_source_with_face_detection(raf_export, tmp_path):
     from faer_hub.data import write_synthetic
-    from faer_hub.eval_report import evaluate_source
+    from faer_hub.evaluation.report import evaluate_source
 
     calls = []
 

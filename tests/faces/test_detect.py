@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from faer_hub.data.faces import random_face_spec, render
+from faer_hub.data.synthetic.render import random_face_spec, render
 from faer_hub.faces.detect import Detection, detect_faces
 from faer_hub.io import read_image
 from photos import FACE_PHOTOS, SCENES, skimage_photo, sklearn_photos

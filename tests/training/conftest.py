@@ -63,14 +63,14 @@ def crash_run(monkeypatch, args: list[str], step: int) -> None:
 
 @pytest.fixture(scope="session")
 def raf_dir(tmp_path_factory) -> Path:
-    from faer_hub.data.synth import write_synthetic
+    from faer_hub.data.synthetic.write import write_synthetic
 
     return write_synthetic("rafdb", tmp_path_factory.mktemp("data") / "rafdb", num_train=70, num_test=35, seed=0)
 
 
 @pytest.fixture(scope="session")
 def celeba_dir(tmp_path_factory) -> Path:
-    from faer_hub.data.synth import write_synthetic
+    from faer_hub.data.synthetic.write import write_synthetic
 
     return write_synthetic("celeba", tmp_path_factory.mktemp("data") / "celeba", num_train=40, num_test=16,
                            num_val=8, seed=0)

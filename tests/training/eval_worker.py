@@ -12,7 +12,7 @@ import timm
 import faer_hub  # noqa: F401
 from faer_hub.data import load_task_dataset
 from faer_hub.data.transforms import resolve_data_config
-from faer_hub.evaluation import evaluate_model
+from faer_hub.evaluation.loop import evaluate_model
 from faer_hub.training.data import build_eval_loader
 
 

@@ -9,7 +9,7 @@ import timm
 import torch
 
 import faer_hub  # noqa: F401
-from faer_hub.losses import FERLoss
+from faer_hub.training.losses import FERLoss
 from faer_hub.training.config import load_config
 from faer_hub.training.data import EpochSampler, SeededAugmentDataset, class_balanced_weights
 from faer_hub.training.optim import build_optimizer, lr_factor

@@ -11,7 +11,7 @@ import yaml
 from safetensors import safe_open
 
 import faer_hub  # noqa: F401
-from faer_hub.evaluation import evaluate_model
+from faer_hub.evaluation.loop import evaluate_model
 from faer_hub.tasks import get_task
 from faer_hub.training.config import config_to_dict, load_config
 
@@ -30,7 +30,7 @@ SHRINK = [
 
 @pytest.fixture(scope="module")
 def affectnet_dir(tmp_path_factory):
-    from faer_hub.data.synth import write_synthetic
+    from faer_hub.data.synthetic.write import write_synthetic
 
     return write_synthetic("affectnet", tmp_path_factory.mktemp("data") / "affectnet", num_train=80, num_test=32, seed=0)
 

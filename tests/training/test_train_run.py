@@ -10,8 +10,8 @@ import torch
 from safetensors.torch import load_file
 
 import faer_hub  # noqa: F401
-from faer_hub.evaluation import evaluate_model
-from faer_hub.labels import CELEBA_ATTRIBUTES, RAFDB_LABELS
+from faer_hub.evaluation.loop import evaluate_model
+from faer_hub.tasks import CELEBA_ATTRIBUTES, RAFDB_LABELS
 from faer_hub.training.config import config_to_dict, load_config
 
 from .conftest import TINY_FER, load_train_module, read_log, write_config

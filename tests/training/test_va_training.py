@@ -8,7 +8,7 @@ import pytest
 import timm
 
 import faer_hub  # noqa: F401
-from faer_hub.evaluation import evaluate_model
+from faer_hub.evaluation.loop import evaluate_model
 
 from .conftest import read_log, run_script, write_config
 from .test_train_run import _test_loader
@@ -32,7 +32,7 @@ validation) for 10 epochs: about a minute on one CPU thread."""
 
 
 def test_short_run_learns_valence_and_arousal(tmp_path):
-    from faer_hub.data.synth import write_synthetic
+    from faer_hub.data.synthetic.write import write_synthetic
 
     data = write_synthetic("affectnet", tmp_path / "affectnet", layout="new", num_train=480, num_test=96,
                            image_size=64, seed=0)

@@ -17,7 +17,7 @@ import torch
 import torch.nn.functional as F
 
 import faer_hub  # noqa: F401
-from faer_hub.data.faces import random_face_spec, render_face
+from faer_hub.data.synthetic.render import random_face_spec, render_face
 from faer_hub.viz.gradcam import _transforms, cam_grid, compute_cams, get_layer, save_overlays, target_index
 
 SIZE = 96

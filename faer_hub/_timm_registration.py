@@ -1,0 +1,47 @@
+"""Register the FAER models with timm without importing torch at ``import faer_hub``.
+
+``import faer_hub`` must make ``timm.create_model('faer_raf')`` work, and ``faer-hub --help`` must
+answer in well under a second. So the registration (importing :mod:`faer_hub.models`) happens when
+timm itself is imported: at once if it already is, else right after ``import timm`` finishes.
+The hook is a one-shot import finder that wraps timm's loader and removes itself.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.abc
+import importlib.util
+import sys
+from types import ModuleType
+
+
+def _register() -> None:
+    importlib.import_module("faer_hub.models")  # its @register_model functions run on import
+
+
+class _RegisterAfterTimm(importlib.abc.MetaPathFinder):
+    """Finds timm with the normal finders, then registers FAER once timm's module has run."""
+
+    def find_spec(self, fullname, path, target=None):  # noqa: ANN001 (importlib's signature)
+        if fullname != "timm":
+            return None
+        sys.meta_path.remove(self)
+        spec = importlib.util.find_spec("timm")
+        if spec is None or spec.loader is None:
+            return spec
+        exec_timm = spec.loader.exec_module
+
+        def exec_module(module: ModuleType) -> None:
+            exec_timm(module)
+            _register()
+
+        spec.loader.exec_module = exec_module  # this spec's loader only
+        return spec
+
+
+def register_with_timm() -> None:
+    """Register FAER with timm now if timm is loaded, else as soon as it is."""
+    if "timm" in sys.modules:
+        _register()
+    elif not any(isinstance(f, _RegisterAfterTimm) for f in sys.meta_path):
+        sys.meta_path.insert(0, _RegisterAfterTimm())

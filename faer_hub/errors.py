@@ -1,0 +1,17 @@
+"""How an error is shown to a user: one line (the CLI, training, the app and wrapped errors share it)."""
+
+from __future__ import annotations
+
+
+def one_line(err: BaseException, *, first_line: bool = False, limit: int | None = None) -> str:
+    """``err``'s message on one line: whitespace collapsed, a KeyError's key without repr quotes,
+    only the first line with ``first_line`` (for long foreign messages such as torch's state-dict
+    reports), cut to ``limit`` characters; the exception's type name when the message is empty."""
+    message = err.args[0] if isinstance(err, KeyError) and err.args else err
+    text = str(message).strip()
+    if first_line:
+        text = text.splitlines()[0] if text else ""
+    text = " ".join(text.split())
+    if limit is not None and len(text) > limit:
+        text = text[: limit - 3] + "..."
+    return text or type(err).__name__

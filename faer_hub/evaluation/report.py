@@ -1,0 +1,77 @@
+"""``faer-hub evaluate``: any model source on one split of a dataset -> ``metrics.json`` + figures.
+
+Uses the same pieces as training: :func:`faer_hub.data.load_task_dataset`,
+:func:`faer_hub.data.build_dataloader` (evaluation transform) and
+:func:`faer_hub.evaluation.loop.evaluate_model` with the packaged ``evaluate`` metrics.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from ..io import write_json
+from ..models.sources import create_model_from_source
+from ..tasks import TASKS, Task, get_task
+
+
+def evaluate_source(
+    source: str | torch.nn.Module,
+    data_dir: str | os.PathLike,
+    *,
+    task: str | Task | None = None,
+    split: str = "test",
+    out_dir: str | os.PathLike | None = None,
+    pretrained: bool = False,
+    batch_size: int = 64,
+    num_workers: int = 0,
+    image_size: int | None = None,
+    compare_paper: bool = True,
+    skip_bad_rows: bool = False,
+    cache_dir: str | os.PathLike | None = None,
+    progress: bool = False,
+    detect_faces: bool = False,
+    detector: Any = None,
+) -> dict[str, Any]:
+    """Evaluate a model (object or source) on ``split`` of the dataset in ``data_dir``.
+
+    Writes ``metrics.json`` and figures (``class_accuracy.png``; ``confusion_matrix.png`` for
+    expression tasks; ``va_scatter.png`` for valence/arousal) into ``out_dir`` when given, and
+    returns the metrics (classification: fractions in [0, 1]; valence/arousal: CCC, PCC, RMSE, SAGR).
+    ``detect_faces``: the images are raw photos; evaluate the largest face of each, cut with the
+    model's face-crop protocol as ``faer-hub predict`` cuts it (the whole image when none is found).
+    """
+    from ..data import build_dataloader, load_task_dataset
+    from .loop import evaluate_model
+    from ..viz.figures import figures_for_metrics
+
+    model = source if isinstance(source, torch.nn.Module) else create_model_from_source(source, pretrained=pretrained)
+    task = get_task(task) if isinstance(task, str) else (task or Task.from_model(model))
+    if task is None:
+        raise ValueError(f"cannot tell the model's task from its config; pass --task {'|'.join(TASKS)}")
+    if model.num_classes != task.num_classes:
+        raise ValueError(f"the model has {model.num_classes} outputs but task {task.name!r} has {task.num_classes} labels")
+    dataset = load_task_dataset(task.name, data_dir, skip_bad_rows=skip_bad_rows, cache_dir=cache_dir)
+    if split not in dataset:
+        raise ValueError(f"no split {split!r} in {data_dir}; available: {', '.join(dataset)}")
+    prepare = None
+    if detect_faces:
+        from ..faces import FaceCropper, protocol_of_model
+
+        prepare = FaceCropper(protocol_of_model(model), detector=detector)
+    loader = build_dataloader(dataset[split], model, training=False, batch_size=batch_size,
+                              num_workers=num_workers, image_size=image_size, prepare=prepare)
+    metrics = evaluate_model(model, loader, task, progress=progress, return_predictions=True)
+    predictions, references = metrics.pop("predictions"), metrics.pop("references")
+    metrics["split"] = split
+    metrics["model"] = source if isinstance(source, str) else type(model).__name__
+    if out_dir is not None:
+        out = Path(out_dir)
+        out.mkdir(parents=True, exist_ok=True)
+        write_json(out / "metrics.json", metrics)
+        figures_for_metrics(metrics, task, out, compare_paper=compare_paper, predictions=predictions,
+                            references=references)
+    return metrics

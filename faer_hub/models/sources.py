@@ -1,0 +1,61 @@
+"""One way to name a model everywhere: timm name, ``hf-hub:org/repo``, ``local-dir:path`` or a folder.
+
+Used by ``faer-hub predict``, ``evaluate``, ``cam`` and ``export-onnx``.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import timm
+import torch
+
+from ..hub.export import ExportError, read_export_config
+
+
+def resolve_source(source: str) -> tuple[str, bool]:
+    """Normalise a model source into a ``timm.create_model`` name.
+
+    Returns ``(name, has_weights)``: ``has_weights`` is True for ``hf-hub:``/``local-dir:``
+    sources and export folders, whose whole point is their weights.
+    """
+    source = str(source)
+    if source.startswith(("hf-hub:", "local-dir:")):
+        if source.startswith("local-dir:") and not Path(source[len("local-dir:"):]).is_dir():
+            raise FileNotFoundError(f"model source {source!r}: folder not found")
+        return source, True
+    folder = Path(source)
+    if folder.is_dir() and (folder / "config.json").is_file():
+        return f"local-dir:{folder}", True
+    if timm.is_model(source.split(".")[0]) and os.sep not in source:
+        return source, False
+    if folder.is_dir():
+        raise FileNotFoundError(f"model source {source!r}: {folder / 'config.json'} is missing; not an export folder")
+    if os.sep in source or source.startswith("."):
+        raise FileNotFoundError(
+            f"model source {source!r} looks like a path but is not a folder; pass an export folder "
+            "(config.json + model.safetensors), 'hf-hub:org/repo' or a timm model name"
+        )
+    raise ValueError(
+        f"unknown model {source!r}: not a timm model name (try `faer-hub list`), "
+        "an 'hf-hub:org/repo', a 'local-dir:path' or an export folder"
+    )
+
+
+def create_model_from_source(source: str, pretrained: bool = False, **kwargs: Any) -> torch.nn.Module:
+    """Create a model in eval mode from any source (see :func:`resolve_source`).
+
+    ``pretrained`` only matters for plain timm names; Hub repos and export folders always load
+    their weights.
+    """
+    name, has_weights = resolve_source(source)
+    if name.startswith("local-dir:"):
+        read_export_config(name[len("local-dir:"):])  # config and weights agree, or an error naming the file
+    model = timm.create_model(name, pretrained=pretrained or has_weights, **kwargs)
+    labels = (getattr(model, "pretrained_cfg", {}) or {}).get("label_names")
+    if labels is not None and len(labels) != model.num_classes:
+        raise ExportError(f"model source {source!r}: its config has {len(labels)} label_names for "
+                          f"{model.num_classes} outputs; fix label_names in its config.json or re-export it")
+    return model.eval()

@@ -1,0 +1,145 @@
+"""Generated faces: deterministic, official file formats, visible attributes with their regions."""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import replace
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from faer_hub.cli import main as cli_main
+from faer_hub.data.synthetic.render import EXPRESSION_PARTS, random_face_spec, render, render_face
+from faer_hub.data.synthetic.write import celeba_attributes, write_synthetic
+from faer_hub.tasks import CELEBA_ATTRIBUTES
+
+
+def test_same_seed_same_bytes_other_seed_differs(tmp_path):
+    a = write_synthetic("rafdb", tmp_path / "a", layout="folders", num_train=7, num_test=7, seed=3)
+    b = write_synthetic("rafdb", tmp_path / "b", layout="folders", num_train=7, num_test=7, seed=3)
+    c = write_synthetic("rafdb", tmp_path / "c", layout="folders", num_train=7, num_test=7, seed=4)
+    files = sorted(p.relative_to(a) for p in a.rglob("*") if p.is_file())
+    assert files == sorted(p.relative_to(b) for p in b.rglob("*") if p.is_file())
+    assert all((a / f).read_bytes() == (b / f).read_bytes() for f in files)
+    assert (a / "train_labels.csv").read_bytes() != (c / "train_labels.csv").read_bytes()
+
+
+def test_celeba_official_text_formats(synth_root):
+    root = synth_root("celeba", "official")
+    attr = (root / "Anno/list_attr_celeba.txt").read_bytes().decode().split("\n")
+    assert attr[0] == "23"
+    assert attr[1] == " ".join(CELEBA_ATTRIBUTES) + " "  # header ends in a space, as in the download
+    assert attr[2].startswith("000001.jpg ") and "  1" in "".join(attr[2:]) and "-1" in attr[2]
+    assert all(len(line.split()) == 41 for line in attr[2:] if line)
+    partition = (root / "Eval/list_eval_partition.txt").read_bytes()
+    assert partition.count(b"\r\n") == 23 and partition.startswith(b"000001.jpg 0\r\n")
+    assert partition.rstrip().endswith(b"000023.jpg 2")
+    with Image.open(root / "Img/img_align_celeba/000001.jpg") as image:
+        assert image.size == (178, 218) and image.format == "JPEG"
+    landmarks = (root / "Anno/list_landmarks_align_celeba.txt").read_text().splitlines()
+    assert landmarks[1].split() == ["lefteye_x", "lefteye_y", "righteye_x", "righteye_y", "nose_x", "nose_y",
+                                    "leftmouth_x", "leftmouth_y", "rightmouth_x", "rightmouth_y"]
+
+
+def test_celeba_undrawn_attributes_are_constant_minus_one(synth_root):
+    root = synth_root("celeba", "official")
+    rows = [line.split()[1:] for line in (root / "Anno/list_attr_celeba.txt").read_text().splitlines()[2:]]
+    values = dict(zip(CELEBA_ATTRIBUTES, zip(*rows)))
+    for name in ("Attractive", "Male", "Young", "Big_Nose", "Oval_Face", "Heavy_Makeup"):
+        assert set(values[name]) == {"-1"}
+    assert set(values["No_Beard"]) == {"-1", "1"} and set(values["Smiling"]) == {"-1", "1"}
+
+
+def test_rafdb_official_names_and_sizes(synth_root):
+    root = synth_root("rafdb", "official")
+    lines = (root / "basic/EmoLabel/list_patition_label.txt").read_text().splitlines()
+    assert lines[0] == "train_00001.jpg " + lines[0].split()[1]
+    assert any(line.startswith("test_0001.jpg ") for line in lines)
+    assert {line.split()[1] for line in lines} == {str(i) for i in range(1, 8)}
+    with Image.open(root / "basic/Image/aligned/train_00001_aligned.jpg") as image:
+        assert image.size == (100, 100)
+    assert (root / "basic/Image/original/train_00001.jpg").is_file()
+
+
+def test_affectnet_official_csvs(synth_root):
+    root = synth_root("affectnet", "official")
+    lists = root / "Manually_Annotated_file_lists"
+    train = list(csv.reader((lists / "training.csv").open()))
+    val = list(csv.reader((lists / "validation.csv").open()))
+    assert train[0] == ["subDirectory_filePath", "face_x", "face_y", "face_width", "face_height",
+                        "facial_landmarks", "expression", "valence", "arousal"]
+    assert val[0][0] != "subDirectory_filePath" and len(val[0]) == 9  # no header
+    assert len(train) - 1 == 36 and len(val) == 18
+    assert {int(r[6]) for r in train[1:]} >= {7, 8, 9, 10}
+    assert len(train[1][5].split(";")) == 136
+    row = train[1]
+    with Image.open(root / "Manually_Annotated_Images" / row[0]) as image:
+        assert image.width > int(row[3]) and image.height > int(row[4])  # in the wild, larger than the face
+
+
+def test_render_face_regions_follow_the_drawing():
+    spec = random_face_spec(np.random.default_rng(0), expression="neutral", glasses=True, hat=True,
+                            angle=0.0, noise=0.0, blurry=False)
+    image, regions = render_face(spec)
+    for part in ("face", "left_eye", "right_eye", "eyes", "mouth", "glasses", "hat"):
+        x0, y0, x1, y1 = regions[part]
+        assert 0 <= x0 < x1 <= image.width and 0 <= y0 < y1 <= image.height
+    assert regions["hat"][1] < regions["eyes"][1] < regions["mouth"][1]
+    gx0, gy0, gx1, gy1 = regions["glasses"]
+    assert gx0 <= regions["eyes"][0] and regions["eyes"][2] <= gx1
+    plain, plain_regions = render_face(replace(spec, glasses=False, hat=False))
+    assert "glasses" not in plain_regions and "hat" not in plain_regions
+    diff = np.abs(np.asarray(image, np.int16) - np.asarray(plain, np.int16)).sum(axis=2) > 30
+    inside = np.zeros_like(diff)
+    for part in ("glasses", "hat"):
+        x0, y0, x1, y1 = regions[part]
+        inside[y0:y1, x0:x1] = True
+    assert diff.any() and not (diff & ~inside).any()  # everything that changed lies in those boxes
+
+
+def test_regions_rotate_with_the_face():
+    spec = random_face_spec(np.random.default_rng(1), expression="happiness", hat=True, noise=0.0)
+    upright = render(replace(spec, angle=0.0), (178, 218)).regions["hat"]
+    tilted = render(replace(spec, angle=20.0), (178, 218)).regions["hat"]
+    assert tilted[0] < upright[0]  # rotated counter-clockwise: the hat moves left
+
+
+def test_expressions_are_drawn_differently():
+    spec = random_face_spec(np.random.default_rng(2), noise=0.0, glasses=False)
+    images = {e: np.asarray(render(replace(spec, mouth=m, brows=b, eyes=ey), (64, 64)).image, np.int16)
+              for e, (m, b, ey) in EXPRESSION_PARTS.items()}
+    names = list(images)
+    for i, a in enumerate(names):
+        for b in names[i + 1:]:
+            assert np.abs(images[a] - images[b]).mean() > 1.0, (a, b)
+
+
+def test_celeba_attributes_match_the_spec():
+    spec = random_face_spec(np.random.default_rng(3), mouth="open_smile", glasses=True, hair="blond",
+                            goatee=False, mustache=False, hat=False)
+    values = dict(zip(CELEBA_ATTRIBUTES, celeba_attributes(spec)))
+    assert values["Eyeglasses"] == values["Smiling"] == values["Mouth_Slightly_Open"] == 1
+    assert values["Blond_Hair"] == values["No_Beard"] == 1
+    assert values["Wearing_Hat"] == values["Black_Hair"] == values["Bald"] == -1
+
+
+def test_write_synthetic_refuses_a_non_empty_folder_and_bad_arguments(tmp_path):
+    (tmp_path / "full").mkdir()
+    (tmp_path / "full" / "x").write_text("keep me")
+    with pytest.raises(FileExistsError):
+        write_synthetic("rafdb", tmp_path / "full", num_train=7, num_test=7)
+    assert (tmp_path / "full" / "x").read_text() == "keep me"
+    with pytest.raises(ValueError, match="layout"):
+        write_synthetic("rafdb", tmp_path / "a", layout="kaggle")
+    with pytest.raises(ValueError, match="validation"):
+        write_synthetic("affectnet", tmp_path / "b", num_val=5)
+    assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
+
+
+def test_cli_synth(tmp_path, capsys):
+    assert cli_main(["synth", "affectnet", str(tmp_path / "aff"), "--layout", "new", "--num-train", "8",
+                     "--num-test", "8", "--image-size", "48"]) == 0
+    assert len(list((tmp_path / "aff/train_set/images").glob("*.jpg"))) == 8
+    assert "wrote" in capsys.readouterr().out
+    assert cli_main(["synth", "affectnet", str(tmp_path / "aff")]) == 2

@@ -1,0 +1,149 @@
+"""Model cards: Hugging Face format, valid model-index, honest results, committed cards in sync."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+import yaml
+from huggingface_hub import ModelCard
+from huggingface_hub.repocard_data import model_index_to_eval_results
+
+from faer_hub.hub.cards import CARD_FILES, render_all_cards, render_model_card, stale_cards, write_model_cards
+from faer_hub.tasks import TASKS
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+def _metadata(text: str) -> dict:
+    assert text.startswith("---\n")
+    return yaml.safe_load(text.split("---\n")[1])
+
+
+@pytest.mark.parametrize("task", list(TASKS))
+def test_card_parses_and_has_required_metadata(task):
+    text = render_model_card(task)
+    card = ModelCard(text)  # raises on invalid YAML or model-index
+    meta = _metadata(text)
+    assert card.data.library_name == "timm" and meta["pipeline_tag"] == "image-classification"
+    headline = "accuracy" if TASKS[task].spec.fractions else "ccc"  # valence/arousal: no accuracy
+    assert meta["license"] and meta["datasets"] == [TASKS[task].dataset] and headline in meta["metrics"]
+    # nothing measured -> no model-index, and the card says no weights exist
+    assert "model-index" not in meta
+    assert "No trained FAER weights are published yet" in text
+    for section in ("## Intended use", "## Out-of-scope use", "## How to use", "## Training recipe",
+                    "## Evaluation protocol", "## Results", "## Limitations and bias",
+                    "## Datasets and licences", "## Citation"):
+        assert section in text, section
+    assert "10.11772/j.issn.1001-9081.2024010098" in text
+    assert "non-commercial research" in text
+    for label in TASKS[task].label_names:
+        assert f"`{label}`" in text
+
+
+def test_paper_numbers_come_from_tasks_and_are_labelled():
+    text = render_model_card("rafdb")
+    paper = text.split("Reported by the paper")[1]
+    assert "| accuracy | 91.75 |" in paper and "| fear | 72.37 |" in paper
+    assert "not** measured with this package" in paper
+    assert "No results have been measured" in text.split("Reported by the paper")[0]
+
+
+def test_measured_results_go_into_model_index():
+    results = {"accuracy": 0.8123, "split": "test", "num_samples": 48,
+               "class_accuracy": {"anger": 0.5, "fear": 1.0}}
+    text = render_model_card("rafdb", architecture="faer_atto", repo_id="me/faer_atto.rafdb",
+                             results=results, training_config={"model": "faer_atto", "lr": 2.5e-4})
+    card = ModelCard(text)
+    name, evals = model_index_to_eval_results(_metadata(text)["model-index"])
+    assert name == "faer_atto.rafdb"
+    assert [(e.metric_type, e.metric_value, e.dataset_split) for e in evals] == [("accuracy", 81.23, "test")]
+    assert card.data.eval_results[0].dataset_type == "rafdb"
+    assert "| accuracy | 81.23 |" in text and "| anger | 50.00 |" in text
+    assert "lr: 0.00025" in text and "hf-hub:me/faer_atto.rafdb" in text
+    # paper numbers stay out of the model-index
+    assert all(e.metric_value != 91.75 for e in evals)
+
+
+def test_valence_arousal_card_carries_measured_values_on_their_own_scale():
+    results = {"ccc": 0.4215, "pcc": -0.05, "rmse": 1.2, "sagr": 0.75, "ccc_valence": 0.61234,
+               "num_samples": 30, "split": "test", "class_accuracy": {}}
+    text = render_model_card("affectnet_va", architecture="faer_atto", repo_id="me/faer_atto.affectnet_va",
+                             results=results)
+    ModelCard(text)
+    meta = _metadata(text)
+    assert "regression" in meta["tags"] and "ccc" in meta["metrics"]
+    _, evals = model_index_to_eval_results(meta["model-index"])
+    assert [(e.metric_type, e.metric_value) for e in evals] == [
+        ("ccc", 0.4215), ("pcc", -0.05), ("rmse", 1.2), ("sagr", 0.75), ("ccc_valence", 0.6123)]
+    assert "| ccc | 0.4215 |" in text and "| rmse | 1.2000 |" in text
+    assert "The paper reports no results for AffectNet (valence and arousal)" in text
+    assert 'problem_type: "regression"' in text and "no softmax" in text
+    with pytest.raises(ValueError, match="not a finite number"):
+        render_model_card("affectnet_va", results={"ccc": float("nan")})
+    # nothing measured: no model-index at all
+    assert "model-index" not in _metadata(render_model_card("affectnet_va"))
+
+
+def test_synthetic_results_are_flagged():
+    text = render_model_card("celeba", architecture="faer_atto", results={
+        "accuracy": 0.9, "dataset": "synthetic", "dataset_name": "synthetic faces"})
+    assert "trained and evaluated on synthetic faces" in text
+    _, evals = model_index_to_eval_results(_metadata(text)["model-index"])
+    assert evals[0].dataset_type == "synthetic" and "datasets" not in _metadata(text)
+
+
+def test_percentages_are_rejected():
+    with pytest.raises(ValueError, match="fractions"):
+        render_model_card("rafdb", results={"accuracy": 91.2})
+
+
+def test_write_and_drift_detection(tmp_path):
+    paths = write_model_cards(tmp_path)
+    assert sorted(p.name for p in paths) == sorted(CARD_FILES.values())
+    assert stale_cards(tmp_path) == []
+    (tmp_path / "faer_raf.md").write_text("edited by hand\n")
+    assert stale_cards(tmp_path) == ["faer_raf.md"]
+    assert not list(tmp_path.glob(".*.tmp"))
+
+
+@pytest.mark.skipif("FAER_HUB_NAMESPACE" in os.environ, reason="committed cards use the default namespace")
+def test_committed_cards_match_template():
+    stale = stale_cards(REPO_ROOT / "model_cards")
+    assert stale == [], f"model_cards/ drifted from the template: {stale}; run `faer-hub cards --out model_cards`"
+    assert set(render_all_cards()) == {p.name for p in (REPO_ROOT / "model_cards").glob("*.md")}
+
+
+def test_task_is_required():
+    with pytest.raises(ValueError, match="needs the task"):
+        render_model_card(None)
+
+
+@pytest.mark.slow  # imports transformers (about 20 s)
+def test_card_usage_claims_hold_for_an_export(tmp_path):
+    """The card's 'how to use' paths (timm local-dir, transformers pipeline, faer-hub predict) agree."""
+    pytest.importorskip("transformers")
+    import timm
+    from transformers import pipeline
+
+    import faer_hub
+    from faer_hub.hub.export import save_export
+    from faer_hub.inference.predict import Predictor
+
+    model = timm.create_model("faer_atto.rafdb", pretrained_cfg_overlay=dict(input_size=(3, 64, 64))).eval()
+    export = save_export(model, tmp_path / "export", task="rafdb")
+    assert "hf-hub:faer-hub/faer_atto.rafdb" in (export / "README.md").read_text()
+    from photos import skimage_photo
+
+    skimage_photo("astronaut").save(tmp_path / "x.png")
+    ours = Predictor(f"local-dir:{export}", top_k=3).predict([tmp_path / "x.png"]).predictions[0].top_k
+    # the card's recipe: read, detect, cut with the protocol named in config.json, then the pipeline
+    loaded = timm.create_model(f"local-dir:{export}", pretrained=True)
+    image = faer_hub.read_image(tmp_path / "x.png")
+    crop = faer_hub.align_face(image, faer_hub.detect_faces(image)[0], loaded.pretrained_cfg["face_crop"])
+    classify = pipeline("image-classification", model=str(export))
+    assert classify.model.config.face_crop == "rafdb"
+    theirs = classify(crop, top_k=3)
+    assert [label for label, _ in ours] == [r["label"] for r in theirs]
+    assert [score for _, score in ours] == pytest.approx([r["score"] for r in theirs], abs=1e-4)
