@@ -157,23 +157,6 @@ def test_empty_folder_is_reported(raf_export, tmp_path):
     assert [e.error.startswith("folder holds no image files") for e in report.errors] == [True]
 
 
-def test_model_sources(raf_export, tmp_path, monkeypatch):
-    from faer_hub.models.sources import resolve_source
-
-    assert resolve_source("faer_atto.rafdb") == ("faer_atto.rafdb", False)
-    assert resolve_source(str(raf_export)) == (f"local-dir:{raf_export}", True)
-    assert resolve_source(f"local-dir:{raf_export}") == (f"local-dir:{raf_export}", True)
-    assert resolve_source("hf-hub:org/repo") == ("hf-hub:org/repo", True)
-    monkeypatch.chdir(raf_export.parent)
-    assert resolve_source(raf_export.name) == (f"local-dir:{raf_export.name}", True)  # bare folder name
-    with pytest.raises(ValueError, match="unknown model 'no_such_model'"):
-        resolve_source("no_such_model")
-    with pytest.raises(FileNotFoundError, match="config.json is missing"):
-        resolve_source(str(tmp_path))
-    with pytest.raises(FileNotFoundError, match="folder not found"):
-        resolve_source("local-dir:/does/not/exist")
-
-
 def _awkward_files(folder):
     """Files whose naive decode (``Image.open(f).convert("RGB")``) differs from read_image's."""
     folder.mkdir()

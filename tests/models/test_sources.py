@@ -1,0 +1,53 @@
+"""Model sources: one way to name a model (timm name, hf-hub:, local-dir:, an export folder)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import timm
+
+from faer_hub.hub.export import ExportError
+from faer_hub.models.sources import create_model_from_source, resolve_source
+
+
+def test_model_sources(raf_export, tmp_path, monkeypatch):
+    assert resolve_source("faer_atto.rafdb") == ("faer_atto.rafdb", False)
+    assert resolve_source(str(raf_export)) == (f"local-dir:{raf_export}", True)
+    assert resolve_source(f"local-dir:{raf_export}") == (f"local-dir:{raf_export}", True)
+    assert resolve_source("hf-hub:org/repo") == ("hf-hub:org/repo", True)
+    monkeypatch.chdir(raf_export.parent)
+    assert resolve_source(raf_export.name) == (f"local-dir:{raf_export.name}", True)  # bare folder name
+    with pytest.raises(ValueError, match="unknown model 'no_such_model'"):
+        resolve_source("no_such_model")
+    with pytest.raises(FileNotFoundError, match="config.json is missing"):
+        resolve_source(str(tmp_path))
+    with pytest.raises(FileNotFoundError, match="folder not found"):
+        resolve_source("local-dir:/does/not/exist")
+
+
+def test_a_timm_name_without_pretrained_gives_random_weights_and_an_export_its_own(raf_export):
+    from_export = create_model_from_source(str(raf_export))
+    assert not from_export.training
+    assert from_export.pretrained_cfg["label_names"][0] == "surprise"
+    saved = timm.create_model(f"local-dir:{raf_export}", pretrained=True).state_dict()
+    assert all((saved[k] == v).all() for k, v in from_export.state_dict().items())
+    fresh = create_model_from_source("faer_atto.rafdb")
+    assert fresh.num_classes == 7 and not fresh.training
+
+
+def test_an_export_whose_labels_disagree_with_its_outputs_is_refused_naming_the_file(raf_export, tmp_path):
+    import shutil
+
+    broken = tmp_path / "broken"
+    shutil.copytree(raf_export, broken)
+    config = json.loads((broken / "config.json").read_text())
+    config["label_names"] = config["label_names"][:3]
+    (broken / "config.json").write_text(json.dumps(config))
+    with pytest.raises(ExportError, match=rf"{broken / 'config.json'}.*3 label_names but num_classes = 7"):
+        create_model_from_source(str(broken))
+
+
+def test_a_path_that_is_not_a_folder_says_what_to_pass(tmp_path):
+    with pytest.raises(FileNotFoundError, match="looks like a path but is not a folder"):
+        resolve_source(str(tmp_path / "model.safetensors"))

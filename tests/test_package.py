@@ -1,0 +1,34 @@
+"""The package surface: `import faer_hub` is light and still registers FAER with timm."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+import faer_hub
+
+
+def _run(code: str) -> str:
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
+
+
+def test_importing_the_package_and_building_the_cli_load_no_torch():
+    # `faer-hub --help` and argument errors must answer at once: nothing heavy before a command runs
+    loaded = _run("import sys, faer_hub, faer_hub.cli; faer_hub.cli.build_parser(); "
+                  "print(sorted(m for m in ('torch', 'timm', 'datasets', 'accelerate') if m in sys.modules))")
+    assert loaded == "[]"
+
+
+@pytest.mark.parametrize("order", ["import faer_hub, timm", "import timm, faer_hub",
+                                   "import faer_hub; from timm.models import create_model"])
+def test_faer_models_are_registered_whichever_is_imported_first(order):
+    assert _run(f"{order}; import timm; print(timm.is_model('faer_raf'), timm.is_model('faer_atto'))") == "True True"
+
+
+def test_public_names_load_on_first_use():
+    assert faer_hub.FAER.__name__ == "FAER" and len(faer_hub.CELEBA_ATTRIBUTES) == 40
+    assert set(faer_hub.__all__) <= set(dir(faer_hub))
+    with pytest.raises(AttributeError, match="no attribute 'nope'"):
+        faer_hub.nope  # noqa: B018
