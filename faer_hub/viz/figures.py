@@ -22,7 +22,9 @@ PAPER_LABEL = "FAER, reported by the paper"
 MEAN_LABEL = "Mean"
 
 
-def _pyplot():
+def pyplot():
+    """matplotlib's pyplot on a file backend (Agg) unless a notebook's inline backend is active;
+    imported on first use so nothing else pays for matplotlib."""
     import matplotlib
 
     if matplotlib.get_backend().lower() not in ("agg", "module://matplotlib_inline.backend_inline"):
@@ -70,7 +72,7 @@ def plot_class_accuracy(
         ylim: y-axis range in percent (default: from the data, at most 0-100).
         path: Save as PNG here (atomically) when given.
     """
-    plt = _pyplot()
+    plt = pyplot()
     labels = list(label_names or class_accuracy)
     missing = [name for name in labels if name not in class_accuracy]
     if missing:
@@ -125,7 +127,7 @@ def plot_confusion_matrix(
     path: str | os.PathLike | None = None,
 ):
     """Row-normalised confusion matrix (rows: true class, each row sums to 1), counts kept per cell."""
-    plt = _pyplot()
+    plt = pyplot()
     from sklearn.metrics import ConfusionMatrixDisplay
 
     counts = np.asarray(confusion, dtype=np.int64)
@@ -161,7 +163,7 @@ def plot_va_scatter(
     its prediction (at most ``max_links`` links, evenly chosen), and one predicted-vs-labelled
     scatter per dimension with the identity line and, when ``metrics`` (of the ``va_regression``
     metric) are given, the dimension's CCC and RMSE in its title."""
-    plt = _pyplot()
+    plt = pyplot()
     pred = np.asarray(predictions, dtype=float)
     true = np.asarray(references, dtype=float)
     if pred.shape != true.shape or pred.ndim != 2 or pred.shape[1] != 2 or not len(pred):
@@ -203,7 +205,7 @@ def plot_va_scatter(
 
 def save_figure(fig, path: str | os.PathLike, *, dpi: int = 110) -> Path:
     """Save ``fig`` as PNG through a temporary file, then close it."""
-    plt = _pyplot()
+    plt = pyplot()
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     try:

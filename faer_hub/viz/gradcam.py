@@ -163,9 +163,9 @@ def cam_grid(
     ``rows`` maps a row title (a model, or a target) to one :class:`CamResult` per column; all
     rows must share the same input images. Each overlay is captioned with its target and score.
     """
-    from .figures import _pyplot, save_figure
+    from .figures import pyplot, save_figure
 
-    plt = _pyplot()
+    plt = pyplot()
     row_items = list(rows.items())
     if not row_items:
         raise ValueError("cam_grid needs at least one row of results")
