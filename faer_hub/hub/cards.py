@@ -1,7 +1,7 @@
 """Model cards: one template fills the committed ``model_cards/*.md`` and every training export.
 
 :func:`render_model_card` builds a Hugging Face model card (YAML metadata + markdown) for a task,
-from ``faer_hub/templates/model_card.md``. Only results measured with this package go into the
+from ``faer_hub/hub/templates/model_card.md``. Only results measured with this package go into the
 ``model-index`` metadata; the paper's numbers appear in the text, labelled as the paper's (it has
 none for valence/arousal). Classification metrics are fractions shown in percent; valence/arousal
 metrics (CCC, PCC, RMSE, SAGR) keep their own scale.

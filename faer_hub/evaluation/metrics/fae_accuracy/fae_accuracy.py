@@ -19,7 +19,7 @@ Returns:
     mean_accuracy (fraction), class_accuracy ({attribute name: fraction}),
     num_samples (int), label_names (list of str).
 Example:
-    >>> m = evaluate.load("faer_hub/metrics/fae_accuracy")
+    >>> m = evaluate.load("faer_hub/evaluation/metrics/fae_accuracy")
     >>> m.compute(predictions=[[1, 0]], references=[[1, 1]], label_names=["a", "b"])["mean_accuracy"]
     0.5
 """

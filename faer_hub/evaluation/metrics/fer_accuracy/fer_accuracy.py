@@ -24,7 +24,7 @@ Returns:
     ({name: fraction, or None when the class has no sample}), confusion_matrix (list of lists),
     num_samples (int), label_names (list of str).
 Example:
-    >>> m = evaluate.load("faer_hub/metrics/fer_accuracy")
+    >>> m = evaluate.load("faer_hub/evaluation/metrics/fer_accuracy")
     >>> m.compute(predictions=[0, 1, 1], references=[0, 1, 0], label_names=["a", "b"])["accuracy"]
     0.6666666666666666
 """

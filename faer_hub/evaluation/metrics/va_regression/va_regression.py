@@ -23,7 +23,7 @@ Returns:
     ccc, pcc, rmse, sagr: means over the dimensions; ccc_<name>, pcc_<name>, rmse_<name>,
     sagr_<name> for every dimension; num_samples (int), label_names (list of str).
 Example:
-    >>> m = evaluate.load("faer_hub/metrics/va_regression")
+    >>> m = evaluate.load("faer_hub/evaluation/metrics/va_regression")
     >>> m.compute(predictions=[[0.5, 0.1], [-0.5, 0.2]], references=[[0.4, 0.0], [-0.6, 0.3]])["sagr_valence"]
     1.0
 """
