@@ -28,21 +28,6 @@ TEMPLATE_PATH = Path(__file__).parent / "templates" / "model_card.md"
 CARD_FILES: dict[str, str] = {task.model_name: f"{task.model_name}.md" for task in TASKS.values()}
 """Committed card file name per task model (``faer_raf.md`` ...)."""
 
-_DATASET_LICENCES = {
-    "celeba": (
-        "[CelebA]({url}) is available for non-commercial research purposes only; its images are "
-        "not owned by its authors (see the CelebA agreement on the dataset page)."
-    ),
-    "rafdb": (
-        "[RAF-DB]({url}) is available for non-commercial research purposes only, under an "
-        "agreement signed with its authors."
-    ),
-    "affectnet": (
-        "[AffectNet]({url}) is available for non-commercial research purposes only, under a "
-        "licence agreement with its authors (academic requesters)."
-    ),
-}
-
 _RECIPES = {
     "fae": (
         "The paper's recipe: focal loss (gamma = 2) on the 40 sigmoid outputs; AdamW, learning rate "
@@ -239,7 +224,7 @@ def render_model_card(
         results_section=_results_section(task, metrics, results, split, evaluated_on),
         paper_section=_paper_section(task),
         limitations=_LIMITATIONS[task.kind],
-        dataset_licence=_DATASET_LICENCES[task.dataset].format(url=task.dataset_url),
+        dataset_licence=task.data.terms.format(url=task.dataset_url),
     )
     return str(card).rstrip() + "\n"
 

@@ -18,12 +18,11 @@ from typing import Any
 from huggingface_hub import HfApi, ModelCard, get_token
 
 from ..errors import one_line
+from ..tasks import DATASETS, get_task
 from .export import export_problems, missing_export_files
 
 IGNORED_PATTERNS = [".*", "**/.*", "*.tmp", "*.pt", "*.pth", "*.bin", "*.ckpt", "*.pkl"]
 """Never uploaded: hidden and temporary files, and pickled checkpoints (unsafe to load)."""
-
-_LICENSED_DATASETS = ("celeba", "rafdb", "affectnet")
 
 
 class ExportFolderError(ValueError):
@@ -149,8 +148,8 @@ def push_dataset(
 ) -> Any:
     """Push a prepared ``DatasetDict`` (from :func:`faer_hub.data.load_task_dataset`) to the Hub.
 
-    CelebA, RAF-DB and AffectNet may not be redistributed publicly: pushes are private by default,
-    and a public push of a licensed dataset needs ``i_have_redistribution_rights=True``. With
+    The datasets may not be redistributed publicly (``redistributable`` in :data:`faer_hub.tasks.DATASETS`):
+    pushes are private by default, and a public push needs ``i_have_redistribution_rights=True``. With
     ``task``, the label names of the dataset are checked against the task's vocabulary first.
     """
     from datasets import DatasetDict
@@ -159,12 +158,13 @@ def push_dataset(
         raise TypeError("push_dataset expects a non-empty datasets.DatasetDict (train/validation/test splits)")
     if task is not None:
         _check_dataset_labels(dataset, task)
-    licensed = task is None or any(task.startswith(name) for name in _LICENSED_DATASETS)
-    if not private and licensed and not i_have_redistribution_rights:
+    sources = [get_task(task).data] if task is not None else DATASETS.values()
+    restricted = [d.title for d in sources if not d.redistributable]
+    if not private and restricted and not i_have_redistribution_rights:
         raise PermissionError(
-            "CelebA, RAF-DB and AffectNet are licensed for non-commercial research and may not be "
-            "redistributed: push privately (the default), or pass i_have_redistribution_rights=True "
-            "if you hold those rights (synthetic data, your own images)."
+            f"{', '.join(restricted)}: licensed for non-commercial research, may not be redistributed: push "
+            "privately (the default), or pass i_have_redistribution_rights=True if you hold those rights "
+            "(synthetic data, your own images)."
         )
     kwargs = dict(private=private, token=token, commit_message=commit_message or "Upload dataset with faer_hub")
     if max_shard_size is not None:
@@ -212,8 +212,6 @@ def _card_problems(folder: Path, config: dict[str, Any], repo_id: str | None) ->
 
 
 def _check_dataset_labels(dataset: Any, task_name: str) -> None:
-    from ..tasks import get_task
-
     task = get_task(task_name)
     for split, ds in dataset.items():
         feature = ds.features.get("label") or ds.features.get("attributes")
