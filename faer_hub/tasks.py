@@ -189,11 +189,6 @@ class Task:
         return DATASETS[self.dataset]
 
     @property
-    def dataset_url(self) -> str:
-        """The dataset's download page."""
-        return self.data.url
-
-    @property
     def spec(self) -> Kind:
         """The :class:`Kind` of this task."""
         return KINDS[self.kind]

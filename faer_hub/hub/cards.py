@@ -180,7 +180,7 @@ def render_model_card(
         title=f"{architecture}: FAER for {task.dataset_title}",
         task_description=_task_description(task),
         dataset_title=task.dataset_title,
-        dataset_url=task.dataset_url,
+        dataset_url=task.data.url,
         architecture=architecture,
         repo_id=repo_id,
         weights_statement=_weights_statement(repo_id, results is not None, evaluated_on),
@@ -206,7 +206,7 @@ def render_model_card(
         results_section=_results_section(task, metrics, results, split, evaluated_on),
         paper_section=_paper_section(task),
         limitations=_LIMITATIONS[task.kind],
-        dataset_licence=task.data.terms.format(url=task.dataset_url),
+        dataset_licence=task.data.terms.format(url=task.data.url),
     )
     return str(card).rstrip() + "\n"
 
