@@ -32,6 +32,10 @@ RECIPE_DIR = Path(__file__).resolve().parents[2] / "training" / "configs"
 They sit beside ``training/train.py`` in a checkout of faer_hub; an installed package has no copy,
 and its cards name the recipe file instead of describing it."""
 
+CARD_FACTS_KEY = "faer_hub"
+"""Key of the card metadata recording what the card describes: ``architecture``, ``task``,
+``repo_id`` and ``label_names``; publishing compares them with ``config.json``."""
+
 CARD_FILES: dict[str, str] = {task.model_name: f"{task.model_name}.md" for task in TASKS.values()}
 """Committed card file name per task model (``faer_raf.md`` ...)."""
 
@@ -173,6 +177,8 @@ def render_model_card(
             for name, value in metrics.items()
         ]
         or None,
+        **{CARD_FACTS_KEY: dict(architecture=architecture, task=task.name, repo_id=repo_id,
+                                label_names=list(task.label_names))},
     )
     card = ModelCard.from_template(
         card_data,
@@ -209,6 +215,12 @@ def render_model_card(
         dataset_licence=task.data.terms.format(url=task.data.url),
     )
     return str(card).rstrip() + "\n"
+
+
+def card_facts(data: ModelCardData) -> dict[str, Any]:
+    """The :data:`CARD_FACTS_KEY` metadata of a card (``ModelCard.load(path).data``); empty when it has none."""
+    facts = getattr(data, CARD_FACTS_KEY, None)
+    return dict(facts) if isinstance(facts, Mapping) else {}
 
 
 def render_all_cards() -> dict[str, str]:
