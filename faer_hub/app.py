@@ -436,14 +436,6 @@ Research demo: not for any decision about a person.
 DEFAULT_PACKAGE = "faer_hub[app,detect]"
 
 
-def _card_repo_id(folder: Path) -> str | None:
-    import re
-
-    card = folder / "README.md"
-    m = re.search(r"Hub repository: `([^`]+)`", card.read_text(encoding="utf-8")) if card.exists() else None
-    return m.group(1) if m else None
-
-
 def write_space(export: str | os.PathLike, out_dir: str | os.PathLike, *, repo_id: str | None = None,
                 package: str = DEFAULT_PACKAGE) -> Path:
     """Write a Space folder (``app.py``, ``requirements.txt``, ``README.md``) that runs this app on
@@ -454,12 +446,15 @@ def write_space(export: str | os.PathLike, out_dir: str | os.PathLike, *, repo_i
     """
     from importlib.metadata import version
 
+    from huggingface_hub import ModelCard
+
+    from .hub.cards import card_facts
     from .hub.publish import check_export_folder, find_export_folder
     from .tasks import get_task
 
     folder = find_export_folder(export)
     config = check_export_folder(folder)  # complete and loadable; the card may name another repo (push --retarget-card)
-    repo_id = repo_id or _card_repo_id(folder)
+    repo_id = repo_id or card_facts(ModelCard.load(folder / "README.md").data).get("repo_id")
     if not repo_id or "/" not in repo_id:
         raise ValueError(f"{folder}: its card names no Hub repository; pass --repo-id org/name")
     task = get_task(config["faer_task"]) if config.get("faer_task") else None

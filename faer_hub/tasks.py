@@ -11,7 +11,8 @@ one class among several (``'fer'``), independent attributes (``'fae'``) or conti
 deciding again; for a model, :meth:`Task.from_model`, :func:`kind_of_model` and
 :func:`label_names_of_model` read what its pretrained config says.
 
-The label vocabularies of the datasets live here too, so model configs, dataset ``ClassLabel``
+The datasets themselves (:data:`DATASETS`: title, download page, terms of use) are described
+here too, for their builders, the cards and publishing. The label vocabularies of the datasets live here too, so model configs, dataset ``ClassLabel``
 features, metrics and cards can never disagree. This module imports nothing heavy (no torch).
 """
 
@@ -20,6 +21,43 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+
+@dataclass(frozen=True)
+class Dataset:
+    """A dataset the tasks use: the facts its builder, the cards and publishing share."""
+
+    name: str
+    """Builder name in :mod:`faer_hub.data` (``Task.dataset``)."""
+    title: str
+    url: str
+    """Download page."""
+    terms: str
+    """Who may use it, as the model cards state it (markdown; ``{url}`` is filled in)."""
+    redistributable: bool = False
+    """May be pushed publicly to the Hub by anyone (else only by who holds the rights)."""
+
+
+DATASETS: dict[str, Dataset] = {
+    d.name: d
+    for d in (
+        Dataset(
+            "celeba", "CelebA", "https://mmlab.ie.cuhk.edu.hk/projects/CelebA.html",
+            "[CelebA]({url}) is available for non-commercial research purposes only; its images are "
+            "not owned by its authors (see the CelebA agreement on the dataset page).",
+        ),
+        Dataset(
+            "rafdb", "RAF-DB (basic)", "http://www.whdeng.cn/raf/model1.html",
+            "[RAF-DB]({url}) is available for non-commercial research purposes only, under an "
+            "agreement signed with its authors.",
+        ),
+        Dataset(
+            "affectnet", "AffectNet", "http://mohammadmahoor.com/affectnet/",
+            "[AffectNet]({url}) is available for non-commercial research purposes only, under a "
+            "licence agreement with its authors (academic requesters).",
+        ),
+    )
+}
+"""The datasets, by builder name; :attr:`Task.dataset` is a key."""
 
 
 CELEBA_ATTRIBUTES: tuple[str, ...] = (
@@ -126,7 +164,8 @@ class Task:
     kind: str
     """Key of :data:`KINDS`: ``'fer'``, ``'fae'`` or ``'va'``."""
     dataset_title: str
-    dataset_url: str
+    """What the task is trained on (``'AffectNet (7 classes)'``); the dataset's own title is
+    ``DATASETS[dataset].title``."""
     paper_accuracy: float | None = None
     """Mean (attribute) accuracy the paper reports for full FAER, in percent."""
     paper_class_accuracy: dict[str, float] = field(default_factory=dict)
@@ -141,6 +180,13 @@ class Task:
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
             raise ValueError(f"task {self.name!r}: kind must be one of {', '.join(KINDS)}, got {self.kind!r}")
+        if self.dataset not in DATASETS:
+            raise ValueError(f"task {self.name!r}: dataset must be one of {', '.join(DATASETS)}, got {self.dataset!r}")
+
+    @property
+    def data(self) -> Dataset:
+        """The :class:`Dataset` this task is trained on."""
+        return DATASETS[self.dataset]
 
     @property
     def spec(self) -> Kind:
@@ -216,7 +262,6 @@ TASKS: dict[str, Task] = {
             label_names=CELEBA_ATTRIBUTES,
             kind="fae",
             dataset_title="CelebA",
-            dataset_url="https://mmlab.ie.cuhk.edu.hk/projects/CelebA.html",
             paper_accuracy=91.87,
             face_crop="celeba",
         ),
@@ -228,7 +273,6 @@ TASKS: dict[str, Task] = {
             label_names=RAFDB_LABELS,
             kind="fer",
             dataset_title="RAF-DB (basic)",
-            dataset_url="http://www.whdeng.cn/raf/model1.html",
             paper_accuracy=91.75,
             paper_class_accuracy=dict(
                 anger=90.06, disgust=79.62, fear=72.37, happiness=97.11,
@@ -244,7 +288,6 @@ TASKS: dict[str, Task] = {
             label_names=AFFECTNET7_LABELS,
             kind="fer",
             dataset_title="AffectNet (7 classes)",
-            dataset_url="http://mohammadmahoor.com/affectnet/",
             paper_accuracy=66.66,
             paper_class_accuracy=dict(
                 anger=62.25, disgust=72.86, fear=70.22, happiness=80.97,
@@ -260,7 +303,6 @@ TASKS: dict[str, Task] = {
             label_names=AFFECTNET8_LABELS,
             kind="fer",
             dataset_title="AffectNet (8 classes)",
-            dataset_url="http://mohammadmahoor.com/affectnet/",
             face_crop="affectnet",
         ),
         Task(
@@ -271,7 +313,6 @@ TASKS: dict[str, Task] = {
             label_names=AFFECTNET_VA_LABELS,
             kind="va",
             dataset_title="AffectNet (valence and arousal)",
-            dataset_url="http://mohammadmahoor.com/affectnet/",
             face_crop="affectnet",
         ),
     )

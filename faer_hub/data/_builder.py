@@ -20,7 +20,7 @@ from typing import Any, Iterator
 import datasets
 from PIL import Image
 
-from ..tasks import TASKS
+from ..tasks import DATASETS
 from .errors import AnnotationError, BuildReport, DatasetNotFoundError, SkippedRow
 
 logger = logging.getLogger(__name__)
@@ -31,11 +31,8 @@ CROP_JPEG_QUALITY = 95
 
 
 def download_page(dataset: str) -> str:
-    """The dataset's download page, from :data:`faer_hub.tasks.TASKS`."""
-    for task in TASKS.values():
-        if task.dataset == dataset:
-            return task.dataset_url
-    raise KeyError(dataset)
+    """The dataset's download page, from :data:`faer_hub.tasks.DATASETS`."""
+    return DATASETS[dataset].url
 
 
 @dataclass
@@ -178,7 +175,17 @@ class FaerBuilder(datasets.GeneratorBasedBuilder):
 
     BUILDER_CONFIG_CLASS = FaerBuilderConfig
     DATASET: str = ""
+    """Key of :data:`faer_hub.tasks.DATASETS`, which gives ``TITLE`` and the homepage."""
     TITLE: str = ""
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if cls.DATASET:
+            cls.TITLE = DATASETS[cls.DATASET].title
+
+    def dataset_info(self, description: str, features: datasets.Features) -> datasets.DatasetInfo:
+        """The builder's ``DatasetInfo``, with the homepage from :data:`faer_hub.tasks.DATASETS`."""
+        return datasets.DatasetInfo(description=description, features=features, homepage=download_page(self.DATASET))
 
     def __init__(self, *args: Any, data_dir: str | os.PathLike | None = None,
                  config_name: str | None = None, hash: str | None = None, **kwargs: Any) -> None:

@@ -67,7 +67,6 @@ class AffectNet(FaerBuilder):
     """AffectNet manually annotated images: 7 or 8 expression classes, or valence and arousal."""
 
     DATASET = "affectnet"
-    TITLE = "AffectNet"
     VERSION = datasets.Version("1.0.0")
     BUILDER_CONFIGS = [
         FaerBuilderConfig(name="7", version=VERSION, description="7 basic expressions (codes 0-6)"),
@@ -143,10 +142,9 @@ class AffectNet(FaerBuilder):
             names = AFFECTNET7_LABELS if self.config.name == "7" else AFFECTNET8_LABELS
             description = f"AffectNet, {len(names)} classes; test = the official validation set."
             columns = {"label": datasets.ClassLabel(names=list(names)), **va}
-        return datasets.DatasetInfo(
+        return self.dataset_info(
             description=description,
             features=datasets.Features({"image": datasets.Image(), "image_id": datasets.Value("string"), **columns}),
-            homepage="http://mohammadmahoor.com/affectnet/",
         )
 
     def _code(self, split: str, file: Path | str, line: int | None, image_id: str, raw: object) -> int | None:

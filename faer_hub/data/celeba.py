@@ -45,7 +45,6 @@ class CelebA(FaerBuilder):
     """CelebA (aligned & cropped) with 40 binary attributes."""
 
     DATASET = "celeba"
-    TITLE = "CelebA"
     VERSION = datasets.Version("1.0.0")
     BUILDER_CONFIGS = [FaerBuilderConfig(name="default", version=VERSION)]
     DEFAULT_CONFIG_NAME = "default"
@@ -69,11 +68,10 @@ class CelebA(FaerBuilder):
             features["identity"] = datasets.Value("int32")
         if "landmarks" in self.layout.files:
             features["landmarks"] = datasets.List(datasets.Value("int16"), length=len(LANDMARK_NAMES))
-        return datasets.DatasetInfo(
+        return self.dataset_info(
             description="CelebA aligned faces. `attributes` holds 40 values (1 = present) in this "
             "order: " + " ".join(CELEBA_ATTRIBUTES),
             features=datasets.Features(features),
-            homepage="https://mmlab.ie.cuhk.edu.hk/projects/CelebA.html",
         )
 
     # --- parsing ------------------------------------------------------------------------

@@ -36,7 +36,6 @@ class RafDB(FaerBuilder):
     """RAF-DB basic: 7 expressions, 12,271 train / 3,068 test images."""
 
     DATASET = "rafdb"
-    TITLE = "RAF-DB (basic)"
     VERSION = datasets.Version("1.0.0")
     BUILDER_CONFIGS = [
         FaerBuilderConfig(name="aligned", version=VERSION, description="100x100 aligned faces"),
@@ -78,14 +77,13 @@ class RafDB(FaerBuilder):
         raise layout_not_found(cls.DATASET, cls.TITLE, data_dir, candidates)
 
     def _info(self) -> datasets.DatasetInfo:
-        return datasets.DatasetInfo(
+        return self.dataset_info(
             description="RAF-DB basic expressions; file ids 1-7 map to labels 0-6.",
             features=datasets.Features({
                 "image": datasets.Image(),
                 "image_id": datasets.Value("string"),
                 "label": datasets.ClassLabel(names=list(RAFDB_LABELS)),
             }),
-            homepage="http://www.whdeng.cn/raf/model1.html",
         )
 
     def _label(self, split: str, file: Path, line: int | None, image_id: str, raw: str) -> int | None:

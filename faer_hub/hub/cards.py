@@ -3,8 +3,10 @@
 :func:`render_model_card` builds a Hugging Face model card (YAML metadata + markdown) for a task,
 from ``faer_hub/hub/templates/model_card.md``. Only results measured with this package go into the
 ``model-index`` metadata; the paper's numbers appear in the text, labelled as the paper's (it has
-none for valence/arousal). Classification metrics are fractions shown in percent; valence/arousal
-metrics (CCC, PCC, RMSE, SAGR) keep their own scale.
+none for valence/arousal). The training recipe is described from its file in ``training/configs/``
+(:data:`RECIPE_DIR`); dataset facts come from :data:`faer_hub.tasks.DATASETS`. Classification
+metrics are fractions shown in percent; valence/arousal metrics (CCC, PCC, RMSE, SAGR) keep their
+own scale.
 :func:`write_model_cards` regenerates the committed cards (``faer-hub cards --out model_cards``).
 """
 
@@ -25,48 +27,17 @@ from ..tasks import TASKS, Task, get_task
 
 TEMPLATE_PATH = Path(__file__).parent / "templates" / "model_card.md"
 
+RECIPE_DIR = Path(__file__).resolve().parents[2] / "training" / "configs"
+"""The training recipes (``<task>.yaml``), the one home of their facts (epochs, batch size, loss ...).
+They sit beside ``training/train.py`` in a checkout of faer_hub; an installed package has no copy,
+and its cards name the recipe file instead of describing it."""
+
+CARD_FACTS_KEY = "faer_hub"
+"""Key of the card metadata recording what the card describes: ``architecture``, ``task``,
+``repo_id`` and ``label_names``; publishing compares them with ``config.json``."""
+
 CARD_FILES: dict[str, str] = {task.model_name: f"{task.model_name}.md" for task in TASKS.values()}
 """Committed card file name per task model (``faer_raf.md`` ...)."""
-
-_DATASET_LICENCES = {
-    "celeba": (
-        "[CelebA]({url}) is available for non-commercial research purposes only; its images are "
-        "not owned by its authors (see the CelebA agreement on the dataset page)."
-    ),
-    "rafdb": (
-        "[RAF-DB]({url}) is available for non-commercial research purposes only, under an "
-        "agreement signed with its authors."
-    ),
-    "affectnet": (
-        "[AffectNet]({url}) is available for non-commercial research purposes only, under a "
-        "licence agreement with its authors (academic requesters)."
-    ),
-}
-
-_RECIPES = {
-    "fae": (
-        "The paper's recipe: focal loss (gamma = 2) on the 40 sigmoid outputs; AdamW, learning rate "
-        "1e-3, batch size 256, 60 epochs, ExponentialLR (gamma 0.95 per epoch); random horizontal "
-        "flip; 224x224 inputs normalised with ImageNet mean/std. The paper initialises the backbone "
-        "from MS-Celeb-1M pre-training that was never published, so `faer_hub` starts from ImageNet "
-        "ConvNeXt weights. Recipe files: `training/configs/`."
-    ),
-    "fer": (
-        "The paper's recipe: cross-entropy plus 0.01 x center loss on the pooled features; AdamW, "
-        "learning rate 2.5e-4, batch size 256, ExponentialLR (gamma 0.95 per epoch), {epochs} epochs; "
-        "random horizontal flip; 224x224 inputs normalised with ImageNet mean/std.{sampling} The "
-        "paper initialises the backbone from MS-Celeb-1M pre-training that was never published, so "
-        "`faer_hub` starts from ImageNet ConvNeXt weights. Recipe files: `training/configs/`."
-    ),
-    "va": (
-        "The paper does not address valence and arousal; `training/configs/affectnet_va.yaml` keeps its "
-        "expression recipe (AdamW, learning rate 2.5e-4, batch size 256, ExponentialLR gamma 0.95 per epoch, "
-        "60 epochs, random horizontal flip, 224x224 inputs normalised with ImageNet mean/std, backbone "
-        "from ImageNet ConvNeXt weights) with a regression loss: the mean over valence and arousal of "
-        "1 - CCC (concordance correlation coefficient, Lin 1989, over each batch) plus the mean squared "
-        "error. The best epoch is the one with the highest validation CCC."
-    ),
-}
 
 _PROTOCOLS = {
     "celeba": (
@@ -206,6 +177,8 @@ def render_model_card(
             for name, value in metrics.items()
         ]
         or None,
+        **{CARD_FACTS_KEY: dict(architecture=architecture, task=task.name, repo_id=repo_id,
+                                label_names=list(task.label_names))},
     )
     card = ModelCard.from_template(
         card_data,
@@ -213,7 +186,7 @@ def render_model_card(
         title=f"{architecture}: FAER for {task.dataset_title}",
         task_description=_task_description(task),
         dataset_title=task.dataset_title,
-        dataset_url=task.dataset_url,
+        dataset_url=task.data.url,
         architecture=architecture,
         repo_id=repo_id,
         weights_statement=_weights_statement(repo_id, results is not None, evaluated_on),
@@ -239,9 +212,15 @@ def render_model_card(
         results_section=_results_section(task, metrics, results, split, evaluated_on),
         paper_section=_paper_section(task),
         limitations=_LIMITATIONS[task.kind],
-        dataset_licence=_DATASET_LICENCES[task.dataset].format(url=task.dataset_url),
+        dataset_licence=task.data.terms.format(url=task.data.url),
     )
     return str(card).rstrip() + "\n"
+
+
+def card_facts(data: ModelCardData) -> dict[str, Any]:
+    """The :data:`CARD_FACTS_KEY` metadata of a card (``ModelCard.load(path).data``); empty when it has none."""
+    facts = getattr(data, CARD_FACTS_KEY, None)
+    return dict(facts) if isinstance(facts, Mapping) else {}
 
 
 def render_all_cards() -> dict[str, str]:
@@ -355,15 +334,57 @@ def _input_description(cfg: Mapping[str, Any]) -> str:
 
 
 def _recipe(task: Task) -> str:
-    if task.kind != "fer":
-        return _RECIPES[task.kind]
-    epochs = 120 if task.dataset == "rafdb" else 60
-    sampling = (
-        " Class-balanced sampling (weight 1/class count, with replacement), as is usual for AffectNet."
-        if task.dataset == "affectnet"
-        else ""
+    """The training recipe, described from its file in :data:`RECIPE_DIR`."""
+    from ..training.config import load_config
+
+    name = f"training/configs/{task.name}.yaml"
+    path = RECIPE_DIR / f"{task.name}.yaml"
+    if not path.is_file():
+        return f"The training recipe is `{name}` in the faer_hub repository (not part of the installed package)."
+    c = load_config(path)
+    intro = (
+        f"The paper does not address valence and arousal; `{name}` keeps its expression recipe with a regression loss"
+        if task.kind == "va"
+        else f"The paper's recipe (Xu et al. 2024, Sec. 3.2), as `{name}` runs it"
     )
-    return _RECIPES["fer"].format(epochs=epochs, sampling=sampling)
+    loss = {
+        "fae": f"sigmoid focal loss (gamma = {c.loss.focal_gamma:g}) on the {task.num_classes} outputs",
+        "fer": "cross-entropy" + (f" plus {c.loss.center_weight:g} x center loss on the pooled features"
+                                  if c.loss.center_weight else ""),
+        "va": "the mean over valence and arousal of 1 - CCC (concordance correlation coefficient, Lin 1989, over "
+              "each batch)" + (f" plus {c.loss.mse_weight:g} x the mean squared error" if c.loss.mse_weight else ""),
+    }[task.kind]
+    schedule = {
+        "exponential": f"ExponentialLR (gamma {c.optim.gamma:g} per epoch)",
+        "cosine": "cosine decay",
+        "constant": "constant learning rate",
+    }[c.optim.scheduler]
+    lines = [
+        f"{intro}: {loss}; {_OPTIMIZERS[c.optim.optimizer]}, learning rate {_sci(c.optim.lr)}, batch size "
+        f"{c.train.global_batch_size}, {c.train.epochs} epochs, {schedule}; "
+        + (f"random horizontal flip (p = {c.data.hflip:g}); " if c.data.hflip else "")
+        + f"`{c.model.name}` at {c.model.img_size}x{c.model.img_size}."
+    ]
+    if c.data.balanced_sampling:
+        lines.append("Class-balanced sampling (weight 1/class count, with replacement).")
+    start = (f"starts from timm's ImageNet ConvNeXt weights (`{c.model.name}.in1k`)" if c.model.pretrained
+             else "starts from random weights")
+    lines.append(
+        f"The backbone {start}." if task.kind == "va"
+        else f"The paper initialises the backbone from MS-Celeb-1M pre-training that was never published; `faer_hub` {start}."
+    )
+    metric = (c.eval.select_metric or task.primary_metric).replace("_", " ").replace("ccc", "CCC")
+    lines.append(f"The best epoch is the one with the highest validation {metric}.")
+    return " ".join(lines)
+
+
+_OPTIMIZERS = {"adamw": "AdamW", "adam": "Adam", "sgd": "SGD"}
+
+
+def _sci(value: float) -> str:
+    """``2.5e-4``, ``1e-3``: a learning rate as the recipes write it."""
+    mantissa, exponent = f"{value:e}".split("e")
+    return f"{mantissa.rstrip('0').rstrip('.')}e{int(exponent)}"
 
 
 _RESULT_INFO_KEYS = ("num_samples", "split", "dataset", "dataset_name")

@@ -18,12 +18,12 @@ from typing import Any
 from huggingface_hub import HfApi, ModelCard, get_token
 
 from ..errors import one_line
+from ..tasks import DATASETS, get_task
+from .cards import CARD_FACTS_KEY, card_facts
 from .export import export_problems, missing_export_files
 
 IGNORED_PATTERNS = [".*", "**/.*", "*.tmp", "*.pt", "*.pth", "*.bin", "*.ckpt", "*.pkl"]
 """Never uploaded: hidden and temporary files, and pickled checkpoints (unsafe to load)."""
-
-_LICENSED_DATASETS = ("celeba", "rafdb", "affectnet")
 
 
 class ExportFolderError(ValueError):
@@ -55,8 +55,9 @@ def check_export_folder(folder: str | os.PathLike, *, repo_id: str | None = None
 
     Checks: ``config.json``, ``model.safetensors`` and ``README.md`` exist; the weights load
     and the classifier has ``num_classes`` outputs; the label names agree with ``num_classes``;
-    the card parses (valid YAML and model-index), names the same architecture and labels as the
-    config, and (when ``repo_id`` is given) the same Hub repository.
+    the card parses (valid YAML and model-index) and its metadata (``faer_hub:`` architecture,
+    label names, task, repo id) agrees with the config and (when ``repo_id`` is given) the target
+    Hub repository.
     """
     folder = Path(folder)
     missing = missing_export_files(folder)
@@ -125,14 +126,14 @@ def push_export(
 def _retargeted_copy(folder: Path, repo_id: str, staging: Path) -> Path:
     """Link the folder's files into ``staging`` and rewrite the card's repo id there."""
     text = (folder / "README.md").read_text(encoding="utf-8")
-    m = re.search(r"Hub repository: `([^`]+)`", text)
+    old = card_facts(ModelCard.load(folder / "README.md").data).get("repo_id")
     for src in folder.iterdir():
         if src.is_file() and src.name != "README.md":
             try:
                 os.link(src, staging / src.name)
             except OSError:
                 shutil.copy2(src, staging / src.name)
-    (staging / "README.md").write_text(text.replace(m.group(1), repo_id) if m else text, encoding="utf-8")
+    (staging / "README.md").write_text(text.replace(old, repo_id) if old else text, encoding="utf-8")
     return staging
 
 
@@ -149,8 +150,8 @@ def push_dataset(
 ) -> Any:
     """Push a prepared ``DatasetDict`` (from :func:`faer_hub.data.load_task_dataset`) to the Hub.
 
-    CelebA, RAF-DB and AffectNet may not be redistributed publicly: pushes are private by default,
-    and a public push of a licensed dataset needs ``i_have_redistribution_rights=True``. With
+    The datasets may not be redistributed publicly (``redistributable`` in :data:`faer_hub.tasks.DATASETS`):
+    pushes are private by default, and a public push needs ``i_have_redistribution_rights=True``. With
     ``task``, the label names of the dataset are checked against the task's vocabulary first.
     """
     from datasets import DatasetDict
@@ -159,12 +160,13 @@ def push_dataset(
         raise TypeError("push_dataset expects a non-empty datasets.DatasetDict (train/validation/test splits)")
     if task is not None:
         _check_dataset_labels(dataset, task)
-    licensed = task is None or any(task.startswith(name) for name in _LICENSED_DATASETS)
-    if not private and licensed and not i_have_redistribution_rights:
+    sources = [get_task(task).data] if task is not None else DATASETS.values()
+    restricted = [d.title for d in sources if not d.redistributable]
+    if not private and restricted and not i_have_redistribution_rights:
         raise PermissionError(
-            "CelebA, RAF-DB and AffectNet are licensed for non-commercial research and may not be "
-            "redistributed: push privately (the default), or pass i_have_redistribution_rights=True "
-            "if you hold those rights (synthetic data, your own images)."
+            f"{', '.join(restricted)}: licensed for non-commercial research, may not be redistributed: push "
+            "privately (the default), or pass i_have_redistribution_rights=True if you hold those rights "
+            "(synthetic data, your own images)."
         )
     kwargs = dict(private=private, token=token, commit_message=commit_message or "Upload dataset with faer_hub")
     if max_shard_size is not None:
@@ -176,35 +178,37 @@ def push_dataset(
 
 
 def _card_problems(folder: Path, config: dict[str, Any], repo_id: str | None) -> list[str]:
-    text = (folder / "README.md").read_text(encoding="utf-8")
+    """What the card's metadata says that ``config.json`` (or the target ``repo_id``) contradicts."""
+    card = folder / "README.md"
     try:
-        card = ModelCard(text)
+        data = ModelCard.load(card).data
     except ValueError as err:
         return [f"README.md: invalid model card metadata ({err})"]
     problems = []
-    if card.data.library_name != "timm":
-        problems.append(f"README.md: library_name is {card.data.library_name!r}, expected 'timm'")
-    arch = config.get("architecture")
-    m = re.search(r"Architecture: `([^`]+)`", text)
-    if m is None:
-        problems.append("README.md does not name its architecture (not a faer_hub card?); re-export the folder")
-    elif arch and m.group(1) != arch:
-        problems.append(f"README.md describes architecture {m.group(1)!r} but config.json has {arch!r}")
-    labels = config.get("label_names") or (config.get("pretrained_cfg") or {}).get("label_names")
-    m = re.search(r"\*\*Labels\*\* \(index order\): (.+)", text)
-    if m is None:
-        problems.append("README.md does not list its labels (not a faer_hub card?); re-export the folder")
-    elif labels is not None:
-        card_labels = re.findall(r"`([^`]+)`", m.group(1))
-        if card_labels != list(labels):
-            problems.append(
-                f"README.md lists labels {card_labels} but config.json has {list(labels)}; "
-                "re-export so card and weights agree"
-            )
-    m = re.search(r"Hub repository: `([^`]+)`", text)
-    if repo_id and m and m.group(1) != repo_id:
+    if data.library_name != "timm":
+        problems.append(f"README.md: library_name is {data.library_name!r}, expected 'timm'")
+    facts = card_facts(data)
+    missing = [f"{CARD_FACTS_KEY}.{key}" for key in ("architecture", "label_names", "repo_id") if not facts.get(key)]
+    if missing:
         problems.append(
-            f"README.md is written for {m.group(1)!r}, not {repo_id!r}: push with --retarget-card "
+            f"{card}: its metadata does not record {', '.join(missing)} (not a faer_hub card, or an older one); "
+            f"re-export the folder, e.g. `faer-hub export --model local-dir:{folder} <new folder>`"
+        )
+    arch = config.get("architecture")
+    if facts.get("architecture") and arch and facts["architecture"] != arch:
+        problems.append(f"README.md describes architecture {facts['architecture']!r} but config.json has {arch!r}")
+    labels = config.get("label_names") or (config.get("pretrained_cfg") or {}).get("label_names")
+    if facts.get("label_names") and labels is not None and list(facts["label_names"]) != list(labels):
+        problems.append(
+            f"README.md lists labels {list(facts['label_names'])} but config.json has {list(labels)}; "
+            "re-export so card and weights agree"
+        )
+    task = config.get("faer_task")
+    if facts.get("task") and task and facts["task"] != task:
+        problems.append(f"README.md describes task {facts['task']!r} but config.json has {task!r}")
+    if repo_id and facts.get("repo_id") and facts["repo_id"] != repo_id:
+        problems.append(
+            f"README.md is written for {facts['repo_id']!r}, not {repo_id!r}: push with --retarget-card "
             f"(retarget_card=True) to upload the card rewritten for {repo_id!r}, or re-export with "
             f"save_export(..., repo_id={repo_id!r})"
         )
@@ -212,8 +216,6 @@ def _card_problems(folder: Path, config: dict[str, Any], repo_id: str | None) ->
 
 
 def _check_dataset_labels(dataset: Any, task_name: str) -> None:
-    from ..tasks import get_task
-
     task = get_task(task_name)
     for split, ds in dataset.items():
         feature = ds.features.get("label") or ds.features.get("attributes")

@@ -122,7 +122,7 @@ def load_splits(config: Config, task: Task, output_dir: Path) -> datasets.Datase
         cache_dir = cache_dir or data_dir.parent / f".{data_dir.name}.hf_cache"
     elif data_dir is None:
         raise ConfigError(
-            f"no dataset folder: pass --data-dir with the {task.dataset_title} download ({task.dataset_url}), "
+            f"no dataset folder: pass --data-dir with the {task.dataset_title} download ({task.data.url}), "
             "or set data.synthetic: true for generated faces"
         )
     return load_task_dataset(task.name, data_dir, validation_size=config.data.validation_size,

@@ -26,7 +26,7 @@ def test_missing_folder_names_the_path_and_download_page(tmp_path, cache, datase
     missing = tmp_path / "nowhere"
     with pytest.raises(DatasetNotFoundError) as err:
         load_dataset(dataset, missing, cache_dir=cache)
-    assert str(missing) in str(err.value) and TASKS[task].dataset_url in str(err.value)
+    assert str(missing) in str(err.value) and TASKS[task].data.url in str(err.value)
 
 
 @pytest.mark.parametrize("dataset,expected", [

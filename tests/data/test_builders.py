@@ -77,6 +77,7 @@ def test_label_names_equal_the_task_model_label_names(synth_root, cache, task_na
     task = TASKS[task_name]
     dd = load_task_dataset(task_name, synth_root(task.dataset, "official"), cache_dir=cache)
     model_names = tuple(timm.models.get_pretrained_cfg(task.model_name).label_names)  # what create_model uses
+    assert dd["train"].info.homepage == task.data.url  # the builder's homepage is the task table's
     if task.multi_label:
         assert model_names == CELEBA_ATTRIBUTES
         assert " ".join(CELEBA_ATTRIBUTES) in dd["train"].info.description

@@ -115,6 +115,23 @@ def test_committed_cards_match_template():
     assert set(render_all_cards()) == {p.name for p in (REPO_ROOT / "model_cards").glob("*.md")}
 
 
+def test_recipe_is_read_from_its_file(tmp_path, monkeypatch):
+    import shutil
+
+    from faer_hub.hub import cards
+
+    recipe = render_model_card("rafdb").split("## Training recipe")[1].split("##")[0]
+    assert "`training/configs/rafdb.yaml`" in recipe and "120 epochs" in recipe and "learning rate 2.5e-4" in recipe
+    shutil.copy(cards.RECIPE_DIR / "rafdb.yaml", tmp_path / "rafdb.yaml")
+    edited = (tmp_path / "rafdb.yaml").read_text().replace("epochs: 120", "epochs: 7")
+    (tmp_path / "rafdb.yaml").write_text(edited)
+    monkeypatch.setattr(cards, "RECIPE_DIR", tmp_path)
+    assert "7 epochs" in render_model_card("rafdb") and "120 epochs" not in render_model_card("rafdb")
+    # an installed package has no recipe files: the card names the file instead of guessing its facts
+    text = render_model_card("celeba")
+    assert "The training recipe is `training/configs/celeba.yaml` in the faer_hub repository" in text
+
+
 def test_task_is_required():
     with pytest.raises(ValueError, match="needs the task"):
         render_model_card(None)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 import timm
@@ -86,11 +87,44 @@ def test_corrupt_weights_and_card_are_refused(export):
     assert "model.safetensors cannot be read" in str(err.value) and "invalid model card" in str(err.value)
 
 
-def test_a_card_that_names_neither_architecture_nor_labels_is_refused_not_passed(export):
-    (export / "README.md").write_text("---\nlibrary_name: timm\n---\n\nA hand-written card.\n")
+def test_a_card_without_faer_hub_metadata_is_refused_not_passed(export):
+    # the old card text names architecture and labels in prose, but only the metadata counts
+    text = (export / "README.md").read_text()
+    (export / "README.md").write_text("---\nlibrary_name: timm\n---\n" + text.split("---\n", 2)[2])
     with pytest.raises(ExportFolderError) as err:
         check_export_folder(export)
-    assert "does not name its architecture" in str(err.value) and "does not list its labels" in str(err.value)
+    message = str(err.value)
+    assert f"{export / 'README.md'}: its metadata does not record faer_hub.architecture, faer_hub.label_names, " \
+           "faer_hub.repo_id" in message
+    assert f"re-export the folder, e.g. `faer-hub export --model local-dir:{export} <new folder>`" in message
+
+
+def _edit_card_metadata(export, **facts):
+    from huggingface_hub import ModelCard
+
+    card = ModelCard.load(export / "README.md")
+    card.data.faer_hub = {**card.data.faer_hub, **facts}
+    card.save(export / "README.md")
+
+
+@pytest.mark.parametrize("facts, refusal", [
+    (dict(architecture="faer_tiny"), "README.md describes architecture 'faer_tiny' but config.json has 'faer_atto'"),
+    (dict(task="affectnet7"), "README.md describes task 'affectnet7' but config.json has 'rafdb'"),
+    (dict(label_names=["a", "b"]), "README.md lists labels ['a', 'b'] but config.json has"),
+])
+def test_card_metadata_that_contradicts_config_is_refused(export, facts, refusal):
+    _edit_card_metadata(export, **facts)
+    with pytest.raises(ExportFolderError, match=re.escape(refusal)):
+        check_export_folder(export)
+
+
+def test_card_metadata_matching_config_and_repo_passes(export):
+    from huggingface_hub import ModelCard
+
+    facts = ModelCard.load(export / "README.md").data.faer_hub
+    assert facts == dict(architecture="faer_atto", task="rafdb", repo_id="me/faer_atto.rafdb",
+                         label_names=["surprise", "fear", "disgust", "happiness", "sadness", "anger", "neutral"])
+    assert check_export_folder(export, repo_id="me/faer_atto.rafdb")["architecture"] == "faer_atto"
 
 
 def test_card_for_another_repo_is_refused_or_retargeted(export):
