@@ -1,8 +1,9 @@
-"""Loader throughput: faer_hub.data (Arrow cache + with_transform) vs torchvision.datasets.CelebA.
+"""Loader throughput: faer_hub.data (Arrow cache + the one loader) vs torchvision.datasets.CelebA.
 
 Both read the same generated CelebA folder (178x218 JPEGs, torchvision's flat layout
-``root/celeba/...``) and apply the same transform (timm eval transform of ``faer_base`` at
-224 px), in one process each by default (``--num-workers 0``: images/s per worker). The two are timed in
+``root/celeba/...``) and give the same normalised tensors (timm eval transform of ``faer_base`` at
+224 px; faer_hub's uint8 batches are normalised per batch with ``BatchNormalizer``, as its
+consumers do on their device), in one process each by default (``--num-workers 0``: images/s per worker). The two are timed in
 alternation and the median of the repeats is reported, with the ratio faer_hub / torchvision.
 
     python benchmarks/loader_throughput.py --num-images 2000 --repeats 3
@@ -24,7 +25,8 @@ from torchvision.datasets import CelebA
 import faer_hub  # noqa: F401  (registers the FAER models)
 from faer_hub.data import load_dataset
 from faer_hub.data.synthetic.write import write_synthetic
-from faer_hub.data.transforms import build_dataloader, build_transform, resolve_data_config
+from faer_hub.data.loader import build_dataloader
+from faer_hub.data.transforms import BatchNormalizer, build_transform, resolve_data_config
 
 
 class LocalCelebA(CelebA):
@@ -34,11 +36,14 @@ class LocalCelebA(CelebA):
         return (Path(self.root) / self.base_folder / "img_align_celeba").is_dir()
 
 
-def time_loader(loader: DataLoader) -> tuple[float, int]:
+def time_loader(loader: DataLoader, normalize: BatchNormalizer | None = None) -> tuple[float, int]:
+    """Seconds to read every batch (normalised with ``normalize`` when given) and the image count."""
     start = time.perf_counter()
     count = 0
     for batch in loader:
         pixels = batch["pixel_values"] if isinstance(batch, dict) else batch[0]
+        if normalize is not None:
+            pixels = normalize(pixels)
         count += len(pixels)
     return time.perf_counter() - start, count
 
@@ -71,19 +76,19 @@ def main() -> None:
 
         model = timm.create_model(args.model, pretrained=False)
         config = resolve_data_config(model, image_size=args.image_size)
-        ours = build_dataloader(dataset, config, training=False, batch_size=args.batch_size,
-                                num_workers=args.num_workers)
+        ours = build_dataloader(dataset, config, batch_size=args.batch_size, num_workers=args.num_workers)
+        normalize = BatchNormalizer(config)
         theirs_ds = LocalCelebA(str(root), split="train", target_type="attr",
-                                transform=build_transform(config, training=False))
+                                transform=build_transform(config))
         theirs = DataLoader(theirs_ds, batch_size=args.batch_size, shuffle=False, num_workers=args.num_workers,
                             persistent_workers=args.num_workers > 0)
         assert len(theirs_ds) == len(dataset)
 
-        time_loader(ours), time_loader(theirs)  # warm the page cache and code paths
+        time_loader(ours, normalize), time_loader(theirs)  # warm the page cache and code paths
         rates: dict[str, list[float]] = {"faer_hub": [], "torchvision": []}
         for _ in range(args.repeats):
-            for name, loader in (("faer_hub", ours), ("torchvision", theirs)):
-                seconds, count = time_loader(loader)
+            for name, loader, norm in (("faer_hub", ours, normalize), ("torchvision", theirs, None)):
+                seconds, count = time_loader(loader, norm)
                 rates[name].append(count / seconds / max(1, args.num_workers))
         ours_rate = statistics.median(rates["faer_hub"])
         theirs_rate = statistics.median(rates["torchvision"])

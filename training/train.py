@@ -31,6 +31,7 @@ if __package__ in (None, ""):  # `python training/train.py` from a checkout
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from faer_hub.data.errors import AnnotationError, DatasetNotFoundError  # noqa: E402
+from faer_hub.data.loader import build_dataloader  # noqa: E402
 from faer_hub.data.transforms import BatchNormalizer, resolve_data_config  # noqa: E402
 from faer_hub.errors import one_line  # noqa: E402
 from faer_hub.evaluation.loop import evaluate_model, split_batch  # noqa: E402
@@ -38,7 +39,7 @@ from faer_hub.hub.export import save_export  # noqa: E402
 from faer_hub.tasks import get_task  # noqa: E402
 from faer_hub.training import checkpoint as ckpt  # noqa: E402
 from faer_hub.training.config import ConfigError, config_to_dict, load_config  # noqa: E402
-from faer_hub.training.data import build_eval_loader, build_train_loader, derive_seed  # noqa: E402
+from faer_hub.training.data import build_train_loader, derive_seed  # noqa: E402
 from faer_hub.training.guard import NonFiniteLossError, StepGuard  # noqa: E402
 from faer_hub.training.launch import cpu_processes, resolve_launch, start_processes  # noqa: E402
 from faer_hub.training.losses import build_criterion  # noqa: E402
@@ -139,8 +140,8 @@ def main(argv: list[str] | None = None) -> dict:
         hflip=config.data.hflip, balanced=config.data.balanced_sampling, num_workers=config.data.num_workers,
     )
     eval_loaders = {
-        name: build_eval_loader(splits[name], data_config, batch_size=train_cfg.eval_batch_size,
-                                num_workers=config.data.num_workers)
+        name: build_dataloader(splits[name], data_config, batch_size=train_cfg.eval_batch_size,
+                               num_workers=config.data.num_workers)
         for name in ("validation", "test")
     }
     criterion = build_criterion(task.kind, num_classes=task.num_classes, feature_dim=model.num_features,

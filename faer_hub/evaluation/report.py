@@ -1,8 +1,9 @@
 """``faer-hub evaluate``: any model source on one split of a dataset -> ``metrics.json`` + figures.
 
-Uses the same pieces as training: :func:`faer_hub.data.load_task_dataset`,
-:func:`faer_hub.data.build_dataloader` (evaluation transform) and
-:func:`faer_hub.evaluation.loop.evaluate_model` with the packaged ``evaluate`` metrics.
+Uses the same pieces as training's validation and test passes: :func:`faer_hub.data.load_task_dataset`,
+the one loader :func:`faer_hub.data.loader.build_dataloader` (uint8 batches, no augmentation) and
+:func:`faer_hub.evaluation.loop.evaluate_model` (normalisation on the device, the packaged
+``evaluate`` metrics).
 """
 
 from __future__ import annotations
@@ -44,7 +45,9 @@ def evaluate_source(
     ``detect_faces``: the images are raw photos; evaluate the largest face of each, cut with the
     model's face-crop protocol as ``faer-hub predict`` cuts it (the whole image when none is found).
     """
-    from ..data import build_dataloader, load_task_dataset
+    from ..data import load_task_dataset
+    from ..data.loader import build_dataloader
+    from ..data.transforms import resolve_data_config
     from .loop import evaluate_model
     from ..viz.figures import figures_for_metrics
 
@@ -62,8 +65,8 @@ def evaluate_source(
         from ..faces import FaceCropper, protocol_of_model
 
         prepare = FaceCropper(protocol_of_model(model), detector=detector)
-    loader = build_dataloader(dataset[split], model, training=False, batch_size=batch_size,
-                              num_workers=num_workers, image_size=image_size, prepare=prepare)
+    loader = build_dataloader(dataset[split], resolve_data_config(model, image_size=image_size),
+                              batch_size=batch_size, num_workers=num_workers, prepare=prepare)
     metrics = evaluate_model(model, loader, task, progress=progress, return_predictions=True)
     predictions, references = metrics.pop("predictions"), metrics.pop("references")
     metrics["split"] = split

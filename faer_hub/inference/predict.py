@@ -222,8 +222,8 @@ class Predictor:
         self.save_crops = Path(save_crops) if save_crops is not None else None
         data_config = resolve_data_config(model)
         # the evaluation transform of training: resize ("squash") to the input size, normalise
-        self.transform = build_transform(data_config, training=False)
-        self._view = build_transform(data_config, training=False, normalize=False)
+        self.transform = build_transform(data_config)
+        self._view = build_transform(data_config, normalize=False)
 
     def preprocess(self, image: Image.Image) -> torch.Tensor:
         """The model input for one decoded image or face crop (the training evaluation transform)."""

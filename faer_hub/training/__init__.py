@@ -1,7 +1,7 @@
 """Library code of the training loop in ``training/train.py``.
 
 config      typed YAML config with ``--set`` overrides and validation
-data        resumable data order and per-sample seeded augmentation
+data        resumable data order and per-sample augmentation seeds (over faer_hub.data.loader)
 model       model construction and the model+loss module
 optim       parameter groups (backbone lr scale, centers) and the lr schedule
 checkpoint  atomic checkpoints, resume, best-epoch weights

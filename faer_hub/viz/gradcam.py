@@ -82,8 +82,8 @@ def _transforms(model: torch.nn.Module):
     from ..data.transforms import build_transform, resolve_data_config
 
     config = resolve_data_config(model)
-    normalise = build_transform(config, training=False)
-    uint8_view = build_transform(config, training=False, normalize=False)
+    normalise = build_transform(config)
+    uint8_view = build_transform(config, normalize=False)
     return normalise, lambda image: uint8_view(image).float() / 255.0
 
 

@@ -1,4 +1,4 @@
-"""Transforms from the model config, collation, the balanced sampler, the DataLoader and the carve."""
+"""Transforms from the model config, the one loader (collation, flips, class weights) and the carve."""
 
 from __future__ import annotations
 
@@ -9,17 +9,15 @@ import pytest
 import timm
 import torch
 from PIL import Image
+from torchvision import transforms as T
 
 import faer_hub  # noqa: F401
 from faer_hub.data import load_dataset
 from faer_hub.data.load import stratified_split_indices
-from faer_hub.data.transforms import (
-    balanced_sampler,
-    build_dataloader,
-    build_transform,
-    collate,
-    resolve_data_config,
-)
+from faer_hub.data.loader import SplitImages, build_dataloader, class_balanced_weights, collate
+from faer_hub.data.transforms import BatchNormalizer, build_transform, resolve_data_config
+from faer_hub.tasks import RAFDB_LABELS
+from faer_hub.training.data import build_train_loader
 
 
 @pytest.fixture(scope="module")
@@ -36,7 +34,7 @@ def test_data_config_comes_from_the_model(model):
 
 def test_eval_transform_resizes_whole_image_and_normalises(model):
     config = resolve_data_config(model, image_size=32)
-    transform = build_transform(config, training=False)
+    transform = build_transform(config)
     image = Image.new("RGB", (178, 218), (255, 255, 255))
     image.paste((0, 0, 0), (0, 0, 178, 12))  # a black band at the top must survive (no centre crop)
     out = transform(image)
@@ -46,67 +44,100 @@ def test_eval_transform_resizes_whole_image_and_normalises(model):
     assert torch.allclose(out[:, 0, 0], (0 - mean) / std, atol=1e-3)
 
 
-def test_training_transform_flips_horizontally_at_random(model):
-    transform = build_transform(resolve_data_config(model, image_size=16), training=True)
+def _labelled(labels, images=None):
+    import datasets
+
+    images = images or [Image.new("RGB", (8, 8))] * len(labels)
+    return datasets.Dataset.from_dict(
+        {"image": images, "label": labels},
+        features=datasets.Features({"image": datasets.Image(), "label": datasets.ClassLabel(names=list(RAFDB_LABELS))}),
+    )
+
+
+def test_the_flip_is_drawn_by_each_examples_seed_and_leaves_global_rng_alone(model):
     image = Image.new("RGB", (16, 16), (255, 255, 255))
     image.paste((0, 0, 0), (0, 0, 8, 16))  # left half black
-    torch.manual_seed(0)
-    outputs = [transform(image) for _ in range(20)]
-    left_dark = [bool(out[0, 8, 0] < out[0, 8, 15]) for out in outputs]
+    config = resolve_data_config(model, image_size=16)
+    resize = build_transform(config, normalize=False)
+    dataset = SplitImages(_labelled([3], [image]), resize, hflip=0.5)
+    torch_state = torch.get_rng_state()
+    first = [dataset[(0, seed)]["pixel_values"] for seed in range(20)]
+    assert torch.equal(torch.get_rng_state(), torch_state)
+    again = dataset.__getitems__([(0, seed) for seed in range(20)])
+    assert all(torch.equal(a, b["pixel_values"]) for a, b in zip(first, again))
+    left_dark = [bool(out[0, 8, 0] < out[0, 8, 15]) for out in first]
     assert 0 < sum(left_dark) < 20  # both orientations occur
 
+    def random_horizontal_flip(seed):  # how training drew its flips before the loaders were merged
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            return resize(T.RandomHorizontalFlip(0.5)(image))
 
-def test_training_augment_uses_timms_pipeline(model):
-    config = resolve_data_config(model, image_size=32)
-    transform = build_transform(config, training=True, augment=dict(scale=(0.5, 1.0), color_jitter=0.3))
-    assert "RandomResizedCrop" in repr(transform)
-    assert transform(Image.new("RGB", (50, 60))).shape == (3, 32, 32)
+    assert all(torch.equal(out, random_horizontal_flip(seed)) for seed, out in enumerate(first))
+    assert dataset[(0, 0)]["labels"] == 3
+    with pytest.raises(ValueError, match="seed"):
+        dataset[0]
+    with pytest.raises(ValueError, match="sampler"):
+        build_dataloader(_labelled([3]), config, batch_size=1, hflip=0.5)
 
 
 def test_collate_types():
-    fer = collate([{"pixel_values": torch.zeros(3, 4, 4), "labels": 3}] * 2)
+    fer = collate([{"pixel_values": torch.zeros(3, 4, 4, dtype=torch.uint8), "labels": 3}] * 2)
     assert fer["labels"].dtype == torch.long and fer["labels"].shape == (2,)
-    fae = collate({"pixel_values": [torch.zeros(3, 4, 4)] * 2, "labels": [[0, 1] * 20] * 2})
+    assert fer["pixel_values"].dtype == torch.uint8 and fer["pixel_values"].shape == (2, 3, 4, 4)
+    fae = collate([{"pixel_values": torch.zeros(3, 4, 4), "labels": [0, 1] * 20}] * 2)
     assert fae["labels"].dtype == torch.float32 and fae["labels"].shape == (2, 40)
-    assert fae["pixel_values"].shape == (2, 3, 4, 4)
+    va = collate([{"pixel_values": torch.zeros(3, 4, 4), "labels": np.array([0.5, -0.25], np.float32)}] * 3)
+    assert va["labels"].dtype == torch.float32 and va["labels"].tolist() == [[0.5, -0.25]] * 3
 
 
-def test_balanced_sampler_evens_out_classes():
+def test_class_balanced_weights_are_one_over_the_class_count_and_drive_training_sampling(model):
     labels = [0] * 90 + [1] * 10
-    sampler = balanced_sampler(labels, num_samples=4000, seed=1)
-    assert torch.allclose(sampler.weights[:1] * 90, sampler.weights[-1:] * 10)
-    counts = Counter(labels[i] for i in sampler)
-    assert 0.45 < counts[1] / 4000 < 0.55
-    assert list(balanced_sampler(labels, seed=3)) == list(balanced_sampler(labels, seed=3))
-    assert sampler.replacement
+    split = _labelled(labels)
+    weights = class_balanced_weights(split)
+    assert weights.dtype == torch.float64 and len(weights) == 100
+    assert weights[0].item() == pytest.approx(1 / 90) and weights[-1].item() == pytest.approx(1 / 10)
+    assert weights.sum().item() == pytest.approx(2.0)  # each present class weighs 1 in all
+    _, sampler = build_train_loader(split, resolve_data_config(model, image_size=8), batch_size=10, seed=0,
+                                    balanced=True)
+    assert torch.equal(sampler.weights, weights)  # training samples with exactly these weights
+    counts = Counter(labels[i] for epoch in range(10) for i, _ in (sampler.set_epoch(epoch) or sampler))
+    assert 0.4 < counts[1] / 1000 < 0.6
+    _, plain = build_train_loader(split, resolve_data_config(model, image_size=8), batch_size=10, seed=0)
+    assert plain.weights is None
 
 
-def test_dataloaders_for_fer_and_celeba(synth_root, cache, model):
+def test_loaders_for_fer_and_celeba(synth_root, cache, model):
     raf = load_dataset("rafdb", synth_root("rafdb", "official"), cache_dir=cache)
-    loader = build_dataloader(raf["train"], model, training=True, batch_size=8, image_size=32, seed=5)
+    config = resolve_data_config(model, image_size=32)
+    loader, sampler = build_train_loader(raf["train"], config, batch_size=8, seed=5)
     batches = list(loader)
-    assert sum(len(b["labels"]) for b in batches) == len(raf["train"])
-    assert batches[0]["pixel_values"].shape == (8, 3, 32, 32) and batches[0]["labels"].dtype == torch.long
-    again = list(build_dataloader(raf["train"], model, training=True, batch_size=8, image_size=32, seed=5))
-    assert all(torch.equal(a["labels"], b["labels"]) for a, b in zip(batches, again))
-    evaluation = list(build_dataloader(raf["test"], model, training=False, batch_size=5, image_size=32))
+    assert sum(len(b["labels"]) for b in batches) == len(raf["train"]) // 8 * 8  # drop_last
+    assert batches[0]["pixel_values"].shape == (8, 3, 32, 32) and batches[0]["pixel_values"].dtype == torch.uint8
+    assert batches[0]["labels"].dtype == torch.long
+    again, _ = build_train_loader(raf["train"], config, batch_size=8, seed=5)
+    assert all(torch.equal(a["pixel_values"], b["pixel_values"]) and torch.equal(a["labels"], b["labels"])
+               for a, b in zip(batches, again))
+    evaluation = list(build_dataloader(raf["test"], config, batch_size=5))
     assert torch.cat([b["labels"] for b in evaluation]).tolist() == list(raf["test"]["label"])
 
     celeba = load_dataset("celeba", synth_root("celeba", "official"), cache_dir=cache)
-    batch = next(iter(build_dataloader(celeba["test"], model, training=False, batch_size=4, image_size=32)))
+    batch = next(iter(build_dataloader(celeba["test"], config, batch_size=4)))
     assert batch["labels"].dtype == torch.float32 and batch["labels"].shape == (4, 40)
     assert batch["labels"].tolist() == [[float(v) for v in row] for row in celeba["test"]["attributes"][:4]]
     with pytest.raises(ValueError, match="balanced"):
-        build_dataloader(celeba["train"], model, training=True, batch_size=4, balanced=True)
+        build_train_loader(celeba["train"], config, batch_size=4, seed=0, balanced=True)
 
 
 @pytest.mark.slow
-def test_dataloader_with_worker_processes(synth_root, cache, model):
+def test_loader_with_worker_processes(synth_root, cache, model):
     raf = load_dataset("rafdb", synth_root("rafdb", "official"), cache_dir=cache)
-    loader = build_dataloader(raf["train"], model, training=True, batch_size=6, num_workers=2,
-                              balanced=True, image_size=32)
+    config = resolve_data_config(model, image_size=32)
+    loader, _ = build_train_loader(raf["train"], config, batch_size=6, num_workers=2, seed=0, balanced=True)
     labels = torch.cat([b["labels"] for b in loader])
-    assert len(labels) == len(raf["train"]) and set(labels.tolist()) <= set(range(7))
+    assert len(labels) == len(raf["train"]) // 6 * 6 and set(labels.tolist()) <= set(range(7))
+    single, _ = build_train_loader(raf["train"], config, batch_size=6, seed=0, balanced=True)
+    assert all(torch.equal(a["pixel_values"], b["pixel_values"]) for a, b in zip(loader, single))
 
 
 def test_validation_carve_is_seeded_stratified_and_disjoint(synth_root, cache):
@@ -131,10 +162,10 @@ def test_stratified_split_indices_proportions():
         stratified_split_indices(labels, 1.0, seed=0)
 
 
-def test_batched_loader_equals_the_per_image_transform(synth_root, cache, model):
+def test_normalised_loader_batches_equal_the_per_image_transform(synth_root, cache, model):
     celeba = load_dataset("celeba", synth_root("celeba", "official"), cache_dir=cache)
     config = resolve_data_config(model, image_size=48)
-    batch = next(iter(build_dataloader(celeba["test"], config, training=False, batch_size=4)))
-    per_image = build_transform(config, training=False)
+    batch = next(iter(build_dataloader(celeba["test"], config, batch_size=4)))
+    per_image = build_transform(config)
     expected = torch.stack([per_image(celeba["test"][i]["image"].convert("RGB")) for i in range(4)])
-    assert torch.allclose(batch["pixel_values"], expected, atol=1e-5)
+    assert torch.equal(BatchNormalizer(config)(batch["pixel_values"]), expected)

@@ -35,7 +35,8 @@ def test_largest_face_or_the_whole_image():
 def test_evaluation_on_raw_photos_feeds_what_predict_feeds(raf_export, tmp_path):
     import datasets
 
-    from faer_hub.data.transforms import build_dataloader
+    from faer_hub.data.loader import build_dataloader
+    from faer_hub.data.transforms import BatchNormalizer, resolve_data_config
     from faer_hub.tasks import RAFDB_LABELS
     from faer_hub.inference.predict import Predictor
 
@@ -52,11 +53,12 @@ def test_evaluation_on_raw_photos_feeds_what_predict_feeds(raf_export, tmp_path)
     predictor.model.register_forward_pre_hook(lambda module, args: seen.append(args[0].clone()))
     predictor.predict(paths)
     cropper = FaceCropper(predictor.face_crop, detector=detector)
-    loader = build_dataloader(split, predictor.model, training=False, batch_size=len(paths), prepare=cropper)
-    batch = next(iter(loader))["pixel_values"]
+    config = resolve_data_config(predictor.model)
+    loader = build_dataloader(split, config, batch_size=len(paths), prepare=cropper)
+    batch = BatchNormalizer(config)(next(iter(loader))["pixel_values"])
     assert torch.equal(batch, seen[0])
-    whole = next(iter(build_dataloader(split, predictor.model, training=False, batch_size=len(paths))))
-    assert not torch.equal(whole["pixel_values"], batch)
+    whole = next(iter(build_dataloader(split, config, batch_size=len(paths))))
+    assert not torch.equal(BatchNormalizer(config)(whole["pixel_values"]), batch)
 
 
 def test_evaluate_source_with_face_detection(raf_export, tmp_path):

@@ -176,9 +176,10 @@ def test_training_loaders_and_predict_feed_bit_identical_tensors(raf_export, tmp
     import datasets
     import torch
 
-    from faer_hub.data.transforms import BatchNormalizer, build_dataloader, resolve_data_config
+    from faer_hub.data.loader import build_dataloader
+    from faer_hub.data.transforms import BatchNormalizer, resolve_data_config
     from faer_hub.tasks import RAFDB_LABELS
-    from faer_hub.training.data import build_eval_loader, build_train_loader
+    from faer_hub.training.data import build_train_loader
 
     files = _awkward_files(tmp_path / "files")
     for f in files:
@@ -196,13 +197,12 @@ def test_training_loaders_and_predict_feed_bit_identical_tensors(raf_export, tmp
     assert [p.path for p in report.predictions] == [str(f) for f in files]
     (predicted,) = seen
     config = resolve_data_config(predictor.model)
-    normalize = BatchNormalizer(config)  # training's loaders give uint8, normalised on the device
-    evaluation = normalize(next(iter(build_eval_loader(split, config, batch_size=len(files))))["pixel_values"])
-    library = next(iter(build_dataloader(split, predictor.model, training=False, batch_size=len(files))))["pixel_values"]
+    normalize = BatchNormalizer(config)  # the loader gives uint8, normalised on the device
+    evaluation = normalize(next(iter(build_dataloader(split, config, batch_size=len(files))))["pixel_values"])
     loader, sampler = build_train_loader(split, config, batch_size=len(files), seed=0, hflip=0.0)
     order = [index for index, _ in sampler]
     training = normalize(next(iter(loader))["pixel_values"])[torch.argsort(torch.tensor(order))]
-    for name, batch in (("evaluation", evaluation), ("build_dataloader", library), ("training", training)):
+    for name, batch in (("evaluation", evaluation), ("training", training)):
         assert batch.dtype == predicted.dtype and torch.equal(batch, predicted), name
 
 

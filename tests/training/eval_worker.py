@@ -11,9 +11,9 @@ import timm
 
 import faer_hub  # noqa: F401
 from faer_hub.data import load_task_dataset
+from faer_hub.data.loader import build_dataloader
 from faer_hub.data.transforms import resolve_data_config
 from faer_hub.evaluation.loop import evaluate_model
-from faer_hub.training.data import build_eval_loader
 
 
 def main() -> None:
@@ -21,7 +21,7 @@ def main() -> None:
     data_dir = Path(data_dir)
     model = timm.create_model(f"local-dir:{export}", pretrained=True)
     splits = load_task_dataset(task, data_dir, cache_dir=data_dir.parent / f".{data_dir.name}.hf_cache")
-    loader = build_eval_loader(splits["test"], resolve_data_config(model), batch_size=int(batch_size))
+    loader = build_dataloader(splits["test"], resolve_data_config(model), batch_size=int(batch_size))
     from accelerate import Accelerator
 
     accelerator = Accelerator(cpu=True)

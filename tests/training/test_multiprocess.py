@@ -12,9 +12,9 @@ import timm
 
 import faer_hub  # noqa: F401
 from faer_hub.data import load_task_dataset
+from faer_hub.data.loader import build_dataloader
 from faer_hub.data.transforms import resolve_data_config
 from faer_hub.evaluation.loop import evaluate_model
-from faer_hub.training.data import build_eval_loader
 
 from .conftest import REPO, run_script
 
@@ -40,7 +40,7 @@ def two_process_run(tmp_path_factory, fer_config, raf_dir):
 def _one_process_metrics(export, raf_dir, batch_size):
     model = timm.create_model(f"local-dir:{export}", pretrained=True)
     splits = load_task_dataset("rafdb", raf_dir, cache_dir=raf_dir.parent / f".{raf_dir.name}.hf_cache")
-    loader = build_eval_loader(splits["test"], resolve_data_config(model), batch_size=batch_size)
+    loader = build_dataloader(splits["test"], resolve_data_config(model), batch_size=batch_size)
     return evaluate_model(model, loader, "rafdb", return_predictions=True)
 
 

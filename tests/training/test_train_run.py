@@ -19,11 +19,11 @@ from .conftest import TINY_FER, load_train_module, read_log, write_config
 
 def _test_loader(data_dir, task, model, batch_size=8):
     from faer_hub.data import load_task_dataset
+    from faer_hub.data.loader import build_dataloader
     from faer_hub.data.transforms import resolve_data_config
-    from faer_hub.training.data import build_eval_loader
 
     splits = load_task_dataset(task, data_dir, cache_dir=data_dir.parent / f".{data_dir.name}.hf_cache")
-    return build_eval_loader(splits["test"], resolve_data_config(model), batch_size=batch_size), splits
+    return build_dataloader(splits["test"], resolve_data_config(model), batch_size=batch_size), splits
 
 
 def test_fer_run_writes_every_output_and_a_loadable_export(baseline_run, raf_dir):
