@@ -20,19 +20,17 @@ from PIL import Image
 from torch import nn
 
 ImageTransform = Callable[[Image.Image], torch.Tensor]
-DataConfigSource = nn.Module | Mapping[str, Any] | None
+DataConfigSource = nn.Module | Mapping[str, Any]
 
 
-def resolve_data_config(source: DataConfigSource = None, *, image_size: int | None = None) -> dict[str, Any]:
+def resolve_data_config(source: DataConfigSource, *, image_size: int | None = None) -> dict[str, Any]:
     """timm data config (input_size, mean, std, interpolation, crop_pct) for a model or a config.
 
-    ``source``: a timm model (its ``pretrained_cfg``), a data config / pretrained_cfg mapping,
-    or ``None`` for timm's ImageNet defaults at 224 px. ``image_size`` overrides the input size.
+    ``source``: a timm model (its ``pretrained_cfg``) or a data config / pretrained_cfg mapping.
+    ``image_size`` overrides the input size.
     """
     if isinstance(source, nn.Module):
         config = timm.data.resolve_data_config({}, model=source)
-    elif source is None:
-        config = timm.data.resolve_data_config({})
     else:
         config = timm.data.resolve_data_config({}, pretrained_cfg=dict(source))
     if image_size is not None:
