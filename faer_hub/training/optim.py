@@ -2,7 +2,9 @@
 
 Groups: pretrained backbone (``optim.lr x optim.backbone_lr_scale``), new layers (CC Attention
 and classifier, ``optim.lr``), and the center-loss centers (``optim.lr x loss.center_lr_scale``,
-no weight decay); norms, biases and other 1-d parameters never get weight decay (as timm does).
+no weight decay). Which parameters get weight decay is timm's rule
+(:func:`timm.optim.param_groups_weight_decay`: no decay on norms, biases, other 1-d parameters
+and the model's ``no_weight_decay()`` names), applied to the backbone and the new layers alike.
 
 The schedule is computed from (epoch, optimizer step) alone, so a resumed run sets exactly the
 learning rate the uninterrupted run had, with no scheduler state to save.
@@ -14,7 +16,7 @@ import math
 from typing import Iterable
 
 import torch
-from timm.optim import create_optimizer_v2
+from timm.optim import create_optimizer_v2, param_groups_weight_decay
 from torch import nn
 
 from .config import Config, OptimConfig
@@ -23,10 +25,6 @@ __all__ = ["NEW_LAYER_PREFIXES", "build_optimizer", "lr_factor", "set_learning_r
 
 NEW_LAYER_PREFIXES = ("cca.", "head.fc.")
 """Parameters not present in an ImageNet ConvNeXt: they train at the full ``optim.lr``."""
-
-
-def _is_no_decay(name: str, param: torch.Tensor) -> bool:
-    return param.ndim <= 1 or name.endswith(".bias")
 
 
 def build_optimizer(
@@ -38,24 +36,24 @@ def build_optimizer(
 ) -> torch.optim.Optimizer:
     """AdamW (or Adam/SGD) over ``model``'s groups plus ``extra_params`` (the centers).
 
-    Every group records its ``base_lr`` (the lr before scheduling) and ``group_name``.
-    ``backbone_lr_scale`` applies only when the backbone was initialised from pretrained weights.
+    Every group records its ``base_lr`` (the lr before scheduling) and ``group_name``: ``backbone``,
+    ``backbone_no_decay``, ``new``, ``new_no_decay``, ``centers``. ``backbone_lr_scale`` applies
+    only when the backbone was initialised from pretrained weights.
     """
     opt = config.optim
     backbone_scale = opt.backbone_lr_scale if backbone_pretrained else 1.0
-    buckets: dict[tuple[str, bool], list[nn.Parameter]] = {}
-    for name, param in model.named_parameters():
-        if not param.requires_grad:
-            continue
-        part = "new" if name.startswith(NEW_LAYER_PREFIXES) else "backbone"
-        buckets.setdefault((part, _is_no_decay(name, param)), []).append(param)
+    new = {id(p) for name, p in model.named_parameters() if name.startswith(NEW_LAYER_PREFIXES)}
+    no_decay_names = getattr(model, "no_weight_decay", lambda: set())()  # as create_optimizer_v2 reads it
+    timm_groups = param_groups_weight_decay(model, opt.weight_decay, no_weight_decay_list=no_decay_names)
     groups = []
-    for (part, no_decay), params in sorted(buckets.items()):
-        lr = opt.lr * (backbone_scale if part == "backbone" else 1.0)
-        groups.append(dict(
-            params=params, lr=lr, base_lr=lr, weight_decay=0.0 if no_decay else opt.weight_decay,
-            group_name=f"{part}{'_no_decay' if no_decay else ''}",
-        ))
+    for part, scale in (("backbone", backbone_scale), ("new", 1.0)):
+        for timm_group in sorted(timm_groups, key=lambda g: g["weight_decay"] == 0.0):  # decay first
+            params = [p for p in timm_group["params"] if (id(p) in new) == (part == "new")]
+            if params:
+                no_decay = timm_group["weight_decay"] == 0.0
+                groups.append(dict(params=params, lr=opt.lr * scale, base_lr=opt.lr * scale,
+                                   weight_decay=timm_group["weight_decay"],
+                                   group_name=f"{part}{'_no_decay' if no_decay else ''}"))
     extra = [p for p in extra_params if p.requires_grad]
     if extra:
         lr = opt.lr * config.loss.center_lr_scale

@@ -39,6 +39,18 @@ def test_param_groups_scale_the_pretrained_backbone_and_give_centers_their_own_l
     assert scratch["backbone"]["lr"] == scratch["new"]["lr"] == pytest.approx(1e-3)
 
 
+def test_no_decay_follows_timm_and_the_model_no_weight_decay_names():
+    model, _, groups, _ = _groups(pretrained=True)
+    ids = lambda name: {id(p) for p in groups[name]["params"]}  # noqa: E731
+    assert id(model.stem[1].weight) in ids("backbone_no_decay")  # a norm: 1-d
+    assert id(model.cca.value.bias) in ids("new_no_decay") and groups["new_no_decay"]["weight_decay"] == 0.0
+    model.no_weight_decay = lambda: {"head.fc.weight"}  # timm's convention, as create_optimizer_v2 reads it
+    c = load_config(None, ["optim.weight_decay=0.05"])
+    opt = build_optimizer(model, c, backbone_pretrained=True)
+    named = {g["group_name"]: {id(p) for p in g["params"]} for g in opt.param_groups}
+    assert id(model.head.fc.weight) in named["new_no_decay"] and id(model.cca.value.weight) in named["new"]
+
+
 def test_exponential_schedule_is_per_epoch_with_warmup():
     opt = load_config(None, ["optim.gamma=0.5", "optim.warmup_epochs=1"]).optim
     f = lambda epoch, step: lr_factor(opt, epoch=epoch, step=step, steps_per_epoch=4, epochs=10)  # noqa: E731
