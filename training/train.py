@@ -44,7 +44,7 @@ from faer_hub.training.guard import NonFiniteLossError, StepGuard  # noqa: E402
 from faer_hub.training.launch import cpu_processes, resolve_launch, start_processes  # noqa: E402
 from faer_hub.training.losses import build_criterion  # noqa: E402
 from faer_hub.training.model import BackboneWeightsError, ModelWithLoss, build_model  # noqa: E402
-from faer_hub.training.optim import build_optimizer, lr_factor, set_learning_rates  # noqa: E402
+from faer_hub.training.optim import StepSchedule, build_optimizer, build_scheduler, resume_schedule  # noqa: E402
 from faer_hub.training.outputs import (  # noqa: E402
     CONFIG_FILE, LOG_FILE, METRICS_FILE, JsonlLog, OutputDirError, check_output_dir, prepare_output_dir, write_json,
     write_yaml,
@@ -106,6 +106,7 @@ def main(argv: list[str] | None = None) -> dict:
         project_config=ProjectConfiguration(project_dir=str(out), logging_dir=str(out / "tensorboard")),
         dynamo_backend=launch.dynamo_backend,
         dataloader_config=DataLoaderConfiguration(non_blocking=True),  # with the loaders' pinned memory
+        step_scheduler_with_optimizer=False,  # the loop steps the lr schedule once per optimizer step
     )
     logging.basicConfig(level=logging.INFO if accelerator.is_main_process else logging.WARNING,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -147,18 +148,20 @@ def main(argv: list[str] | None = None) -> dict:
     criterion = build_criterion(task.kind, num_classes=task.num_classes, feature_dim=model.num_features,
                                 options=vars(config.loss))
     module = ModelWithLoss(model, criterion)
+    train_loader, val_loader, test_loader = accelerator.prepare(
+        train_loader, eval_loaders["validation"], eval_loaders["test"]
+    )
+    steps_per_epoch = math.ceil(len(train_loader) / accum)  # of this process split
+    if train_cfg.max_steps_per_epoch:
+        steps_per_epoch = min(steps_per_epoch, train_cfg.max_steps_per_epoch)
     optimizer = build_optimizer(model, config, backbone_pretrained=backbone_pretrained,
                                 extra_params=criterion.parameters())
-    module, optimizer, train_loader, val_loader, test_loader = accelerator.prepare(
-        module, optimizer, train_loader, eval_loaders["validation"], eval_loaders["test"]
-    )
+    schedule = StepSchedule(config.optim, steps_per_epoch=steps_per_epoch, epochs=train_cfg.epochs)
+    module, optimizer, scheduler = accelerator.prepare(module, optimizer, build_scheduler(optimizer, schedule))
     # the bare timm model (evaluation, EMA, export); keep_torch_compile=False, or Accelerate would
     # re-point the compiled wrapper at the bare module and bypass DDP
     net = accelerator.unwrap_model(module, keep_torch_compile=False).model
     ema = make_ema(net, train_cfg)
-    steps_per_epoch = math.ceil(len(train_loader) / accum)
-    if train_cfg.max_steps_per_epoch:
-        steps_per_epoch = min(steps_per_epoch, train_cfg.max_steps_per_epoch)
 
     # 4. resume
     layout = dict(num_processes=accelerator.num_processes, gradient_accumulation_steps=accum,
@@ -180,6 +183,8 @@ def main(argv: list[str] | None = None) -> dict:
             logger.info("resumed from %s (epoch %d, batch %d, step %d)", latest, state.epoch, state.batches_done,
                         state.global_step)
             log.write("resume", checkpoint=latest.name, epoch=state.epoch, global_step=state.global_step)
+            resume_schedule(scheduler.scheduler, schedule, epoch=state.epoch,
+                            epoch_start_step=state.global_step - state.batches_done // accum)
         ckpt.prune_checkpoints(accelerator, checkpoints, config.checkpoint.keep_last, state.best_dir)
     accelerator.init_trackers(config.tracking.project_name, config=_flat_hparams(config_to_dict(config)))
     logger.info(
@@ -196,8 +201,6 @@ def main(argv: list[str] | None = None) -> dict:
                   backbone_pretrained=backbone_pretrained)
 
     # 5. train
-    set_learning_rates(optimizer, lr_factor(config.optim, epoch=state.epoch, step=state.global_step,
-                                            steps_per_epoch=steps_per_epoch, epochs=train_cfg.epochs))
     guard = StepGuard(accelerator, checkpoints)
     started = time.time()
     for epoch in range(state.epoch, train_cfg.epochs):
@@ -210,6 +213,7 @@ def main(argv: list[str] | None = None) -> dict:
         bar = tqdm(total=steps_per_epoch, initial=steps_this_epoch, desc=f"epoch {epoch + 1}/{train_cfg.epochs}",
                    disable=not accelerator.is_local_main_process, leave=False)
         running, seen, tick = {}, 0, time.time()
+        lr = optimizer.param_groups[0]["lr"]
         for batch in batches:
             if train_cfg.max_steps_per_epoch and steps_this_epoch >= train_cfg.max_steps_per_epoch:
                 break
@@ -236,16 +240,15 @@ def main(argv: list[str] | None = None) -> dict:
                 continue
             state.global_step += 1
             steps_this_epoch += 1
-            factor = lr_factor(config.optim, epoch=epoch, step=state.global_step,
-                               steps_per_epoch=steps_per_epoch, epochs=train_cfg.epochs)
-            set_learning_rates(optimizer, factor)  # lr of the next step
+            lr = optimizer.param_groups[0]["lr"]  # of the step just taken (the backbone's)
+            scheduler.step()  # sets the lr of the next step
             if ema is not None:
                 ema.update(net, step=state.global_step)
             bar.update(1)
             if state.global_step % train_cfg.log_every_steps == 0:
                 means = accelerator.reduce(torch.stack(list(running.values())) / seen, reduction="mean")
                 record = {f"train/{k}": v for k, v in zip(running, means.tolist())}
-                record["train/lr"] = optimizer.param_groups[0]["lr"]
+                record["train/lr"] = lr
                 record["train/images_per_s"] = seen * images.shape[0] * accelerator.num_processes / (time.time() - tick)
                 accelerator.log(record, step=state.global_step)
                 log.write("train", epoch=epoch, step=state.global_step, **{k.split("/")[1]: v for k, v in record.items()})
@@ -269,14 +272,12 @@ def main(argv: list[str] | None = None) -> dict:
                                                     ema=ema.module if ema else None)
         summary = {k: v for k, v in val.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
         state.history.append(dict(epoch=epoch, global_step=state.global_step, validation=summary,
-                                  lr=optimizer.param_groups[0]["lr"]))
+                                  lr=lr))
         accelerator.log({f"validation/{k}": v for k, v in summary.items()}, step=state.global_step)
         log.write("validation", epoch=epoch, step=state.global_step, best=improved, **summary)
         logger.info("epoch %d/%d: validation %s %.4f%s", epoch + 1, train_cfg.epochs, select, score,
                     " (best so far)" if improved else "")
         state.epoch, state.batches_done = epoch + 1, 0
-        set_learning_rates(optimizer, lr_factor(config.optim, epoch=epoch + 1, step=state.global_step,
-                                                steps_per_epoch=steps_per_epoch, epochs=train_cfg.epochs))
         if state.epoch % config.checkpoint.every_epochs == 0 or state.epoch == train_cfg.epochs:
             ckpt.save_checkpoint(accelerator, checkpoints, state, ema=ema.module if ema else None)
             ckpt.prune_checkpoints(accelerator, checkpoints, config.checkpoint.keep_last, state.best_dir)

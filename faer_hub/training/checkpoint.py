@@ -9,6 +9,16 @@ Layout under ``<output-dir>/checkpoints/``::
 A folder with a final name is always complete (the rename is the commit); temporary folders
 left by a killed run are ignored and removed on resume. Every process must call these
 functions (Accelerate saves per-process RNG state); only the main process renames and deletes.
+
+Naming and pruning are ours, not Accelerate's ``ProjectConfiguration(automatic_checkpoint_naming=True,
+total_limit=N)``: its ``save_state`` (accelerate 1.x) names folders ``checkpoint_<n>`` by a save
+counter, not the optimizer step that ``--resume-from`` and the layout messages name; it counts
+every entry of ``checkpoints/`` and deletes the lowest-numbered ones, so it would delete the
+``best-step-*`` weights that kept checkpoints still refer to; it deletes *before* writing and
+writes in place, so a kill during a save leaves a partial ``checkpoint_<n>`` (with ``total_limit=1``,
+no complete checkpoint at all) that ``load_state()`` then takes as the newest, with no walking
+back past a damaged one (:func:`load_newest_loadable`). The epoch-boundary/mid-epoch distinction
+and the process layout live in ``train_state.json`` either way.
 """
 
 from __future__ import annotations

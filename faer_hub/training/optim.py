@@ -1,11 +1,16 @@
-"""Optimizer with parameter groups, and the learning-rate schedule as a pure function.
+"""Optimizer with parameter groups, and the learning-rate schedule as a LambdaLR of a pure function.
 
 Groups: pretrained backbone (``optim.lr x optim.backbone_lr_scale``), new layers (CC Attention
 and classifier, ``optim.lr``), and the center-loss centers (``optim.lr x loss.center_lr_scale``,
-no weight decay); norms, biases and other 1-d parameters never get weight decay (as timm does).
+no weight decay). Which parameters get weight decay is timm's rule
+(:func:`timm.optim.param_groups_weight_decay`: no decay on norms, biases, other 1-d parameters
+and the model's ``no_weight_decay()`` names), applied to the backbone and the new layers alike.
 
-The schedule is computed from (epoch, optimizer step) alone, so a resumed run sets exactly the
-learning rate the uninterrupted run had, with no scheduler state to save.
+The schedule is :func:`lr_factor` of (epoch, optimizer step). :func:`build_scheduler` wraps it in
+a :class:`~torch.optim.lr_scheduler.LambdaLR` that the loop steps once per optimizer step, so its
+``last_epoch`` is the number of optimizer steps taken; prepared by Accelerate (with
+``step_scheduler_with_optimizer=False``: one step per optimizer step whatever the number of
+processes), its state is saved in and restored from every checkpoint.
 """
 
 from __future__ import annotations
@@ -14,19 +19,16 @@ import math
 from typing import Iterable
 
 import torch
-from timm.optim import create_optimizer_v2
+from timm.optim import create_optimizer_v2, param_groups_weight_decay
 from torch import nn
+from torch.optim.lr_scheduler import LambdaLR
 
 from .config import Config, OptimConfig
 
-__all__ = ["NEW_LAYER_PREFIXES", "build_optimizer", "lr_factor", "set_learning_rates"]
+__all__ = ["NEW_LAYER_PREFIXES", "StepSchedule", "build_optimizer", "build_scheduler", "lr_factor", "resume_schedule"]
 
 NEW_LAYER_PREFIXES = ("cca.", "head.fc.")
 """Parameters not present in an ImageNet ConvNeXt: they train at the full ``optim.lr``."""
-
-
-def _is_no_decay(name: str, param: torch.Tensor) -> bool:
-    return param.ndim <= 1 or name.endswith(".bias")
 
 
 def build_optimizer(
@@ -38,35 +40,35 @@ def build_optimizer(
 ) -> torch.optim.Optimizer:
     """AdamW (or Adam/SGD) over ``model``'s groups plus ``extra_params`` (the centers).
 
-    Every group records its ``base_lr`` (the lr before scheduling) and ``group_name``.
-    ``backbone_lr_scale`` applies only when the backbone was initialised from pretrained weights.
+    Every group records its ``group_name``: ``backbone``, ``backbone_no_decay``, ``new``,
+    ``new_no_decay``, ``centers``. ``backbone_lr_scale`` applies only when the backbone was
+    initialised from pretrained weights.
     """
     opt = config.optim
     backbone_scale = opt.backbone_lr_scale if backbone_pretrained else 1.0
-    buckets: dict[tuple[str, bool], list[nn.Parameter]] = {}
-    for name, param in model.named_parameters():
-        if not param.requires_grad:
-            continue
-        part = "new" if name.startswith(NEW_LAYER_PREFIXES) else "backbone"
-        buckets.setdefault((part, _is_no_decay(name, param)), []).append(param)
+    new = {id(p) for name, p in model.named_parameters() if name.startswith(NEW_LAYER_PREFIXES)}
+    no_decay_names = getattr(model, "no_weight_decay", lambda: set())()  # as create_optimizer_v2 reads it
+    timm_groups = param_groups_weight_decay(model, opt.weight_decay, no_weight_decay_list=no_decay_names)
     groups = []
-    for (part, no_decay), params in sorted(buckets.items()):
-        lr = opt.lr * (backbone_scale if part == "backbone" else 1.0)
-        groups.append(dict(
-            params=params, lr=lr, base_lr=lr, weight_decay=0.0 if no_decay else opt.weight_decay,
-            group_name=f"{part}{'_no_decay' if no_decay else ''}",
-        ))
+    for part, scale in (("backbone", backbone_scale), ("new", 1.0)):
+        for timm_group in sorted(timm_groups, key=lambda g: g["weight_decay"] == 0.0):  # decay first
+            params = [p for p in timm_group["params"] if (id(p) in new) == (part == "new")]
+            if params:
+                no_decay = timm_group["weight_decay"] == 0.0
+                groups.append(dict(params=params, lr=opt.lr * scale, weight_decay=timm_group["weight_decay"],
+                                   group_name=f"{part}{'_no_decay' if no_decay else ''}"))
     extra = [p for p in extra_params if p.requires_grad]
     if extra:
-        lr = opt.lr * config.loss.center_lr_scale
-        groups.append(dict(params=extra, lr=lr, base_lr=lr, weight_decay=0.0, group_name="centers"))
+        groups.append(dict(params=extra, lr=opt.lr * config.loss.center_lr_scale, weight_decay=0.0,
+                           group_name="centers"))
     kwargs = dict(betas=opt.betas) if opt.optimizer in ("adamw", "adam") else dict(momentum=opt.momentum)
     return create_optimizer_v2(groups, opt=opt.optimizer, lr=opt.lr, weight_decay=opt.weight_decay, **kwargs)
 
 
 def lr_factor(opt: OptimConfig, *, epoch: int, step: int, steps_per_epoch: int, epochs: int) -> float:
-    """Multiplier of every group's ``base_lr`` for optimizer step ``step`` (0-based, global)
-    taken during ``epoch`` (0-based)."""
+    """Multiplier of every group's initial lr for optimizer step ``step`` (0-based, global)
+    taken during ``epoch`` (0-based): linear warmup per step, then exponential decay per epoch
+    or cosine decay per step (to ``min_lr_ratio``)."""
     warmup_steps = round(opt.warmup_epochs * steps_per_epoch)
     warmup = min(1.0, (step + 1) / warmup_steps) if warmup_steps > 0 else 1.0
     if opt.scheduler == "exponential":
@@ -80,7 +82,42 @@ def lr_factor(opt: OptimConfig, *, epoch: int, step: int, steps_per_epoch: int, 
     return warmup * decay
 
 
-def set_learning_rates(optimizer: torch.optim.Optimizer, factor: float) -> None:
-    """Set each group's lr to ``base_lr x factor``."""
-    for group in optimizer.param_groups:
-        group["lr"] = group["base_lr"] * factor
+class StepSchedule:
+    """:func:`lr_factor` of the number of optimizer steps taken: the lambda of the run's LambdaLR,
+    which passes that number alone.
+
+    A step's epoch is counted from :attr:`start`, ``(epoch, step)``: the epoch the run started or
+    resumed in and the optimizer step that epoch began at, in epochs of this run's
+    ``steps_per_epoch`` (every epoch has that many; but a run resumed at an epoch boundary on
+    another process split may have another number than the run it continues).
+    """
+
+    def __init__(self, opt: OptimConfig, *, steps_per_epoch: int, epochs: int) -> None:
+        self.opt = opt
+        self.steps_per_epoch = steps_per_epoch
+        self.epochs = epochs
+        self.start = (0, 0)
+
+    def epoch_of(self, step: int) -> int:
+        first_epoch, first_step = self.start
+        return first_epoch + (step - first_step) // self.steps_per_epoch
+
+    def __call__(self, step: int) -> float:
+        return lr_factor(self.opt, epoch=self.epoch_of(step), step=step, steps_per_epoch=self.steps_per_epoch,
+                         epochs=self.epochs)
+
+
+def build_scheduler(optimizer: torch.optim.Optimizer, schedule: StepSchedule) -> LambdaLR:
+    """A LambdaLR of ``schedule``, to be stepped once per optimizer step (skipped fp16 steps too:
+    they count as optimizer steps everywhere else)."""
+    # a plain function, not the object: LambdaLR would save the object's attributes (an OptimConfig)
+    # in checkpoints, which Accelerate's weights_only loading refuses
+    return LambdaLR(optimizer, lambda step: schedule(step))
+
+
+def resume_schedule(scheduler: LambdaLR, schedule: StepSchedule, *, epoch: int, epoch_start_step: int) -> None:
+    """After a resume (``scheduler`` loaded from the checkpoint): count epochs from the resumed
+    one and set the lr of the next step with this run's steps per epoch."""
+    schedule.start = (epoch, epoch_start_step)
+    scheduler.last_epoch -= 1  # step() advances it back, recomputing the lr of the next step
+    scheduler.step()

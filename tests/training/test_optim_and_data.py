@@ -1,4 +1,4 @@
-"""Parameter groups, the lr schedule, and the resumable data order and augmentation seeds."""
+"""Parameter groups, the lr schedule (pure function and LambdaLR), and the resumable data order and augmentation seeds."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import faer_hub  # noqa: F401
 from faer_hub.training.losses import FERLoss
 from faer_hub.training.config import load_config
 from faer_hub.training.data import EpochSampler
-from faer_hub.training.optim import build_optimizer, lr_factor
+from faer_hub.training.optim import StepSchedule, build_optimizer, build_scheduler, lr_factor, resume_schedule
 
 
 def _groups(pretrained):
@@ -45,6 +45,63 @@ def test_exponential_schedule_is_per_epoch_with_warmup():
     cos = load_config(None, ["optim.scheduler=cosine", "optim.min_lr_ratio=0.1"]).optim
     assert lr_factor(cos, epoch=0, step=0, steps_per_epoch=10, epochs=2) == pytest.approx(1.0)
     assert lr_factor(cos, epoch=1, step=20, steps_per_epoch=10, epochs=2) == pytest.approx(0.1)
+
+
+def test_no_decay_follows_timm_and_the_model_no_weight_decay_names():
+    model, _, groups, _ = _groups(pretrained=True)
+    ids = lambda name: {id(p) for p in groups[name]["params"]}  # noqa: E731
+    assert id(model.stem[1].weight) in ids("backbone_no_decay")  # a norm: 1-d
+    assert id(model.cca.value.bias) in ids("new_no_decay") and groups["new_no_decay"]["weight_decay"] == 0.0
+    model.no_weight_decay = lambda: {"head.fc.weight"}  # timm's convention, as create_optimizer_v2 reads it
+    c = load_config(None, ["optim.weight_decay=0.05"])
+    opt = build_optimizer(model, c, backbone_pretrained=True)
+    named = {g["group_name"]: {id(p) for p in g["params"]} for g in opt.param_groups}
+    assert id(model.head.fc.weight) in named["new_no_decay"] and id(model.cca.value.weight) in named["new"]
+
+
+def _lambda_lr(optim_cfg, *, steps_per_epoch, epochs):
+    opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(2))], lr=0.1)
+    schedule = StepSchedule(optim_cfg, steps_per_epoch=steps_per_epoch, epochs=epochs)
+    return opt, schedule, build_scheduler(opt, schedule)
+
+
+def _drive(opt, scheduler, steps):
+    """The lr of each of ``steps`` optimizer steps, the LambdaLR stepped after each as the loop does."""
+    lrs = []
+    for _ in range(steps):
+        lrs.append(opt.param_groups[0]["lr"])
+        opt.step()
+        scheduler.step()
+    return lrs
+
+
+@pytest.mark.parametrize("overrides", [
+    ["optim.scheduler=cosine", "optim.warmup_epochs=1.5", "optim.min_lr_ratio=0.1"],
+    ["optim.scheduler=exponential", "optim.gamma=0.5", "optim.warmup_epochs=0.5"],
+])
+def test_lambda_lr_gives_lr_factor_at_every_step_and_resumes_exactly(overrides):
+    cfg = load_config(None, overrides).optim
+    lrs = _drive(*_lambda_lr(cfg, steps_per_epoch=5, epochs=4)[::2], 20)
+    assert lrs == [0.1 * lr_factor(cfg, epoch=s // 5, step=s, steps_per_epoch=5, epochs=4) for s in range(20)]
+    for stop in (7, 10):  # mid-epoch and at an epoch boundary
+        opt, _, scheduler = _lambda_lr(cfg, steps_per_epoch=5, epochs=4)
+        _drive(opt, scheduler, stop)
+        state = scheduler.state_dict()  # what Accelerate saves
+        assert state["last_epoch"] == stop and state["lr_lambdas"] == [None]  # nothing of the lambda is saved
+        opt, schedule, scheduler = _lambda_lr(cfg, steps_per_epoch=5, epochs=4)
+        scheduler.load_state_dict(state)
+        resume_schedule(scheduler, schedule, epoch=stop // 5, epoch_start_step=stop - stop % 5)
+        assert _drive(opt, scheduler, 20 - stop) == lrs[stop:]
+
+
+def test_resumed_at_an_epoch_boundary_with_other_steps_per_epoch_the_epoch_still_counts_right():
+    cfg = load_config(None, ["optim.scheduler=exponential", "optim.gamma=0.5"]).optim
+    opt, _, scheduler = _lambda_lr(cfg, steps_per_epoch=7, epochs=3)  # e.g. 1 process
+    assert _drive(opt, scheduler, 7) == [0.1] * 7
+    opt, schedule, resumed = _lambda_lr(cfg, steps_per_epoch=8, epochs=3)  # resumed on another split
+    resumed.load_state_dict(scheduler.state_dict())
+    resume_schedule(resumed, schedule, epoch=1, epoch_start_step=7)
+    assert _drive(opt, resumed, 16) == [0.1 * 0.5] * 8 + [0.1 * 0.25] * 8  # epoch 1 began at step 7, not 8
 
 
 def test_epoch_sampler_order_depends_on_seed_and_epoch_only():

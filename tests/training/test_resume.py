@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -12,10 +13,11 @@ import time
 import pytest
 import torch
 from safetensors.torch import load_file
+from torch.optim.optimizer import register_optimizer_step_pre_hook
 
 from faer_hub.training.outputs import OutputDirError
 
-from .conftest import REPO, TRAIN_SCRIPT, crash_run, load_train_module, read_log, run_script
+from .conftest import REPO, TINY_FER, TRAIN_SCRIPT, crash_run, load_train_module, read_log, run_script, write_config
 
 pytestmark = pytest.mark.slow
 
@@ -130,3 +132,62 @@ def test_a_truncated_newest_checkpoint_is_skipped_and_resume_still_ends_bit_iden
     assert [(e["event"], e["checkpoint"]) for e in events if e["event"].startswith("resume")] == [
         ("resume_skipped", "step-00000004"), ("resume", "step-00000002")]
     _assert_same_outcome(baseline_run, out)
+
+
+def test_lr_of_every_step_is_the_schedule_with_accumulation_and_after_resumes(tmp_path, raf_dir, monkeypatch):
+    from faer_hub.training.config import load_config
+    from faer_hub.training.optim import lr_factor
+
+    config = {**TINY_FER,
+              "optim": {**TINY_FER["optim"], "scheduler": "cosine", "min_lr_ratio": 0.1, "warmup_epochs": 0.5},
+              "train": {**TINY_FER["train"], "per_device_batch_size": 4, "ema": False},  # accumulation 2
+              "checkpoint": {"every_steps": 3, "keep_last": 20}}
+    cfg = write_config(tmp_path / "cosine.yaml", config)
+    optim = load_config(cfg).optim
+
+    initial: list[float] = []
+
+    def run(args, crash_after=None):
+        """Every group's lr at each optimizer step the run takes."""
+        lrs = []
+
+        def record(opt, args, kwargs):
+            initial[:] = [g["initial_lr"] for g in opt.param_groups]
+            lrs.append([g["lr"] for g in opt.param_groups])
+
+        hook = register_optimizer_step_pre_hook(record)
+        try:
+            if crash_after is None:
+                load_train_module().main(args)
+            else:
+                crash_run(monkeypatch, args, step=crash_after)
+        finally:
+            hook.remove()
+        return lrs
+
+    def expected(factors):  # LambdaLR: initial lr x lambda
+        return [[lr * f for lr in initial] for f in factors]
+
+    full = tmp_path / "full"
+    uninterrupted = run(["--config", str(cfg), "--data-dir", str(raf_dir), "--output-dir", str(full)])
+    # 63 images in batches of 4: 15 per epoch, 8 optimizer steps (the last on one batch)
+    assert uninterrupted == expected([lr_factor(optim, epoch=s // 8, step=s, steps_per_epoch=8, epochs=2)
+                                      for s in range(16)])
+    assert len(initial) == 5 and uninterrupted[:4] == expected([0.25, 0.5, 0.75, 1.0])  # warmup: half an epoch
+    for name in ("step-00000006", "step-00000016"):  # the scheduler's state is in the checkpoint
+        scheduler = torch.load(full / "checkpoints" / name / "scheduler.bin", weights_only=True)
+        assert scheduler["last_epoch"] == int(name[5:])
+
+    out = tmp_path / "run"
+    args = ["--config", str(cfg), "--data-dir", str(raf_dir), "--output-dir", str(out)]
+    assert run(args, crash_after=13) == uninterrupted[:6]  # killed in step 7, after its first batch
+    resumed = run(["--output-dir", str(out), "--resume"])  # from step-00000006, mid-epoch
+    assert resumed == uninterrupted[6:]
+
+    # from the epoch boundary on another split: 8 per device x 1 accumulation, 7 steps per epoch
+    other = tmp_path / "other"
+    shutil.copytree(full, other)
+    (other / "metrics.json").unlink()  # as if killed after step 8
+    resumed = run(["--output-dir", str(other), "--resume-from", "step-00000008",
+                   "--set", "train.per_device_batch_size=8"])
+    assert resumed == expected([lr_factor(optim, epoch=1, step=s, steps_per_epoch=7, epochs=2) for s in range(8, 15)])
