@@ -66,7 +66,11 @@ def test_paper_recipe_trains_validates_tests_exports_and_reloads(recipe, tmp_pat
     model = timm.create_model(f"local-dir:{out / 'export'}", pretrained=True)
     assert model.num_classes == task.num_classes and tuple(model.pretrained_cfg["input_size"]) == (3, 64, 64)
     loader, _ = _test_loader(data_dir, task.name, model, batch_size=16)
-    assert evaluate_model(model, loader, task)[select] == metrics["test"][select]
+    measured = evaluate_model(model, loader, task)[select]
+    if task.spec.fractions:  # counts of right answers: exactly the same
+        assert measured == metrics["test"][select]
+    else:  # CCC of float32 outputs: this process's CPU thread count may round the sums differently
+        assert measured == pytest.approx(metrics["test"][select], rel=1e-5)
     assert not list((out / "export").glob("*.bin"))  # safetensors only: nothing to unpickle
 
 
