@@ -11,9 +11,9 @@ one class among several (``'fer'``), independent attributes (``'fae'``) or conti
 deciding again; for a model, :meth:`Task.from_model`, :func:`kind_of_model` and
 :func:`label_names_of_model` read what its pretrained config says.
 
-The datasets themselves (:data:`DATASETS`: title, download page, terms of use) are described
-here too, for their builders, the cards and publishing. The label vocabularies of the datasets live here too, so model configs, dataset ``ClassLabel``
-features, metrics and cards can never disagree. This module imports nothing heavy (no torch).
+The datasets (:data:`DATASETS`: title, download page, terms of use) and their label vocabularies
+are described here too, so builders, model configs, ``ClassLabel`` features, metrics, cards and
+publishing can never disagree. This module imports nothing heavy (no torch).
 """
 
 from __future__ import annotations

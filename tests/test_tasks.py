@@ -75,4 +75,8 @@ def test_an_unknown_task_or_kind_lists_the_valid_ones():
     with pytest.raises(KeyError, match="valid tasks: celeba, rafdb"):
         get_task("raf")
     with pytest.raises(ValueError, match="kind must be one of fer, fae, va"):
-        Task("x", "faer_x", "rafdb", None, ("a",), "regression", "X", "http://x")
+        Task(name="x", model_name="faer_x", dataset="rafdb", dataset_config=None, label_names=("a",),
+             kind="regression", dataset_title="X")
+    with pytest.raises(ValueError, match="dataset must be one of celeba, rafdb, affectnet"):
+        Task(name="x", model_name="faer_x", dataset="fer2013", dataset_config=None, label_names=("a",),
+             kind="fer", dataset_title="X")
