@@ -446,15 +446,13 @@ def write_space(export: str | os.PathLike, out_dir: str | os.PathLike, *, repo_i
     """
     from importlib.metadata import version
 
-    from huggingface_hub import ModelCard
-
-    from .hub.cards import card_facts
+    from .hub.cards import read_card_facts
     from .hub.publish import check_export_folder, find_export_folder
     from .tasks import get_task
 
     folder = find_export_folder(export)
     config = check_export_folder(folder)  # complete and loadable; the card may name another repo (push --retarget-card)
-    repo_id = repo_id or card_facts(ModelCard.load(folder / "README.md").data).get("repo_id")
+    repo_id = repo_id or read_card_facts(folder / "README.md").get("repo_id")
     if not repo_id or "/" not in repo_id:
         raise ValueError(f"{folder}: its card names no Hub repository; pass --repo-id org/name")
     task = get_task(config["faer_task"]) if config.get("faer_task") else None

@@ -15,8 +15,8 @@ from accelerate import Accelerator
 from torch import nn
 
 from ..data.transforms import BatchNormalizer, resolve_data_config
-from .metrics import load_metric
 from ..tasks import Task, get_task
+from .metrics import load_metric
 
 __all__ = ["evaluate_model", "split_batch"]
 

@@ -48,8 +48,8 @@ def evaluate_source(
     from ..data import load_task_dataset
     from ..data.loader import build_dataloader
     from ..data.transforms import resolve_data_config
-    from .loop import evaluate_model
     from ..viz.figures import figures_for_metrics
+    from .loop import evaluate_model
 
     model = source if isinstance(source, torch.nn.Module) else create_model_from_source(source, pretrained=pretrained)
     task = get_task(task) if isinstance(task, str) else (task or Task.from_model(model))

@@ -223,6 +223,11 @@ def card_facts(data: ModelCardData) -> dict[str, Any]:
     return dict(facts) if isinstance(facts, Mapping) else {}
 
 
+def read_card_facts(card: str | os.PathLike) -> dict[str, Any]:
+    """:func:`card_facts` of the card file ``card`` (an export's ``README.md``)."""
+    return card_facts(ModelCard.load(card).data)
+
+
 def render_all_cards() -> dict[str, str]:
     """The committed cards: file name -> text, one per task model, without measured results."""
     return {CARD_FILES[task.model_name]: render_model_card(task) for task in TASKS.values()}

@@ -126,6 +126,12 @@ class ExportError(ValueError):
     """An export folder that cannot be used as it is (the message names the file and the problem)."""
 
 
+def export_label_names(config: Mapping[str, Any]) -> Optional[list[str]]:
+    """The label names an export's ``config.json`` records (top level, else in its pretrained_cfg)."""
+    labels = config.get("label_names") or (config.get("pretrained_cfg") or {}).get("label_names")
+    return None if labels is None else list(labels)
+
+
 def export_problems(folder: Union[str, Path]) -> tuple[Optional[dict[str, Any]], list[str]]:
     """``(config, problems)`` of an export folder: ``config.json`` parsed (None when it cannot be),
     and what is wrong with the config and the weights, each naming its file. Empty when usable."""
@@ -144,7 +150,7 @@ def export_problems(folder: Union[str, Path]) -> tuple[Optional[dict[str, Any]],
     problems = []
     if not config.get("architecture"):
         problems.append(f"{config_file} has no 'architecture'")
-    labels = config.get("label_names") or (config.get("pretrained_cfg") or {}).get("label_names")
+    labels = export_label_names(config)
     n = config.get("num_classes")
     if not isinstance(n, int) or n < 1:
         problems.append(f"{config_file}: num_classes = {n!r}, expected a positive integer")

@@ -19,8 +19,8 @@ from huggingface_hub import HfApi, ModelCard, get_token
 
 from ..errors import one_line
 from ..tasks import DATASETS, get_task
-from .cards import CARD_FACTS_KEY, card_facts
-from .export import export_problems, missing_export_files
+from .cards import CARD_FACTS_KEY, card_facts, read_card_facts
+from .export import export_label_names, export_problems, missing_export_files
 
 IGNORED_PATTERNS = [".*", "**/.*", "*.tmp", "*.pt", "*.pth", "*.bin", "*.ckpt", "*.pkl"]
 """Never uploaded: hidden and temporary files, and pickled checkpoints (unsafe to load)."""
@@ -126,7 +126,7 @@ def push_export(
 def _retargeted_copy(folder: Path, repo_id: str, staging: Path) -> Path:
     """Link the folder's files into ``staging`` and rewrite the card's repo id there."""
     text = (folder / "README.md").read_text(encoding="utf-8")
-    old = card_facts(ModelCard.load(folder / "README.md").data).get("repo_id")
+    old = read_card_facts(folder / "README.md").get("repo_id")
     for src in folder.iterdir():
         if src.is_file() and src.name != "README.md":
             try:
@@ -197,10 +197,10 @@ def _card_problems(folder: Path, config: dict[str, Any], repo_id: str | None) ->
     arch = config.get("architecture")
     if facts.get("architecture") and arch and facts["architecture"] != arch:
         problems.append(f"README.md describes architecture {facts['architecture']!r} but config.json has {arch!r}")
-    labels = config.get("label_names") or (config.get("pretrained_cfg") or {}).get("label_names")
-    if facts.get("label_names") and labels is not None and list(facts["label_names"]) != list(labels):
+    labels = export_label_names(config)
+    if facts.get("label_names") and labels is not None and list(facts["label_names"]) != labels:
         problems.append(
-            f"README.md lists labels {list(facts['label_names'])} but config.json has {list(labels)}; "
+            f"README.md lists labels {list(facts['label_names'])} but config.json has {labels}; "
             "re-export so card and weights agree"
         )
     task = config.get("faer_task")
