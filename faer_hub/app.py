@@ -435,6 +435,9 @@ Research demo: not for any decision about a person.
 
 DEFAULT_PACKAGE = "faer_hub[app,detect]"
 
+_SPACE_OUTPUTS = {"fae": "attribute probabilities", "fer": "expression probabilities", "va": "valence and arousal"}
+"""What the Space page shows per face, by task kind (:data:`faer_hub.tasks.KINDS`)."""
+
 
 def write_space(export: str | os.PathLike, out_dir: str | os.PathLike, *, repo_id: str | None = None,
                 package: str = DEFAULT_PACKAGE) -> Path:
@@ -456,7 +459,7 @@ def write_space(export: str | os.PathLike, out_dir: str | os.PathLike, *, repo_i
     if not repo_id or "/" not in repo_id:
         raise ValueError(f"{folder}: its card names no Hub repository; pass --repo-id org/name")
     task = get_task(config["faer_task"]) if config.get("faer_task") else None
-    what = "attribute probabilities" if task is not None and task.multi_label else "expression probabilities"
+    what = _SPACE_OUTPUTS[task.kind if task is not None else "fer"]
     try:
         gradio_version = version("gradio")
     except Exception:  # noqa: BLE001  (not installed here: the version this package was tested with)

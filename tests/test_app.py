@@ -133,6 +133,16 @@ def test_space_folder(raf_export, tmp_path, capsys):
     assert "no such folder" in capsys.readouterr().err
 
 
+def test_space_of_a_valence_arousal_export_says_what_its_page_shows(tmp_path):
+    import timm
+
+    from faer_hub.hub.export import save_export
+
+    export = save_export(timm.create_model("faer_atto.affectnet_va"), tmp_path / "va", task="affectnet_va")
+    readme = (write_space(export, tmp_path / "space") / "README.md").read_text()
+    assert "with its valence and arousal" in readme and "probabilities" not in readme
+
+
 def test_cards_link_the_space():
     from faer_hub.hub.cards import render_all_cards
 
