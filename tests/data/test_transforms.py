@@ -12,11 +12,11 @@ from PIL import Image
 from torchvision import transforms as T
 
 import faer_hub  # noqa: F401
+from conftest import rafdb_split
 from faer_hub.data import load_dataset
 from faer_hub.data.load import stratified_split_indices
 from faer_hub.data.loader import SplitImages, build_dataloader, class_balanced_weights, collate
 from faer_hub.data.transforms import BatchNormalizer, build_transform, resolve_data_config
-from faer_hub.tasks import RAFDB_LABELS
 from faer_hub.training.data import build_train_loader
 
 
@@ -45,13 +45,7 @@ def test_eval_transform_resizes_whole_image_and_normalises(model):
 
 
 def _labelled(labels, images=None):
-    import datasets
-
-    images = images or [Image.new("RGB", (8, 8))] * len(labels)
-    return datasets.Dataset.from_dict(
-        {"image": images, "label": labels},
-        features=datasets.Features({"image": datasets.Image(), "label": datasets.ClassLabel(names=list(RAFDB_LABELS))}),
-    )
+    return rafdb_split(images or [Image.new("RGB", (8, 8))] * len(labels), labels)
 
 
 def test_the_flip_is_drawn_by_each_examples_seed_and_leaves_global_rng_alone(model):

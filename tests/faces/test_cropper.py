@@ -33,24 +33,18 @@ def test_largest_face_or_the_whole_image():
 
 
 def test_evaluation_on_raw_photos_feeds_what_predict_feeds(raf_export, tmp_path):
-    import datasets
-
+    from conftest import rafdb_split, record_inputs
     from faer_hub.data.loader import build_dataloader
     from faer_hub.data.transforms import BatchNormalizer, resolve_data_config
-    from faer_hub.tasks import RAFDB_LABELS
     from faer_hub.inference.predict import Predictor
 
     def detector(image):
         return [_face(30, 20, 70, 90)]
 
     paths = _photos(tmp_path / "photos")
-    split = datasets.Dataset.from_dict(
-        {"image": [str(p) for p in paths], "label": [0] * len(paths)},
-        features=datasets.Features({"image": datasets.Image(), "label": datasets.ClassLabel(names=list(RAFDB_LABELS))}),
-    )
+    split = rafdb_split(paths)
     predictor = Predictor(str(raf_export), detector=detector, batch_size=len(paths))
-    seen = []
-    predictor.model.register_forward_pre_hook(lambda module, args: seen.append(args[0].clone()))
+    seen = record_inputs(predictor.model)
     predictor.predict(paths)
     cropper = FaceCropper(predictor.face_crop, detector=detector)
     config = resolve_data_config(predictor.model)

@@ -173,12 +173,11 @@ def _awkward_files(folder):
 
 
 def test_training_loaders_and_predict_feed_bit_identical_tensors(raf_export, tmp_path):
-    import datasets
     import torch
 
+    from conftest import rafdb_split, record_inputs
     from faer_hub.data.loader import build_dataloader
     from faer_hub.data.transforms import BatchNormalizer, resolve_data_config
-    from faer_hub.tasks import RAFDB_LABELS
     from faer_hub.training.data import build_train_loader
 
     files = _awkward_files(tmp_path / "files")
@@ -186,13 +185,9 @@ def test_training_loaders_and_predict_feed_bit_identical_tensors(raf_export, tmp
         with Image.open(f) as naive:
             assert naive.size != read_image(f).size or not np.array_equal(np.asarray(naive.convert("RGB")),
                                                                            np.asarray(read_image(f))), f
-    split = datasets.Dataset.from_dict(
-        {"image": [str(f) for f in files], "label": [0] * len(files)},
-        features=datasets.Features({"image": datasets.Image(), "label": datasets.ClassLabel(names=list(RAFDB_LABELS))}),
-    )
+    split = rafdb_split(files)
     predictor = Predictor(str(raf_export), detect_faces=False, batch_size=len(files))
-    seen = []
-    predictor.model.register_forward_pre_hook(lambda module, args: seen.append(args[0].clone()))
+    seen = record_inputs(predictor.model)
     report = predictor.predict(files)
     assert [p.path for p in report.predictions] == [str(f) for f in files]
     (predicted,) = seen
