@@ -31,7 +31,7 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 __all__ = [
-    "DEFAULT_MAX_PIXELS", "IMAGE_EXTENSIONS", "ImageReadError", "ImageSource", "apply_umask", "atomic_dir",
+    "DEFAULT_MAX_PIXELS", "IMAGE_EXTENSIONS", "ImageReadError", "ImageSource", "apply_umask", "array_to_image", "atomic_dir",
     "atomic_path", "check_writable", "fsync_tree", "read_image", "to_rgb", "write_bytes", "write_json", "write_text",
 ]
 
@@ -39,8 +39,9 @@ IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", "
 DEFAULT_MAX_PIXELS = 80_000_000
 """Images with more pixels than this are refused (decompression-bomb guard)."""
 
-ImageSource = Union[str, os.PathLike, bytes, Image.Image, dict]
-"""A path, encoded bytes, a Pillow image, or a Hugging Face ``{"bytes", "path"}`` image dict."""
+ImageSource = Union[str, os.PathLike, bytes, Image.Image, np.ndarray, dict]
+"""A path, encoded bytes, a Pillow image, an RGB NumPy array (H x W x 3 or 4, or H x W grey; uint8, or
+float in [0, 1]), or a Hugging Face ``{"bytes", "path"}`` image dict."""
 
 _EXIF_ORIENTATION = 0x0112
 
@@ -57,11 +58,14 @@ def read_image(source: ImageSource, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> 
     """Decode ``source`` to an 8-bit RGB image with its EXIF orientation applied.
 
     ``source`` is a file path, encoded bytes, an already opened Pillow image (as Hugging Face
-    ``datasets`` yields them) or a ``{"bytes": ..., "path": ...}`` dict. Raises
+    ``datasets`` yields them), an RGB NumPy array (a frame from a webcam or from OpenCV after
+    ``cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)``) or a ``{"bytes": ..., "path": ...}`` dict. Raises
     :class:`ImageReadError` naming the file for anything that is not a readable image.
     """
     if isinstance(source, Image.Image):
         return to_rgb(_oriented(source))
+    if isinstance(source, np.ndarray):
+        return array_to_image(source)
     if isinstance(source, dict):
         data, name = source.get("bytes"), source.get("path")
         source = data if data is not None else name
@@ -80,6 +84,28 @@ def read_image(source: ImageSource, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> 
             raise ImageReadError(label, "a symbolic link that leads nowhere (broken, or a loop of links)")
         raise ImageReadError(label, ("file not found" if not path.exists() else "not a regular file"))
     return _decode(path, label, max_pixels)
+
+
+def array_to_image(array: np.ndarray, label: str = "<array>") -> Image.Image:
+    """An RGB Pillow image from an H x W x 3 (RGB), H x W x 4 (RGBA) or H x W (grey) array.
+
+    uint8 arrays are taken as they are; float arrays must hold values in [0, 1] (scaled by 255 and
+    rounded). Anything else raises :class:`ImageReadError` saying which shape or type to pass.
+    """
+    arr = np.asarray(array)
+    if arr.ndim == 3 and arr.shape[2] == 1:
+        arr = arr[:, :, 0]
+    if not (arr.ndim == 2 or (arr.ndim == 3 and arr.shape[2] in (3, 4))) or min(arr.shape[:2]) == 0:
+        raise ImageReadError(label, f"an array of shape {arr.shape} is not an image; pass H x W x 3 RGB "
+                                    "(or H x W x 4 RGBA, or H x W grey)")
+    if np.issubdtype(arr.dtype, np.floating):
+        if not np.isfinite(arr).all() or arr.min() < 0 or arr.max() > 1:
+            raise ImageReadError(label, "a float array must hold values in [0, 1]; pass uint8 0-255 otherwise")
+        arr = np.round(arr * 255.0).astype(np.uint8)
+    elif arr.dtype == np.bool_ or (np.issubdtype(arr.dtype, np.integer) and arr.dtype != np.uint8):
+        raise ImageReadError(label, f"an array of {arr.dtype} is not an 8-bit image; pass uint8 0-255 "
+                                    "or float in [0, 1]")
+    return to_rgb(Image.fromarray(np.ascontiguousarray(arr)))  # L, RGB or RGBA by shape
 
 
 def _open(fp: Any) -> Image.Image:

@@ -74,6 +74,22 @@ def test_same_pixels_from_every_source(tmp_path):
     assert all(np.array_equal(arrays[0], a) for a in arrays[1:])
 
 
+def test_numpy_frames_are_images_and_bad_arrays_say_what_to_pass():
+    rgb = np.asarray(_noise())
+    assert np.array_equal(np.asarray(read_image(rgb)), rgb)
+    assert np.array_equal(np.asarray(read_image(rgb.astype(np.float32) / 255.0)), rgb)
+    grey = rgb[:, :, 0]
+    assert np.array_equal(np.asarray(read_image(grey)), np.repeat(grey[:, :, None], 3, axis=2))
+    rgba = np.dstack([rgb, np.full(grey.shape, 255, np.uint8)])
+    assert np.array_equal(np.asarray(read_image(rgba)), rgb)
+    with pytest.raises(ImageReadError, match=r"shape \(3, 4, 5, 6\) is not an image"):
+        read_image(np.zeros((3, 4, 5, 6), np.uint8))
+    with pytest.raises(ImageReadError, match=r"float array must hold values in \[0, 1\]"):
+        read_image(rgb.astype(np.float32))
+    with pytest.raises(ImageReadError, match="int64 is not an 8-bit image"):
+        read_image(rgb.astype(np.int64))
+
+
 def test_errors_name_the_file_and_the_problem(tmp_path):
     (tmp_path / "fake.jpg").write_text("this is not a jpeg")
     _noise().save(tmp_path / "rgb.jpg")

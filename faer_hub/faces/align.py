@@ -22,6 +22,7 @@ from typing import Any, Mapping, Sequence, Union
 import numpy as np
 from PIL import Image
 
+from ..io import ImageSource, read_image
 from .detect import Detection
 
 __all__ = [
@@ -183,15 +184,17 @@ def box_region(box: Sequence[float], image_size: tuple[int, int], *, square: boo
     return max(0, round(x)), max(0, round(y)), min(width, round(x + w)), min(height, round(y + h))
 
 
-def align_face(image: Image.Image, face: Detection | Sequence[Sequence[float]], protocol: ProtocolLike,
+def align_face(image: ImageSource, face: Detection | Sequence[Sequence[float]], protocol: ProtocolLike,
                *, box: Sequence[float] | None = None) -> Image.Image:
     """The crop of one face that a model trained with ``protocol`` expects.
 
+    ``image`` is anything :func:`faer_hub.io.read_image` takes (path, Pillow image, RGB array...).
     ``face`` is a :class:`~faer_hub.faces.detect.Detection` or its five landmarks (image-left
     eye, image-right eye, nose, image-left and image-right mouth corner); box protocols need a
     detection or ``box``. ``protocol`` is a name (``celeba``, ``rafdb``, ``affectnet``,
     ``box``), a config dict or a :class:`CropProtocol`.
     """
+    image = read_image(image)
     resolved = resolve_protocol(protocol if protocol is not None else "box")
     assert resolved is not None
     if isinstance(face, Detection):

@@ -13,6 +13,7 @@ from typing import Any, Sequence
 
 import numpy as np
 from PIL import Image
+from ..io import ImageSource, read_image
 
 __all__ = ["LANDMARK_NAMES", "Detection", "MTCNNDetector", "detect_faces"]
 
@@ -111,11 +112,14 @@ def _image_left_first(points: np.ndarray) -> np.ndarray:
 _DEFAULT: MTCNNDetector | None = None
 
 
-def detect_faces(image: Image.Image, *, detector: MTCNNDetector | None = None) -> list[Detection]:
-    """Every face in an RGB ``image`` (largest first), with box, score and five landmarks.
+def detect_faces(image: ImageSource, *, detector: MTCNNDetector | None = None) -> list[Detection]:
+    """Every face in ``image`` (largest first), with box, score and five landmarks.
 
-    Uses one shared :class:`MTCNNDetector` with default settings unless ``detector`` is given.
+    ``image`` is anything :func:`faer_hub.io.read_image` takes: a path (str or Path), a Pillow
+    image, an RGB NumPy array, encoded bytes. Uses one shared :class:`MTCNNDetector` with default
+    settings unless ``detector`` is given.
     """
+    image = read_image(image)
     global _DEFAULT
     if detector is None:
         if _DEFAULT is None:

@@ -148,3 +148,13 @@ def test_models_carry_their_protocol_into_exports(tmp_path):
 
 def test_public_api():
     assert faer_hub.align_face is align_face and callable(faer_hub.detect_faces)
+
+
+def test_align_face_takes_every_picture_form(tmp_path):
+    """A path (str or Path), a Pillow image and an RGB array give the same crop."""
+    points = [[250.0, 220.0], [330.0, 220.0], [290.0, 270.0], [260.0, 310.0], [320.0, 310.0]]
+    image = _photo_with_markers(np.array(points))
+    image.save(tmp_path / "photo.png")
+    crops = [np.asarray(align_face(src, points, "rafdb"))
+             for src in (image, np.asarray(image), str(tmp_path / "photo.png"), tmp_path / "photo.png")]
+    assert all(np.array_equal(crops[0], c) for c in crops[1:])
