@@ -39,12 +39,16 @@ from faer_hub.hub.export import save_export  # noqa: E402
 from faer_hub.tasks import get_task  # noqa: E402
 from faer_hub.training import checkpoint as ckpt  # noqa: E402
 from faer_hub.training.config import ConfigError, config_to_dict, load_config  # noqa: E402
-from faer_hub.training.data import build_train_loader, derive_seed  # noqa: E402
+from faer_hub.training.data import build_train_loader, cache_location, derive_seed  # noqa: E402
 from faer_hub.training.guard import NonFiniteLossError, StepGuard  # noqa: E402
-from faer_hub.training.launch import cpu_processes, resolve_launch, start_processes  # noqa: E402
+from faer_hub.training.launch import (  # noqa: E402
+    PeerFailedError, check_shared_dir, cpu_processes, load_in_turn, resolve_launch, start_processes,
+)
 from faer_hub.training.losses import build_criterion  # noqa: E402
 from faer_hub.training.model import BackboneWeightsError, ModelWithLoss, build_model  # noqa: E402
-from faer_hub.training.optim import StepSchedule, build_optimizer, build_scheduler, resume_schedule  # noqa: E402
+from faer_hub.training.optim import (  # noqa: E402
+    StepSchedule, build_optimizer, build_scheduler, resume_schedule, scaled_lr,
+)
 from faer_hub.training.outputs import (  # noqa: E402
     CONFIG_FILE, LOG_FILE, METRICS_FILE, JsonlLog, OutputDirError, check_output_dir, prepare_output_dir, write_json,
     write_yaml,
@@ -56,7 +60,7 @@ from faer_hub.training.run import (  # noqa: E402
 
 logger = logging.getLogger("faer.train")
 EXPECTED_ERRORS = (ConfigError, OutputDirError, NonFiniteLossError, ckpt.ResumeError, DatasetNotFoundError,
-                   AnnotationError, BackboneWeightsError)
+                   AnnotationError, BackboneWeightsError, PeerFailedError)
 """Failures of the input, not of the code: reported in one line with exit status 2."""
 
 
@@ -93,7 +97,7 @@ def main(argv: list[str] | None = None) -> dict:
     train_cfg = config.train
 
     # 2. Accelerate: processes, mixed precision, gradient accumulation, trackers
-    processes = start_processes(train_cfg.dist_timeout_minutes)  # long timeout: a dataset cache may be built
+    processes = start_processes(train_cfg.dist_timeout_minutes)  # cache builds are polled for, not waited in
     launch = resolve_launch(config)  # the launcher's precision/compile unless the config sets them
     accum = gradient_accumulation_steps(train_cfg, processes.num_processes)  # checked before any work
     check_output_dir(out, resume=args.resume, overwrite=args.overwrite)
@@ -116,20 +120,24 @@ def main(argv: list[str] | None = None) -> dict:
         logger.warning(note)
     if torch.cuda.is_available():
         torch.backends.cudnn.benchmark = True  # fixed input size: let cuDNN pick the fastest kernels
+        torch.set_float32_matmul_precision("high")  # TF32 for the matrix products autocast leaves in float32
     set_seed(config.seed)
     if train_cfg.cpu_threads:
         torch.set_num_threads(train_cfg.cpu_threads)
 
     # 3. data and model, before anything is written to the output folder: a bad data folder or
     # missing weights stop the run here, and the corrected command can simply be run again
-    with accelerator.main_process_first():  # the main process builds the Arrow cache, the others read it
-        splits = load_splits(config, task, out)
+    # one process (per machine with data.cache_per_node) builds the Arrow cache; the others poll
+    splits = load_in_turn(accelerator.state, lambda: load_splits(config, task, out),
+                          cache_location(config.data, task.dataset, out), per_node=config.data.cache_per_node,
+                          wait_minutes=config.data.cache_wait_minutes)
     with accelerator.local_main_process_first():  # one ImageNet-weights download per machine
         model, backbone_pretrained = build_model(config.model, task)
     if accelerator.is_main_process:
         prepare_output_dir(out, resume=args.resume, overwrite=args.overwrite)
         write_yaml(out / CONFIG_FILE, config_to_dict(config))
     accelerator.wait_for_everyone()
+    check_shared_dir(accelerator.state, out)  # every process writes its RNG state there at checkpoints
     log = JsonlLog(out / LOG_FILE, enabled=accelerator.is_main_process)
     checkpoints = out / "checkpoints"
     if config.model.channels_last:
@@ -155,7 +163,10 @@ def main(argv: list[str] | None = None) -> dict:
     if train_cfg.max_steps_per_epoch:
         steps_per_epoch = min(steps_per_epoch, train_cfg.max_steps_per_epoch)
     optimizer = build_optimizer(model, config, backbone_pretrained=backbone_pretrained,
-                                extra_params=criterion.parameters())
+                                extra_params=criterion.parameters(), fused=accelerator.device.type == "cuda")
+    base_lr = scaled_lr(config.optim, train_cfg.global_batch_size)
+    logger.info("learning rate %g: optim.lr %g, optim.lr_scaling %s (global batch %d, reference %d)", base_lr,
+                config.optim.lr, config.optim.lr_scaling, train_cfg.global_batch_size, config.optim.lr_reference_batch)
     schedule = StepSchedule(config.optim, steps_per_epoch=steps_per_epoch, epochs=train_cfg.epochs)
     module, optimizer, scheduler = accelerator.prepare(module, optimizer, build_scheduler(optimizer, schedule))
     # the bare timm model (evaluation, EMA, export); keep_torch_compile=False, or Accelerate would
@@ -198,7 +209,7 @@ def main(argv: list[str] | None = None) -> dict:
         log.write("start", task=task.name, model=config.model.name, num_processes=accelerator.num_processes,
                   gradient_accumulation_steps=accum, steps_per_epoch=steps_per_epoch,
                   mixed_precision=accelerator.mixed_precision, dynamo_backend=launch.dynamo_backend,
-                  backbone_pretrained=backbone_pretrained)
+                  backbone_pretrained=backbone_pretrained, lr=base_lr, lr_scaling=config.optim.lr_scaling)
 
     # 5. train
     guard = StepGuard(accelerator, checkpoints)
@@ -246,10 +257,13 @@ def main(argv: list[str] | None = None) -> dict:
                 ema.update(net, step=state.global_step)
             bar.update(1)
             if state.global_step % train_cfg.log_every_steps == 0:
+                guard.flush()  # the log reads the device anyway
                 means = accelerator.reduce(torch.stack(list(running.values())) / seen, reduction="mean")
                 record = {f"train/{k}": v for k, v in zip(running, means.tolist())}
                 record["train/lr"] = lr
                 record["train/images_per_s"] = seen * images.shape[0] * accelerator.num_processes / (time.time() - tick)
+                if accelerator.device.type == "cuda":
+                    record["train/peak_mib"] = torch.cuda.max_memory_allocated() / 2**20
                 accelerator.log(record, step=state.global_step)
                 log.write("train", epoch=epoch, step=state.global_step, **{k.split("/")[1]: v for k, v in record.items()})
                 bar.set_postfix(loss=f"{record['train/loss']:.4f}")
@@ -257,26 +271,29 @@ def main(argv: list[str] | None = None) -> dict:
             last_batch = state.batches_done >= len(train_loader) or steps_this_epoch >= steps_per_epoch
             every = config.checkpoint.every_steps
             if every and state.global_step % every == 0 and not last_batch:
+                guard.flush()  # never save weights of a step whose finite flag was not read
                 ckpt.save_checkpoint(accelerator, checkpoints, state, ema=ema.module if ema else None)
                 ckpt.prune_checkpoints(accelerator, checkpoints, config.checkpoint.keep_last, state.best_dir)
         bar.close()
+        guard.flush()  # the last step's finite flag, before its weights are evaluated or saved
 
-        # 6. validate, select on VALIDATION, checkpoint the epoch
-        eval_net = ema.module if (ema is not None and config.eval.use_ema) else net
-        val = evaluate_model(eval_net, val_loader, task, accelerator, channels_last=config.model.channels_last)
-        score = val[select]
-        improved = state.best_metric is None or score > state.best_metric
-        if improved:
-            state.best_metric, state.best_epoch = score, epoch
-            state.best_dir = ckpt.save_best_weights(accelerator, checkpoints, state.global_step, net,
-                                                    ema=ema.module if ema else None)
-        summary = {k: v for k, v in val.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
-        state.history.append(dict(epoch=epoch, global_step=state.global_step, validation=summary,
-                                  lr=lr))
-        accelerator.log({f"validation/{k}": v for k, v in summary.items()}, step=state.global_step)
-        log.write("validation", epoch=epoch, step=state.global_step, best=improved, **summary)
-        logger.info("epoch %d/%d: validation %s %.4f%s", epoch + 1, train_cfg.epochs, select, score,
-                    " (best so far)" if improved else "")
+        # 6. validate (every eval.every_epochs, and the last epoch), select on VALIDATION, checkpoint the epoch
+        if (epoch + 1) % config.eval.every_epochs == 0 or epoch + 1 == train_cfg.epochs:
+            eval_net = ema.module if (ema is not None and config.eval.use_ema) else net
+            val = evaluate_model(eval_net, val_loader, task, accelerator, channels_last=config.model.channels_last)
+            score = val[select]
+            improved = state.best_metric is None or score > state.best_metric
+            if improved:
+                state.best_metric, state.best_epoch = score, epoch
+                state.best_dir = ckpt.save_best_weights(accelerator, checkpoints, state.global_step, net,
+                                                        ema=ema.module if ema else None)
+            summary = {k: v for k, v in val.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
+            state.history.append(dict(epoch=epoch, global_step=state.global_step, validation=summary,
+                                      lr=lr))
+            accelerator.log({f"validation/{k}": v for k, v in summary.items()}, step=state.global_step)
+            log.write("validation", epoch=epoch, step=state.global_step, best=improved, **summary)
+            logger.info("epoch %d/%d: validation %s %.4f%s", epoch + 1, train_cfg.epochs, select, score,
+                        " (best so far)" if improved else "")
         state.epoch, state.batches_done = epoch + 1, 0
         if state.epoch % config.checkpoint.every_epochs == 0 or state.epoch == train_cfg.epochs:
             ckpt.save_checkpoint(accelerator, checkpoints, state, ema=ema.module if ema else None)

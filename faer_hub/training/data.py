@@ -14,6 +14,7 @@ dropout and drop-path use.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any, Iterator, Mapping, Optional
 
 import numpy as np
@@ -22,7 +23,7 @@ from torch.utils.data import DataLoader, Sampler
 
 from ..data.loader import build_dataloader, class_balanced_weights
 
-__all__ = ["EpochSampler", "build_train_loader", "derive_seed"]
+__all__ = ["EpochSampler", "build_train_loader", "cache_location", "derive_seed"]
 
 
 def derive_seed(*keys: int) -> int:
@@ -86,3 +87,16 @@ def build_train_loader(
     loader = build_dataloader(split, data_config, batch_size=batch_size, sampler=sampler, hflip=hflip,
                               drop_last=len(split) >= batch_size, num_workers=num_workers)
     return loader, sampler
+
+
+def cache_location(data: Any, dataset: str, output_dir: Path) -> Path:
+    """The folder that holds the run's dataset cache (``data``: the config's ``data`` section), as
+    :func:`faer_hub.training.run.load_splits` chooses it: ``data.cache_dir``, the generated
+    dataset's folder, or the Hugging Face datasets cache."""
+    if data.cache_dir:
+        return Path(data.cache_dir)
+    if data.synthetic:
+        return (Path(data.data_dir) if data.data_dir else output_dir / "data" / dataset).parent
+    import datasets
+
+    return Path(datasets.config.HF_DATASETS_CACHE)

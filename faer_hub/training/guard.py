@@ -1,4 +1,4 @@
-"""Stop training on a non-finite loss before it reaches the weights, at one check per optimizer step."""
+"""Stop training on a non-finite loss, without making the host wait for the device every step."""
 
 from __future__ import annotations
 
@@ -16,20 +16,32 @@ class NonFiniteLossError(FloatingPointError):
 
 
 class StepGuard:
-    """Watches the losses of an optimizer step's micro-batches and checks the step once, between
-    the last ``backward`` and ``optimizer.step()``.
+    """Watches the losses of each optimizer step's micro-batches and flags a non-finite step on
+    the device; the flag is read one step late, or at :meth:`flush`.
 
-    Without fp16 the check reads the norm of the gradients, which DDP has already all-reduced:
-    a non-finite loss on any process makes them non-finite everywhere, so every process reaches
-    the same verdict without a collective of its own, and the host waits for the device once per
-    optimizer step (not per micro-batch). With fp16, overflowing gradients are routine (the
-    grad scaler skips those steps), so the processes' loss flags are summed instead.
+    Without fp16 the flag is "the gradient norm is not finite": DDP has already all-reduced the
+    gradients, so a non-finite loss on any process makes them non-finite everywhere, and every
+    process reaches the same verdict without a collective of its own. With fp16, overflowing
+    gradients are routine (the grad scaler skips those steps), so the processes' loss flags are
+    summed instead.
+
+    Reading a flag at once would make the host wait until the GPU has finished everything queued
+    so far, draining the queue once per step. :meth:`check` therefore copies the flag of step N
+    to the host asynchronously and reads the flag of step N-1, which waits (on a CUDA event) only
+    for the work up to step N-1's gradient norm while step N is still queued. What that means for the weights: without fp16, a non-finite step N is
+    still applied (its NaNs reach the weights in memory) and the run stops at step N+1's check,
+    before step N+1 is taken, naming step N. Checkpoints stay clean because the loop calls
+    :meth:`flush` before every save and every validation: nothing written to disk ever holds the
+    weights of a step whose flag was not read. With fp16 the scaler already skipped step N.
     """
 
     def __init__(self, accelerator: Accelerator, checkpoints: Path) -> None:
         self.accelerator = accelerator
         self.checkpoints = checkpoints
         self._bad_losses: Optional[torch.Tensor] = None
+        self._pending: Optional[tuple[torch.Tensor, Optional[torch.cuda.Event], int, int]] = None
+        """(non-finite flag on its way to the host, its copy's CUDA event, step, epoch) of the
+        last checked step, not read yet."""
 
     def observe(self, loss: torch.Tensor) -> None:
         """Record a micro-batch's loss (no host sync)."""
@@ -38,7 +50,8 @@ class StepGuard:
 
     def check(self, parameters: Iterable[torch.nn.Parameter], *, grad_norm: Optional[torch.Tensor], step: int,
               epoch: int) -> None:
-        """Raise :class:`NonFiniteLossError` (on every process) if the step about to be taken is not finite.
+        """Flag step ``step`` (between its last ``backward`` and ``optimizer.step()``) and raise
+        :class:`NonFiniteLossError` (on every process) if the previous step was not finite.
 
         ``grad_norm``: the total gradient norm when the caller already has it (from clipping).
         """
@@ -47,13 +60,30 @@ class StepGuard:
             bad = bad_losses.float().reshape(1) if bad_losses is not None else torch.zeros(1, device=self.accelerator.device)
             if self.accelerator.num_processes > 1:
                 bad = self.accelerator.reduce(bad, reduction="sum")
-            failed = bool(bad.item() > 0)
+            flag = bad > 0
         else:
             if grad_norm is None:
                 grads = [p.grad for p in parameters if p.grad is not None]
                 grad_norm = torch.nn.utils.get_total_norm(grads) if grads else torch.zeros(())
-            failed = not bool(torch.isfinite(grad_norm).item())
-        if failed:
+            flag = ~torch.isfinite(grad_norm)
+        event = None
+        if flag.is_cuda:
+            flag = flag.to("cpu", non_blocking=True)  # into pinned memory; valid once the event has passed
+            event = torch.cuda.Event()
+            event.record()
+        self.flush()
+        self._pending = (flag, event, step, epoch)
+
+    def flush(self) -> None:
+        """Read the flag of the last checked step (a host sync); raise if it was not finite. Call
+        before saving or evaluating the weights."""
+        pending, self._pending = self._pending, None
+        if pending is None:
+            return
+        flag, event, step, epoch = pending
+        if event is not None:
+            event.synchronize()
+        if bool(flag.any()):
             self._fail(step, epoch)
 
     def _fail(self, step: int, epoch: int) -> None:
@@ -67,6 +97,6 @@ class StepGuard:
         )
         raise NonFiniteLossError(
             f"non-finite loss or gradients at optimizer step {step} (epoch {epoch + 1}); training stopped before "
-            f"updating the weights; {where}. Try a lower optim.lr, optim.grad_clip_norm, or mixed_precision bf16 "
-            "instead of fp16."
+            f"saving or evaluating the weights it produced; {where}. Try a lower optim.lr, optim.grad_clip_norm, "
+            "or mixed_precision bf16 instead of fp16."
         )

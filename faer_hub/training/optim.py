@@ -6,6 +6,10 @@ no weight decay). Which parameters get weight decay is timm's rule
 (:func:`timm.optim.param_groups_weight_decay`: no decay on norms, biases, other 1-d parameters
 and the model's ``no_weight_decay()`` names), applied to the backbone and the new layers alike.
 
+On CUDA the AdamW/Adam update is fused (one kernel per step for all parameters instead of a
+few per tensor). ``optim.lr_scaling`` (off by default) rescales ``optim.lr`` for a global
+batch other than ``optim.lr_reference_batch``: :func:`scaled_lr`.
+
 The schedule is :func:`lr_factor` of (epoch, optimizer step). :func:`build_scheduler` wraps it in
 a :class:`~torch.optim.lr_scheduler.LambdaLR` that the loop steps once per optimizer step, so its
 ``last_epoch`` is the number of optimizer steps taken; prepared by Accelerate (with
@@ -25,10 +29,19 @@ from torch.optim.lr_scheduler import LambdaLR
 
 from .config import Config, OptimConfig
 
-__all__ = ["NEW_LAYER_PREFIXES", "StepSchedule", "build_optimizer", "build_scheduler", "lr_factor", "resume_schedule"]
+__all__ = ["NEW_LAYER_PREFIXES", "StepSchedule", "build_optimizer", "build_scheduler", "lr_factor", "resume_schedule",
+           "scaled_lr"]
 
 NEW_LAYER_PREFIXES = ("cca.", "head.fc.")
 """Parameters not present in an ImageNet ConvNeXt: they train at the full ``optim.lr``."""
+
+
+def scaled_lr(opt: OptimConfig, global_batch_size: int) -> float:
+    """``opt.lr`` for ``global_batch_size`` under ``opt.lr_scaling``: unchanged (``none``), x batch /
+    reference (``linear``, Goyal et al. 2017) or x sqrt(batch / reference) (``sqrt``, usual for Adam)."""
+    ratio = global_batch_size / opt.lr_reference_batch
+    factor = {"none": 1.0, "linear": ratio, "sqrt": math.sqrt(ratio)}[opt.lr_scaling]
+    return opt.lr * factor
 
 
 def build_optimizer(
@@ -37,14 +50,17 @@ def build_optimizer(
     *,
     backbone_pretrained: bool,
     extra_params: Iterable[nn.Parameter] = (),
+    fused: bool = False,
 ) -> torch.optim.Optimizer:
     """AdamW (or Adam/SGD) over ``model``'s groups plus ``extra_params`` (the centers).
 
     Every group records its ``group_name``: ``backbone``, ``backbone_no_decay``, ``new``,
     ``new_no_decay``, ``centers``. ``backbone_lr_scale`` applies only when the backbone was
-    initialised from pretrained weights.
+    initialised from pretrained weights. The base lr is :func:`scaled_lr` of the config's global
+    batch. ``fused``: the fused AdamW/Adam kernel (pass it when the parameters train on CUDA).
     """
     opt = config.optim
+    lr = scaled_lr(opt, config.train.global_batch_size)
     backbone_scale = opt.backbone_lr_scale if backbone_pretrained else 1.0
     new = {id(p) for name, p in model.named_parameters() if name.startswith(NEW_LAYER_PREFIXES)}
     no_decay_names = getattr(model, "no_weight_decay", lambda: set())()  # as create_optimizer_v2 reads it
@@ -55,14 +71,17 @@ def build_optimizer(
             params = [p for p in timm_group["params"] if (id(p) in new) == (part == "new")]
             if params:
                 no_decay = timm_group["weight_decay"] == 0.0
-                groups.append(dict(params=params, lr=opt.lr * scale, weight_decay=timm_group["weight_decay"],
+                groups.append(dict(params=params, lr=lr * scale, weight_decay=timm_group["weight_decay"],
                                    group_name=f"{part}{'_no_decay' if no_decay else ''}"))
     extra = [p for p in extra_params if p.requires_grad]
     if extra:
-        groups.append(dict(params=extra, lr=opt.lr * config.loss.center_lr_scale, weight_decay=0.0,
+        groups.append(dict(params=extra, lr=lr * config.loss.center_lr_scale, weight_decay=0.0,
                            group_name="centers"))
-    kwargs = dict(betas=opt.betas) if opt.optimizer in ("adamw", "adam") else dict(momentum=opt.momentum)
-    return create_optimizer_v2(groups, opt=opt.optimizer, lr=opt.lr, weight_decay=opt.weight_decay, **kwargs)
+    adam = opt.optimizer in ("adamw", "adam")
+    kwargs = dict(betas=opt.betas) if adam else dict(momentum=opt.momentum)
+    if adam and fused:
+        kwargs["fused"] = True
+    return create_optimizer_v2(groups, opt=opt.optimizer, lr=lr, weight_decay=opt.weight_decay, **kwargs)
 
 
 def lr_factor(opt: OptimConfig, *, epoch: int, step: int, steps_per_epoch: int, epochs: int) -> float:
