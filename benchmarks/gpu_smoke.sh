@@ -1,72 +1,201 @@
 #!/usr/bin/env bash
-# GPU smoke run, sized for a 15-minute lease of one GPU (about 8-10 minutes in all):
-#   1. a paper config (default: RAF-DB) trains FAER-Base from scratch on generated RAF-DB-format
-#      faces for a few hundred optimizer steps, as `training/train.py` runs it (bf16, channels_last,
-#      the config's batch split), while nvidia-smi samples GPU utilisation;
-#   2. the ratio benchmarks: training and inference, FAER-Base vs ConvNeXt-Base, bf16, channels_last.
-# It prints images/s (median over the logged steps after warm-up), mean GPU utilisation while
-# training, and the FAER/ConvNeXt ratios; everything is kept under $RESULTS.
+# GPU smoke run, in two halves, for a lent GPU machine (one H200; 15 minutes of device time in all,
+# machine starts included; nothing there can be downloaded):
 #
-#   bash benchmarks/gpu_smoke.sh                                   # defaults below
-#   CONFIG=training/configs/celeba.yaml STEPS=200 bash benchmarks/gpu_smoke.sh
+#   bash benchmarks/gpu_smoke.sh prepare          # CPU machine with PyPI: the wheels the GPU machine lacks -> .whl/
+#   bash benchmarks/gpu_smoke.sh run              # GPU machine (the device tool's `run`, carry [".whl"]): < 6 min
+#   bash benchmarks/gpu_smoke.sh run --dry-run    # anywhere, on CPU: the same stages, tiny (tests/benchmarks/)
 #
-# Needs: a CUDA GPU, this package and its dependencies installed (no downloads: the backbone
-# starts from scratch, the faces are generated).
-set -euo pipefail
-cd "$(dirname "$0")/.."
+# `run` installs .whl/ into /tmp (pip --target + PYTHONPATH), checks every import at once before
+# anything else, then runs these stages, each under `timeout` and all within SMOKE_BUDGET_S:
+#   1. inference and training throughput, FAER-Base vs ConvNeXt-Base, bf16 + channels_last, eager
+#      (training also with the finite flag read every step: the host sync training no longer does);
+#   2. the RAF-DB paper config (FAER-Base, 224 px, global batch 256) for STEPS optimizer steps on
+#      generated RAF-DB-format faces (made in the background during stage 1): loss curve, images/s,
+#      peak memory, GPU utilisation (nvidia-smi);
+#   3. the same throughput benchmarks under torch.compile (whatever the budget leaves).
+# Data, runs and caches live under /tmp; $OUT receives at most 6 small files: summary.json (every
+# figure and each stage's exit status), smoke.log, train_log.jsonl, bench_*.json, gpu_util.csv.
+set -uo pipefail
+REPO=$(cd "$(dirname "$0")/.." && pwd)
+cd "$REPO"
 
-CONFIG=${CONFIG:-training/configs/rafdb.yaml}
-STEPS=${STEPS:-300}                   # optimizer steps (global batch of the config: 256)
-NUM_TRAIN=${NUM_TRAIN:-4608}          # generated training faces (10% become validation)
-RESULTS=${RESULTS:-${OUT:-runs/gpu_smoke}}
-WORKERS=${WORKERS:-$(( $(nproc) > 8 ? 8 : $(nproc) ))}
-PY=${PYTHON:-python}
-mkdir -p "$RESULTS"
-export PYTHONUNBUFFERED=1
+# Missing on the GPU image (datasets, evaluate and their dill, multiprocess), plus what must match
+# datasets' pins or our floors and whose version there is unknown (pyarrow, fsspec, xxhash, timm):
+# carried at the versions the test suite ran with here. facenet-pytorch is not needed to train.
+WHEELS=(datasets evaluate dill multiprocess fsspec pyarrow xxhash timm)
+WHEEL_DIR=.whl
+TREE_LIMIT_MIB=64
 
-$PY - <<'EOF'
+prepare() {
+  local py=${PYTHON:-python3} pins=() name version
+  for name in "${WHEELS[@]}"; do
+    version=$("$py" -c "from importlib.metadata import version; print(version('$name'))" 2>/dev/null) || {
+      echo "prepare: $name is not installed in $py; run prepare with the project's environment (PYTHON=...)" >&2
+      return 2; }
+    pins+=("$name==$version")
+  done
+  git check-ignore -q "$WHEEL_DIR/x.whl" || {
+    echo "prepare: .gitignore lacks .whl/ (the wheels must not be committed)" >&2; return 2; }
+  rm -rf "$WHEEL_DIR.partial" && mkdir -p "$WHEEL_DIR.partial"
+  echo "== downloading ${pins[*]} (Python 3.12, x86-64 Linux)"
+  "$py" -m pip download -q --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
+    --platform manylinux_2_28_x86_64 --platform manylinux_2_27_x86_64 --platform manylinux_2_17_x86_64 \
+    --platform manylinux2014_x86_64 --platform manylinux1_x86_64 --platform any \
+    -d "$WHEEL_DIR.partial" "${pins[@]}" || { echo "prepare: pip download failed" >&2; return 1; }
+  local count
+  count=$(ls "$WHEEL_DIR.partial"/*.whl | wc -l)
+  [ "$count" -eq "${#WHEELS[@]}" ] || { echo "prepare: expected ${#WHEELS[@]} wheels, got $count" >&2; return 1; }
+  rm -rf "$WHEEL_DIR" && mv "$WHEEL_DIR.partial" "$WHEEL_DIR"
+  # what the device tool sends: tracked and untracked-not-ignored files, plus the carried .whl/
+  local tree wheels total
+  tree=$(git ls-files -co --exclude-standard -z | du --files0-from=- -cb 2>/dev/null | tail -1 | cut -f1)
+  wheels=$(du -sb "$WHEEL_DIR" | cut -f1)
+  total=$(( (tree + wheels) / 1048576 ))
+  echo "== $count wheels in $WHEEL_DIR: $(( wheels / 1048576 )) MiB; tree $(( tree / 1048576 )) MiB; together $total MiB (limit $TREE_LIMIT_MIB)"
+  [ "$total" -lt "$TREE_LIMIT_MIB" ] || { echo "prepare: tree + wheels exceed $TREE_LIMIT_MIB MiB" >&2; return 1; }
+}
+
+run() {
+  local dry=0
+  [ "${1:-}" = "--dry-run" ] && dry=1
+  local out=${OUT:-/tmp/faer_smoke_out}
+  mkdir -p "$out"
+  WORK=$(mktemp -d "${TMPDIR:-/tmp}/faer_smoke.XXXXXX")
+  STAGES=$WORK/stages.tsv
+  : > "$STAGES"
+  local py=${PYTHON:-python3}
+  local started
+  started=$(date +%s)
+  # the whole run stays under 6 minutes: stages get what is left of the budget, minus the summary's reserve
+  # (the dry run on a busy CPU takes longer, and must not skip or time out: four times everything)
+  SCALE=$( ((dry)) && echo 4 || echo 1 )
+  DEADLINE=$(( started + ${SMOKE_BUDGET_S:-$(( 330 * SCALE ))} ))
+  exec > >(tee -a "$out/smoke.log") 2>&1
+  export PYTHONUNBUFFERED=1 HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 TRANSFORMERS_OFFLINE=1
+  export HF_HOME=$WORK/hf TORCHINDUCTOR_CACHE_DIR=$WORK/inductor MPLCONFIGDIR=$WORK/mpl
+  export PYTHONPATH=$REPO${PYTHONPATH:+:$PYTHONPATH}
+  echo "== gpu_smoke run$( ((dry)) && echo ' --dry-run'): work in $WORK, results in $out, $(date -u)"
+
+  if [ -d "$WHEEL_DIR" ] && ls "$WHEEL_DIR"/*.whl > /dev/null 2>&1 && ((!dry)); then
+    echo "== installing $(ls "$WHEEL_DIR"/*.whl | wc -l) wheels into $WORK/site"
+    "$py" -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target "$WORK/site" \
+      "$WHEEL_DIR"/*.whl || { record install 1 0; summarize "$out" "$dry"; return 1; }
+    export PYTHONPATH=$WORK/site:$PYTHONPATH
+  fi
+
+  # every import of training, evaluation and the benchmarks, at once, before any work
+  stage imports 120 "$py" - "$dry" <<'EOF' || { summarize "$out" "$dry"; return 1; }
+import importlib, importlib.util, sys
+from importlib.metadata import version
+dry = sys.argv[1] == "1"
+for name in ("torch", "torchvision", "timm", "accelerate", "datasets", "evaluate", "dill", "multiprocess", "pyarrow",
+             "fsspec", "xxhash", "sklearn", "yaml", "PIL", "safetensors", "huggingface_hub", "numpy", "tqdm", "pandas"):
+    importlib.import_module(name)
+spec = importlib.util.spec_from_file_location("train_script", "training/train.py")
+spec.loader.exec_module(importlib.util.module_from_spec(spec))  # training/train.py's own imports
+for module in ("faer_hub.evaluation.metrics", "faer_hub.data.synthetic.write", "faer_hub.training.guard", "faer_hub.cli"):
+    importlib.import_module(module)
+from faer_hub.evaluation.metrics import load_metric
+load_metric("fer_accuracy")  # evaluate's local-script loading, offline
 import torch
-assert torch.cuda.is_available(), "gpu_smoke.sh needs a CUDA GPU"
-print("GPU:", torch.cuda.get_device_name(0), "| torch", torch.__version__)
+print("versions:", {n: version(n) for n in ("torch", "timm", "accelerate", "datasets", "evaluate", "pyarrow")})
+if not dry:
+    assert torch.cuda.is_available(), "no CUDA device visible to torch"
+    print("GPU:", torch.cuda.get_device_name(0), "capability", torch.cuda.get_device_capability(0))
 EOF
-nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader | tee "$RESULTS/gpu.txt"
+  command -v nvidia-smi > /dev/null && nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader
 
-task_dataset=$($PY -c "import yaml,sys; from faer_hub.tasks import get_task; print(get_task(yaml.safe_load(open('$CONFIG'))['task']).dataset)")
-DATA=$RESULTS/data/$task_dataset
-if [ ! -d "$DATA" ]; then
-  echo "== generating $NUM_TRAIN $task_dataset-format faces in $DATA"
-  $PY -m faer_hub.cli synth "$task_dataset" "$DATA" --num-train "$NUM_TRAIN" --num-test 512 > /dev/null
-fi
+  # sizes: the real thing on the GPU; tiny on CPU (same stages, same code paths)
+  local device sizes bench_infer bench_train train_set num_train num_test steps workers
+  workers=$(( $(nproc) > 12 ? 12 : $(nproc) ))
+  if ((dry)); then
+    device=cpu; sizes=atto; steps=${STEPS:-4}; num_train=40; num_test=16
+    bench_infer=(--batch-size 2 --img-size 32 --warmup 1 --iters 1 --rounds 1)
+    bench_train=(--batch-size 2 --img-size 32 --warmup 1 --iters 1 --rounds 1 --compile-backend eager)
+    train_set=(--set model.name=faer_atto --set model.img_size=32 --set train.global_batch_size=8
+               --set train.per_device_batch_size=4 --set train.eval_batch_size=16 --set train.cpu_threads=1
+               --set data.num_workers=0 --set train.log_every_steps=1)
+    bench_infer+=(--compile-backend eager)
+  else
+    device=cuda; sizes=base; steps=${STEPS:-200}; num_train=${NUM_TRAIN:-1152}; num_test=256
+    bench_infer=(--batch-size 256 --warmup 10 --iters 40 --rounds 1)
+    bench_train=(--warmup 5 --iters 20 --rounds 1)
+    train_set=(--set data.num_workers="$workers" --set train.log_every_steps=5)
+  fi
 
-# optimizer steps per epoch after the 10% validation carve, then enough epochs for $STEPS steps
-steps_per_epoch=$(( NUM_TRAIN * 9 / 10 / 256 ))
-epochs=$(( (STEPS + steps_per_epoch - 1) / steps_per_epoch ))
-echo "== training: $CONFIG, $epochs epochs x $steps_per_epoch steps (global batch 256), $WORKERS workers"
-nvidia-smi --query-gpu=utilization.gpu,memory.used --format=csv,noheader,nounits -lms 500 > "$RESULTS/gpu_util.csv" &
-SMI=$!
-trap 'kill $SMI 2>/dev/null || true' EXIT
-$PY training/train.py --config "$CONFIG" --data-dir "$DATA" --output-dir "$RESULTS/run" --overwrite \
-  --set model.pretrained=false --set train.epochs="$epochs" --set data.num_workers="$WORKERS" \
-  --set train.log_every_steps=5 --set checkpoint.every_epochs=1000 --set tracking.report_to=none \
-  2>&1 | tee "$RESULTS/train.log" | grep -v "it/s]" || true
-kill $SMI 2>/dev/null || true
+  local data=$WORK/data/rafdb
+  timeout 240 "$py" -m faer_hub.cli synth rafdb "$data" --num-train "$num_train" --num-test "$num_test" \
+    > "$WORK/synth.log" 2>&1 &
+  local synth_pid=$!
 
-$PY - "$RESULTS" <<'EOF'
-import json, statistics, sys
-from pathlib import Path
-out = Path(sys.argv[1])
-events = [json.loads(l) for l in (out / "run" / "log.jsonl").read_text().splitlines()]
-rates = [e["images_per_s"] for e in events if e["event"] == "train"][2:]  # after warm-up
-util = [float(l.split(",")[0]) for l in (out / "gpu_util.csv").read_text().splitlines() if l.strip()]
-busy = [u for u in util if u > 0] or [0.0]
-steps = max((e["step"] for e in events if e["event"] == "train"), default=0)
-summary = {"optimizer_steps": steps, "train_images_per_s_median": statistics.median(rates) if rates else None,
-           "gpu_util_mean_while_busy": statistics.mean(busy), "gpu_util_samples": len(util)}
-(out / "summary.json").write_text(json.dumps(summary, indent=2))
-print("== training summary:", json.dumps(summary))
-EOF
+  stage bench_infer_eager 90 "$py" benchmarks/inference_throughput.py --device "$device" --sizes $sizes \
+    --modes eager "${bench_infer[@]}" --json "$out/bench_infer_eager.json"
+  stage bench_train_eager 100 "$py" benchmarks/train_throughput.py --device "$device" --sizes $sizes \
+    --modes eager --sync-compare "${bench_train[@]}" --json "$out/bench_train_eager.json"
 
-echo "== training throughput, FAER-Base vs ConvNeXt-Base (bf16, channels_last, per-device batch of the configs)"
-$PY benchmarks/train_throughput.py --device cuda --sizes base --json "$RESULTS/train_throughput.json" 2>&1 | tee "$RESULTS/train_throughput.txt"
-echo "== inference throughput (bf16, channels_last, batch 256)"
-$PY benchmarks/inference_throughput.py --device cuda --batch-size 256 --sizes base 2>&1 | tee "$RESULTS/inference_throughput.txt"
+  wait "$synth_pid"; local synth_rc=$?
+  cat "$WORK/synth.log"
+  record synth_data "$synth_rc" 0
+  if [ "$synth_rc" -eq 0 ]; then
+    # optimizer steps per epoch: 90% of the images train (10% validation), global batch of the config
+    local global per_epoch epochs
+    global=$( ((dry)) && echo 8 || echo 256 )
+    per_epoch=$(( num_train * 9 / 10 / global ))
+    per_epoch=$(( per_epoch > 0 ? per_epoch : 1 ))
+    epochs=$(( (steps + per_epoch - 1) / per_epoch ))
+    echo "== RAF-DB paper config: $epochs epochs x $per_epoch optimizer steps (global batch $global)"
+    local smi_pid=""
+    if command -v nvidia-smi > /dev/null; then
+      nvidia-smi --query-gpu=utilization.gpu,memory.used --format=csv,noheader,nounits -lms 500 \
+        > "$out/gpu_util.csv" 2> /dev/null &
+      smi_pid=$!
+    fi
+    stage train_rafdb 150 "$py" training/train.py --config training/configs/rafdb.yaml --data-dir "$data" \
+      --output-dir "$WORK/run" --overwrite --set model.pretrained=false --set train.epochs="$epochs" \
+      --set eval.every_epochs="$epochs" --set checkpoint.every_epochs="$epochs" --set checkpoint.every_steps=0 \
+      --set tracking.report_to=none --set data.cache_dir="$WORK/hf_cache" "${train_set[@]}"
+    [ -n "$smi_pid" ] && kill "$smi_pid" 2> /dev/null
+    [ -f "$WORK/run/log.jsonl" ] && cp "$WORK/run/log.jsonl" "$out/train_log.jsonl"
+  fi
+
+  stage bench_infer_compile 120 "$py" benchmarks/inference_throughput.py --device "$device" --sizes $sizes \
+    --modes compile "${bench_infer[@]}" --json "$out/bench_infer_compile.json"
+  stage bench_train_compile 200 "$py" benchmarks/train_throughput.py --device "$device" --sizes $sizes \
+    --modes compile "${bench_train[@]}" --json "$out/bench_train_compile.json"
+  summarize "$out" "$dry"
+}
+
+# record NAME EXIT_STATUS SECONDS: one line of $STAGES (124/137: timed out; -1: skipped, no budget left)
+record() { printf '%s\t%s\t%s\n' "$1" "$2" "$3" >> "$STAGES"; }
+
+# stage NAME MAX_SECONDS CMD...: CMD under `timeout`, given at most what is left of the budget
+stage() {
+  local name=$1 max=$2 left limit t0 rc
+  shift 2
+  left=$(( DEADLINE - $(date +%s) ))
+  if [ "$left" -lt 20 ]; then
+    echo "== $name: skipped, ${left}s of the budget left"
+    record "$name" -1 0
+    return 0
+  fi
+  max=$(( max * SCALE ))
+  limit=$(( max < left ? max : left ))
+  echo "== $name (timeout ${limit}s)"
+  t0=$(date +%s)
+  timeout --kill-after=10 "$limit" "$@"
+  rc=$?
+  record "$name" "$rc" $(( $(date +%s) - t0 ))
+  [ "$rc" -eq 0 ] || echo "== $name failed with exit status $rc$( [ "$rc" -ge 124 ] && echo ' (timeout)')"
+  return "$rc"
+}
+
+# summarize OUT DRY: $OUT/summary.json from the stages, benchmark tables, training log and GPU samples
+summarize() { "${PYTHON:-python3}" benchmarks/_smoke_summary.py "$1" "$STAGES" "$2"; }
+
+case "${1:-}" in
+  prepare) prepare ;;
+  run) shift; run "$@" ;;
+  --dry-run) run --dry-run ;;
+  *) echo "usage: bash benchmarks/gpu_smoke.sh prepare | run [--dry-run]" >&2; exit 2 ;;
+esac

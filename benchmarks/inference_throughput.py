@@ -1,11 +1,13 @@
 """Inference throughput and peak memory of FAER vs timm's ConvNeXt of the same size, in one run.
 
-Each measurement runs in its own subprocess (so peak memory is per model), FAER and ConvNeXt
-alternate, and each pair is repeated ``--rounds`` times; the table reports medians and the
-FAER/ConvNeXt ratio. On a GPU it uses bf16 autocast and channels_last.
+Each model runs in its own subprocess (so peak memory is per model) and measures every
+``--modes`` in turn (``eager``, ``compile``: ``torch.compile``); FAER and ConvNeXt alternate, and
+each pair is repeated ``--rounds`` times; the table reports medians and the FAER/ConvNeXt ratio.
+On a GPU it uses bf16 autocast and channels_last.
 
     python benchmarks/inference_throughput.py                      # CPU: atto, tiny, base at 224 px
     python benchmarks/inference_throughput.py --device cuda --batch-size 256 --sizes atto tiny small base large
+    python benchmarks/inference_throughput.py --device cuda --batch-size 256 --sizes base --modes eager compile
 """
 
 from __future__ import annotations
@@ -15,46 +17,54 @@ import json
 import resource
 import time
 
-from _compare import compare_sizes
+from _compare import compare_sizes, ratio
+
+METRICS = ("images_per_s", "peak_mib")
 
 
-def measure(model_name: str, device: str, batch_size: int, img_size: int, warmup: int, iters: int) -> dict:
-    """Images/s and peak memory (MiB) of ``model_name`` in this process."""
+def measure(model_name: str, args: argparse.Namespace) -> dict:
+    """``{mode: {"images_per_s", "peak_mib"}}`` of ``model_name`` in this process."""
     import timm
     import torch
 
     import faer_hub  # noqa: F401  (registers faer_*)
 
     torch.manual_seed(0)
+    device = args.device
     model = timm.create_model(model_name, num_classes=7).eval().to(device)
-    x = torch.randn(batch_size, 3, img_size, img_size, device=device)
+    x = torch.randn(args.batch_size, 3, args.img_size, args.img_size, device=device)
     cuda = device.startswith("cuda")
     if cuda:
         torch.backends.cudnn.benchmark = True
+        torch.set_float32_matmul_precision("high")
         model = model.to(memory_format=torch.channels_last)
         x = x.to(memory_format=torch.channels_last)
-    autocast = torch.autocast("cuda", dtype=torch.bfloat16) if cuda else torch.autocast("cpu", enabled=False)
-    with torch.inference_mode(), autocast:
-        for _ in range(warmup):
-            model(x)
-        if cuda:
-            torch.cuda.synchronize()
-            torch.cuda.reset_peak_memory_stats()
-        start = time.perf_counter()
-        for _ in range(iters):
-            model(x)
-        if cuda:
-            torch.cuda.synchronize()
-        elapsed = time.perf_counter() - start
-    peak_mib = (
-        torch.cuda.max_memory_allocated() / 2**20 if cuda else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    )
-    return {"images_per_s": batch_size * iters / elapsed, "peak_mib": peak_mib}
+    results = {}
+    for mode in args.modes:
+        run = torch.compile(model, backend=args.compile_backend) if mode == "compile" else model
+        autocast = torch.autocast("cuda", dtype=torch.bfloat16) if cuda else torch.autocast("cpu", enabled=False)
+        with torch.inference_mode(), autocast:
+            for _ in range(args.warmup):
+                run(x)
+            if cuda:
+                torch.cuda.synchronize()
+                torch.cuda.reset_peak_memory_stats()
+            start = time.perf_counter()
+            for _ in range(args.iters):
+                run(x)
+            if cuda:
+                torch.cuda.synchronize()
+            elapsed = time.perf_counter() - start
+        peak_mib = (torch.cuda.max_memory_allocated() / 2**20 if cuda
+                    else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+        results[mode] = {"images_per_s": args.batch_size * args.iters / elapsed, "peak_mib": peak_mib}
+    return results
 
 
 def _worker_args(args: argparse.Namespace) -> list[str]:
     return ["--device", args.device, "--batch-size", str(args.batch_size), "--img-size", str(args.img_size),
-            "--warmup", str(args.warmup), "--iters", str(args.iters)]
+            "--warmup", str(args.warmup), "--iters", str(args.iters), "--compile-backend", args.compile_backend,
+            "--modes", *args.modes]
 
 
 def main() -> None:
@@ -63,9 +73,13 @@ def main() -> None:
     p.add_argument("--device", default="cpu")
     p.add_argument("--batch-size", type=int, default=8)
     p.add_argument("--img-size", type=int, default=224)
+    p.add_argument("--modes", nargs="+", choices=["eager", "compile"], default=["eager"],
+                   help="measured in turn in each worker (compile: torch.compile)")
+    p.add_argument("--compile-backend", default="inductor", help="torch.compile backend (eager: tracing only)")
     p.add_argument("--warmup", type=int, default=None, help="default: 2 on CPU, 20 on GPU (cuDNN autotuning, clocks)")
     p.add_argument("--iters", type=int, default=None, help="default: 5 on CPU, 100 on GPU")
     p.add_argument("--rounds", type=int, default=3, help="alternating FAER/ConvNeXt repeats; medians are reported")
+    p.add_argument("--json", help="also write the results here")
     p.add_argument("--worker", help=argparse.SUPPRESS)
     args = p.parse_args()
     gpu = args.device.startswith("cuda")
@@ -73,19 +87,33 @@ def main() -> None:
     args.iters = args.iters or (100 if gpu else 5)
 
     if args.worker:
-        print(json.dumps(measure(args.worker, args.device, args.batch_size, args.img_size, args.warmup, args.iters)))
+        print(json.dumps(measure(args.worker, args)))
         return
 
-    print(f"device={args.device} batch={args.batch_size} img={args.img_size} iters={args.iters} rounds={args.rounds}")
-    rows = compare_sizes(__file__, args.sizes, args.rounds, _worker_args(args), ("images_per_s", "peak_mib"))
+    print(f"device={args.device} batch={args.batch_size} img={args.img_size} iters={args.iters} rounds={args.rounds}",
+          flush=True)
+    rows = []
+    for size, faer, conv in compare_sizes(__file__, args.sizes, args.rounds, _worker_args(args), METRICS):
+        for mode in faer:
+            rows.append({"size": size, "mode": mode, "faer": faer[mode], "convnext": conv[mode],
+                         "speed_ratio": ratio(faer[mode]["images_per_s"], conv[mode]["images_per_s"]),
+                         "memory_ratio": ratio(faer[mode]["peak_mib"], conv[mode]["peak_mib"])})
 
-    print(f"{'size':<6} {'FAER img/s':>11} {'ConvNeXt img/s':>15} {'ratio':>6} {'FAER MiB':>9} {'ConvNeXt MiB':>13} {'mem ratio':>9}")
-    for size, faer, conv in rows:
-        print(
-            f"{size:<6} {faer['images_per_s']:>11.1f} {conv['images_per_s']:>15.1f} "
-            f"{faer['images_per_s'] / conv['images_per_s']:>6.2f} {faer['peak_mib']:>9.0f} {conv['peak_mib']:>13.0f} "
-            f"{faer['peak_mib'] / conv['peak_mib']:>9.2f}"
-        )
+    print(f"{'size':<6} {'mode':<8} {'FAER img/s':>11} {'ConvNeXt img/s':>15} {'ratio':>6} {'FAER MiB':>9} "
+          f"{'ConvNeXt MiB':>13} {'mem ratio':>9}")
+    for row in rows:
+        faer, conv = row["faer"], row["convnext"]
+        print(f"{row['size']:<6} {row['mode']:<8} {faer['images_per_s']:>11.1f} {conv['images_per_s']:>15.1f} "
+              f"{_fmt(row['speed_ratio']):>6} {faer['peak_mib']:>9.0f} {conv['peak_mib']:>13.0f} "
+              f"{_fmt(row['memory_ratio']):>9}")
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump({"settings": {k: v for k, v in vars(args).items() if k not in ("worker", "json")}, "rows": rows},
+                      f, indent=2)
+
+
+def _fmt(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.2f}"
 
 
 if __name__ == "__main__":

@@ -13,20 +13,23 @@ from __future__ import annotations
 
 import argparse
 import statistics
+import sys
 import tempfile
 import time
 from pathlib import Path
 
-import timm
-import torch
-from torch.utils.data import DataLoader
-from torchvision.datasets import CelebA
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # this checkout's faer_hub, installed or not
 
-import faer_hub  # noqa: F401  (registers the FAER models)
-from faer_hub.data import load_dataset
-from faer_hub.data.synthetic.write import write_synthetic
-from faer_hub.data.loader import build_dataloader
-from faer_hub.data.transforms import BatchNormalizer, build_transform, resolve_data_config
+import timm  # noqa: E402
+import torch  # noqa: E402
+from torch.utils.data import DataLoader  # noqa: E402
+from torchvision.datasets import CelebA  # noqa: E402
+
+import faer_hub  # noqa: E402,F401  (registers the FAER models)
+from faer_hub.data import load_dataset  # noqa: E402
+from faer_hub.data.synthetic.write import write_synthetic  # noqa: E402
+from faer_hub.data.loader import build_dataloader  # noqa: E402
+from faer_hub.data.transforms import BatchNormalizer, build_transform, resolve_data_config  # noqa: E402
 
 
 class LocalCelebA(CelebA):

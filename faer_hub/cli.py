@@ -118,7 +118,29 @@ def _add_prepare_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("data_dir", help="the dataset download (the path training will be given as --data-dir)")
     p.add_argument("--cache-dir", default=None, help="where to write the cache (default: the Hugging Face datasets cache)")
     p.add_argument("--skip-bad-rows", action="store_true", help="leave unusable annotation rows out (listed) instead of stopping")
+    p.add_argument("--num-proc", type=_positive_int, default=1, metavar="N",
+                   help="processes that check and store the images (e.g. the machine's cores; default 1)")
+    p.add_argument("--crop-short-side", type=_non_negative_int, default=256, metavar="PX",
+                   help="AffectNet: store face crops with their short side at most PX (0: native size); training "
+                        "reuses the cache when its data.crop_short_side is the same (default 256)")
     p.set_defaults(handler=_run_prepare)
+
+
+def _positive_int(text: str) -> int:
+    value = _non_negative_int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be 1 or more, got {text!r}")
+    return value
+
+
+def _non_negative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a whole number, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, got {text!r}")
+    return value
 
 
 def _run_prepare(args: argparse.Namespace) -> int:
@@ -126,7 +148,8 @@ def _run_prepare(args: argparse.Namespace) -> int:
 
     from .data import get_build_report, load_task_dataset
 
-    splits = load_task_dataset(args.task, args.data_dir, cache_dir=args.cache_dir, skip_bad_rows=args.skip_bad_rows)
+    splits = load_task_dataset(args.task, args.data_dir, cache_dir=args.cache_dir, skip_bad_rows=args.skip_bad_rows,
+                               num_proc=args.num_proc, crop_short_side=args.crop_short_side)
     counts = ", ".join(f"{len(split)} {name}" for name, split in splits.items())
     cache = Path(splits["test"].cache_files[0]["filename"]).parent if splits["test"].cache_files else args.cache_dir
     print(f"prepared {args.task} from {args.data_dir}: {counts} images; cache in {cache}")
@@ -134,7 +157,8 @@ def _run_prepare(args: argparse.Namespace) -> int:
     if report.skipped:
         print(f"skipped rows: {report.summary()}")
     if args.cache_dir:
-        print(f"train with: --data-dir {args.data_dir} --set data.cache_dir={args.cache_dir}")
+        crops = f" --set data.crop_short_side={args.crop_short_side}" if args.crop_short_side != 256 else ""
+        print(f"train with: --data-dir {args.data_dir} --set data.cache_dir={args.cache_dir}{crops}")
     return 0
 
 

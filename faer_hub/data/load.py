@@ -10,7 +10,7 @@ import datasets
 import numpy as np
 
 from ..tasks import get_task
-from ._builder import FaerBuilder
+from ._builder import CROP_SHORT_SIDE, FaerBuilder
 from .affectnet import AffectNet
 from .celeba import CelebA
 from .errors import AnnotationError, BuildReport, DatasetNotFoundError
@@ -23,17 +23,21 @@ BUILDERS: dict[str, type[FaerBuilder]] = {"celeba": CelebA, "rafdb": RafDB, "aff
 
 
 def get_builder(name: str, data_dir: str | os.PathLike, config: str | None = None, *,
-                skip_bad_rows: bool = False, cache_dir: str | os.PathLike | None = None) -> FaerBuilder:
-    """The (unprepared) builder of dataset ``name`` for the download in ``data_dir``."""
+                skip_bad_rows: bool = False, cache_dir: str | os.PathLike | None = None,
+                crop_short_side: int = CROP_SHORT_SIDE) -> FaerBuilder:
+    """The (unprepared) builder of dataset ``name`` for the download in ``data_dir``.
+    ``crop_short_side``: bound of the stored face crops' short side (AffectNet; 0: native size)."""
     try:
         cls = BUILDERS[name]
     except KeyError:
         raise ValueError(f"unknown dataset {name!r}; choose from {', '.join(BUILDERS)}") from None
+    crops = {"crop_short_side": crop_short_side} if cls is AffectNet else {}  # the others store files as they are
     return cls(
         data_dir=data_dir,
         config_name=config,
         cache_dir=None if cache_dir is None else str(cache_dir),
         skip_bad_rows=skip_bad_rows,
+        **crops,
     )
 
 
@@ -73,7 +77,8 @@ def carve_validation(train: datasets.Dataset, validation_size: float, seed: int)
 
 def load_dataset(name: str, data_dir: str | os.PathLike, config: str | None = None, *,
                  validation_size: float = 0.1, seed: int = 0, skip_bad_rows: bool = False,
-                 cache_dir: str | os.PathLike | None = None) -> datasets.DatasetDict:
+                 cache_dir: str | os.PathLike | None = None, crop_short_side: int = CROP_SHORT_SIDE,
+                 num_proc: int = 1) -> datasets.DatasetDict:
     """Prepare (once, cached) and load a manually downloaded dataset.
 
     ``name``: ``'celeba'``, ``'rafdb'`` (config ``'aligned'``/``'original'``) or ``'affectnet'``
@@ -84,11 +89,15 @@ def load_dataset(name: str, data_dir: str | os.PathLike, config: str | None = No
     :class:`~faer_hub.data.errors.AnnotationError` unless ``skip_bad_rows``; then they are
     left out and listed in the returned dict's ``build_report`` attribute
     (:class:`~faer_hub.data.errors.BuildReport`, also saved in the cache).
-    ``cache_dir`` defaults to the Hugging Face datasets cache.
+    ``cache_dir`` defaults to the Hugging Face datasets cache. The cache stores the images' bytes
+    (AffectNet: face crops, short side at most ``crop_short_side``); a first build checks and
+    writes them in ``num_proc`` processes.
     """
-    builder = get_builder(name, data_dir, config, skip_bad_rows=skip_bad_rows, cache_dir=cache_dir)
+    builder = get_builder(name, data_dir, config, skip_bad_rows=skip_bad_rows, cache_dir=cache_dir,
+                          crop_short_side=crop_short_side)
+    builder.num_proc = num_proc
     try:
-        builder.download_and_prepare()
+        builder.download_and_prepare(num_proc=num_proc if num_proc > 1 else None)
     except datasets.exceptions.DatasetGenerationError as err:
         cause = err.__cause__
         if isinstance(cause, (AnnotationError, DatasetNotFoundError)):

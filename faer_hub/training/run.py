@@ -26,7 +26,7 @@ RESUME_MAY_CHANGE = (
     "data.data_dir", "data.cache_dir", "data.num_workers", "train.eval_batch_size", "train.log_every_steps",
     "train.per_device_batch_size", "train.mixed_precision", "train.dist_timeout_minutes", "model.compile",
     "checkpoint.every_steps", "checkpoint.every_epochs", "checkpoint.keep_last", "tracking.report_to",
-    "tracking.project_name",
+    "tracking.project_name", "eval.every_epochs", "data.cache_per_node", "data.cache_wait_minutes",
 )
 """Keys a resumed run may change. None alters the recipe: the global batch stays, so the batch
 may be split differently over processes (at an epoch boundary; see :mod:`.checkpoint`), and
@@ -126,7 +126,8 @@ def load_splits(config: Config, task: Task, output_dir: Path) -> datasets.Datase
             "or set data.synthetic: true for generated faces"
         )
     return load_task_dataset(task.name, data_dir, validation_size=config.data.validation_size,
-                             seed=config.seed, cache_dir=cache_dir, skip_bad_rows=config.data.skip_bad_rows)
+                             seed=config.seed, cache_dir=cache_dir, skip_bad_rows=config.data.skip_bad_rows,
+                             crop_short_side=config.data.crop_short_side)
 
 
 def tracker_names(report_to: str) -> Optional[list[str]]:

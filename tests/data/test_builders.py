@@ -198,3 +198,48 @@ def test_cache_is_rebuilt_when_the_annotation_file_changes(synth_copy, cache):
     label_file.write_text("\n".join(lines[:-1]) + "\n")  # drop the last test row
     second = load_dataset("rafdb", root, cache_dir=cache)
     assert len(second["test"]) == len(first["test"]) - 1
+
+
+@pytest.mark.parametrize("dataset,layout", [("rafdb", "official"), ("celeba", "official"), ("affectnet", "official")])
+def test_the_cache_holds_image_bytes_and_outlives_the_download(synth_copy, cache, dataset, layout):
+    root = synth_copy(dataset, layout)
+    test = load_dataset(dataset, root, cache_dir=cache)["test"]
+    stored = test.cast_column("image", datasets.Image(decode=False))
+    assert all(im["bytes"] and im["path"] is None for im in stored["image"])
+    if dataset != "affectnet":  # plain images: the files' own bytes, decoded later exactly as predict decodes the file
+        files = {p.name: p.read_bytes() for p in root.rglob("*.jpg")}
+        assert all(im["bytes"] in files.values() for im in stored["image"])
+    pixels = [np.asarray(im) for im in test["image"]]
+    import shutil
+    shutil.rmtree(root)  # another machine with only the cache
+    assert all(np.array_equal(np.asarray(im), p) for im, p in zip(test["image"], pixels))
+
+
+def test_affectnet_crops_are_stored_with_their_short_side_bounded(synth_root, cache):
+    root = synth_root("affectnet", "official")
+    native = load_dataset("affectnet", root, "8", cache_dir=cache, crop_short_side=0)["test"]
+    bounded = load_dataset("affectnet", root, "8", cache_dir=cache, crop_short_side=20)["test"]
+    assert bounded["image_id"] == native["image_id"]
+    shrunk = 0
+    for small, full in zip(bounded["image"], native["image"]):
+        if min(full.size) <= 20:
+            assert small.size == full.size
+            continue
+        shrunk += 1
+        assert min(small.size) == 20
+        assert abs(small.width / small.height - full.width / full.height) < 0.1  # aspect kept
+    assert shrunk >= 1
+
+
+def test_num_proc_builds_the_same_dataset_and_the_same_report(synth_copy, tmp_path):
+    root = synth_copy("rafdb", "official")
+    broken = next((root / "basic/Image/aligned").glob("test_*.jpg"))
+    broken.write_bytes(b"not a jpeg")
+    one = load_dataset("rafdb", root, cache_dir=tmp_path / "one", skip_bad_rows=True)
+    two = load_dataset("rafdb", root, cache_dir=tmp_path / "two", skip_bad_rows=True, num_proc=2)
+    for split in ("train", "validation", "test"):
+        assert two[split]["image_id"] == one[split]["image_id"] and two[split]["label"] == one[split]["label"]
+        raw = lambda d: d[split].cast_column("image", datasets.Image(decode=False))["image"]  # noqa: E731
+        assert [im["bytes"] for im in raw(two)] == [im["bytes"] for im in raw(one)]
+    assert [r.image_id for r in two.build_report.skipped] == [broken.name.replace("_aligned", "")]
+    assert two.build_report.summary() == one.build_report.summary()

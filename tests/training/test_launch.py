@@ -71,3 +71,52 @@ def test_a_run_reports_the_precision_it_used_and_the_disagreement(tmp_path, raf_
                       env={"ACCELERATE_MIXED_PRECISION": "bf16"})
     assert "launcher asked" not in proc.stderr
     assert next(e for e in read_log(out) if e["event"] == "start")["mixed_precision"] == "bf16"
+
+
+def _fake_state(monkeypatch, *, main: bool, local_main: bool):
+    """One process of two, without a process group: the token broadcast returns what it is given."""
+    from types import SimpleNamespace
+
+    from faer_hub.training import launch
+
+    monkeypatch.setattr(launch, "broadcast_object_list", lambda objects: ["token"])
+    return SimpleNamespace(num_processes=2, process_index=0 if main else 1, is_main_process=main,
+                           is_local_main_process=local_main, wait_for_everyone=lambda: None)
+
+
+def test_the_builder_loads_first_and_the_others_poll_for_its_marker(tmp_path, monkeypatch):
+    from faer_hub.training.launch import PeerFailedError, load_in_turn
+
+    builder = _fake_state(monkeypatch, main=True, local_main=True)
+    assert load_in_turn(builder, lambda: "splits", tmp_path, per_node=False, wait_minutes=1) == "splits"
+    assert not list(tmp_path.iterdir())  # the marker is gone once everyone has passed
+    poller = _fake_state(monkeypatch, main=False, local_main=True)  # first process of another machine
+    (tmp_path / ".faer-ready-token").write_text("ready")
+    assert load_in_turn(poller, lambda: "splits", tmp_path, per_node=False, wait_minutes=1) == "splits"
+    with pytest.raises(PeerFailedError, match="data.cache_wait_minutes"):
+        load_in_turn(poller, lambda: "splits", tmp_path / "never", per_node=False, wait_minutes=0.001,
+                     poll_seconds=0.01)
+
+
+def test_a_failed_build_stops_the_pollers_at_once(tmp_path, monkeypatch):
+    from faer_hub.training.launch import PeerFailedError, load_in_turn
+
+    def broken():
+        raise ValueError("bad annotation")
+
+    builder = _fake_state(monkeypatch, main=True, local_main=True)
+    with pytest.raises(ValueError):
+        load_in_turn(builder, broken, tmp_path, per_node=False, wait_minutes=1)
+    poller = _fake_state(monkeypatch, main=False, local_main=False)
+    with pytest.raises(PeerFailedError, match="failed to build the dataset cache.*ValueError"):
+        load_in_turn(poller, lambda: "splits", tmp_path, per_node=True, wait_minutes=1)
+
+
+def test_an_output_dir_that_one_process_cannot_see_stops_every_process(tmp_path, monkeypatch):
+    from faer_hub.training import launch
+    from faer_hub.training.outputs import OutputDirError
+
+    state = _fake_state(monkeypatch, main=False, local_main=True)  # the main process wrote the probe elsewhere
+    monkeypatch.setattr(launch, "gather_object", lambda views: [(True, 0, "node-a"), *views])
+    with pytest.raises(OutputDirError, match=r"not visible to process 1 on .*same path"):
+        launch.check_shared_dir(state, tmp_path)

@@ -10,7 +10,10 @@ import faer_hub  # noqa: F401
 from faer_hub.training.losses import FERLoss
 from faer_hub.training.config import load_config
 from faer_hub.training.data import EpochSampler
-from faer_hub.training.optim import StepSchedule, build_optimizer, build_scheduler, lr_factor, resume_schedule
+from faer_hub.training.config import ConfigError
+from faer_hub.training.optim import (
+    StepSchedule, build_optimizer, build_scheduler, lr_factor, resume_schedule, scaled_lr,
+)
 
 
 def _groups(pretrained):
@@ -131,3 +134,27 @@ def test_epoch_sampler_draws_in_proportion_to_weights():
     s.set_epoch(3)
     first = list(s)
     assert list(s) == first  # with replacement, still a function of (seed, epoch) only
+
+
+@pytest.mark.parametrize("rule,factor", [("none", 1.0), ("linear", 4.0), ("sqrt", 2.0)])
+def test_lr_scaling_rescales_every_group_for_a_larger_global_batch(rule, factor):
+    c = load_config(None, ["optim.lr=1e-3", f"optim.lr_scaling={rule}", "train.global_batch_size=1024",
+                           "loss.center_lr_scale=10"])
+    assert scaled_lr(c.optim, 1024) == pytest.approx(1e-3 * factor)
+    model = timm.create_model("faer_atto", num_classes=7)
+    opt = build_optimizer(model, c, backbone_pretrained=False, extra_params=FERLoss(7, model.num_features).parameters())
+    lrs = {g["group_name"]: g["lr"] for g in opt.param_groups}
+    assert lrs["new"] == lrs["backbone"] == pytest.approx(1e-3 * factor)
+    assert lrs["centers"] == pytest.approx(1e-2 * factor)
+    assert load_config(None, ["optim.lr_scaling=linear"]).optim.lr_reference_batch == 256  # the paper's batch
+    with pytest.raises(ConfigError, match="optim.lr_scaling"):
+        load_config(None, ["optim.lr_scaling=quadratic"])
+
+
+def test_adamw_is_fused_only_when_asked_and_sgd_never():
+    model = timm.create_model("faer_atto", num_classes=7)
+    c = load_config(None, [])
+    assert build_optimizer(model, c, backbone_pretrained=False, fused=True).defaults["fused"] is True
+    assert not build_optimizer(model, c, backbone_pretrained=False).defaults.get("fused")
+    sgd = build_optimizer(model, load_config(None, ["optim.optimizer=sgd"]), backbone_pretrained=False, fused=True)
+    assert isinstance(sgd, torch.optim.SGD) and not sgd.defaults.get("fused")
