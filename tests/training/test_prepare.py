@@ -35,3 +35,24 @@ def test_prepare_of_a_missing_folder_is_one_line_naming_it(tmp_path, capsys):
     assert cli(["prepare", "celeba", str(tmp_path / "nope")]) == 2
     err = capsys.readouterr().err
     assert str(tmp_path / "nope") in err and "Traceback" not in err
+
+
+def test_prepare_in_several_processes_builds_the_cache_training_reuses(tmp_path, raf_dir, capsys):
+    cache = tmp_path / "cache"
+    assert cli(["prepare", "rafdb", str(raf_dir), "--cache-dir", str(cache), "--num-proc", "2"]) == 0
+    assert "35 test" in capsys.readouterr().out
+    built = {k: v for k, v in _files(cache).items() if k.endswith(".arrow")}
+    config = load_config(None, [f"data.data_dir={raf_dir}", f"data.cache_dir={cache}"])
+    splits = load_splits(config, get_task("rafdb"), tmp_path / "run")
+    assert len(splits["train"]) + len(splits["validation"]) == 70
+    assert {k: v for k, v in _files(cache).items() if k.endswith(".arrow")} == built  # read, not rebuilt
+
+
+def test_prepare_refuses_a_process_count_below_one_in_one_line(tmp_path, raf_dir, capsys):
+    import pytest
+
+    with pytest.raises(SystemExit) as exit_:
+        cli(["prepare", "rafdb", str(raf_dir), "--num-proc", "0"])
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err
+    assert "--num-proc: must be 1 or more, got '0'" in err and "Traceback" not in err
