@@ -103,3 +103,18 @@ def test_non_finite_loss_stops_with_the_step_and_keeps_the_last_good_checkpoint(
     assert state["global_step"] == 2
     weights = load_file(out / "checkpoints" / "step-00000002" / "model.safetensors")
     assert all(torch.isfinite(t).all() for t in weights.values())
+
+
+def test_validation_and_checkpoints_follow_their_epoch_cadence_and_the_lr_rule_is_logged(tmp_path, raf_dir):
+    config = dict(TINY_FER, train=dict(TINY_FER["train"], epochs=3, ema=False),
+                  eval={"every_epochs": 2}, checkpoint={"every_epochs": 2, "every_steps": 0, "keep_last": 5},
+                  optim=dict(TINY_FER["optim"], lr_scaling="linear", lr_reference_batch=4))
+    out = tmp_path / "run"
+    metrics = load_train_module().main(["--config", str(write_config(tmp_path / "c.yaml", config)),
+                                        "--data-dir", str(raf_dir), "--output-dir", str(out)])
+    events = read_log(out)
+    assert [e["epoch"] for e in events if e["event"] == "validation"] == [1, 2]  # every 2nd epoch, and the last
+    assert [h["epoch"] for h in metrics["history"]] == [1, 2] and metrics["selection"]["best_epoch"] in (1, 2)
+    assert sorted(p.name for p in (out / "checkpoints").glob("step-*")) == ["step-00000014", "step-00000021"]
+    start = next(e for e in events if e["event"] == "start")
+    assert start["lr_scaling"] == "linear" and start["lr"] == pytest.approx(2e-3)  # 1e-3 x global batch 8 / 4
