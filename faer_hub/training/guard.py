@@ -28,11 +28,13 @@ class StepGuard:
     Reading a flag at once would make the host wait until the GPU has finished everything queued
     so far, draining the queue once per step. :meth:`check` therefore copies the flag of step N
     to the host asynchronously and reads the flag of step N-1, which waits (on a CUDA event) only
-    for the work up to step N-1's gradient norm while step N is still queued. What that means for the weights: without fp16, a non-finite step N is
-    still applied (its NaNs reach the weights in memory) and the run stops at step N+1's check,
-    before step N+1 is taken, naming step N. Checkpoints stay clean because the loop calls
-    :meth:`flush` before every save and every validation: nothing written to disk ever holds the
-    weights of a step whose flag was not read. With fp16 the scaler already skipped step N.
+    for the work up to step N-1's gradient norm while step N is still queued.
+
+    What that means for the weights: without fp16, a non-finite step N is still applied (its NaNs
+    reach the weights, and the EMA, in memory) and the run stops at step N+1's check, before step
+    N+1 is taken, naming step N. Checkpoints stay clean because the loop calls :meth:`flush`
+    before every save, validation and log line: nothing written to disk ever holds the weights of
+    a step whose flag was not read. With fp16 the grad scaler has already skipped step N.
     """
 
     def __init__(self, accelerator: Accelerator, checkpoints: Path) -> None:
