@@ -16,7 +16,7 @@
 #   3. the same throughput benchmarks under torch.compile (whatever the budget leaves).
 # STAGES_ONLY="bench_train_compile ..." runs only those stages (after the import check), e.g. for
 # a second call that measures what the budget of the first one left out.
-# Data, runs and caches live under /tmp; $OUT receives at most 6 small files: summary.json (every
+# Data, runs and caches live under /tmp; $OUT receives 8 small files (the most that come back): summary.json (every
 # figure and each stage's exit status), smoke.log, train_log.jsonl, bench_*.json, gpu_util.csv.
 set -uo pipefail
 REPO=$(cd "$(dirname "$0")/.." && pwd)
@@ -69,6 +69,7 @@ run() {
   local out=${OUT:-/tmp/faer_smoke_out}
   mkdir -p "$out"
   WORK=$(mktemp -d "${TMPDIR:-/tmp}/faer_smoke.XXXXXX")
+  trap '[ -n "${KEEP_WORK:-}" ] || rm -rf "$WORK"' EXIT  # data, caches, checkpoints: ours to remove (KEEP_WORK=1 keeps them)
   STAGES=$WORK/stages.tsv
   : > "$STAGES"
   local py=${PYTHON:-python3}

@@ -26,7 +26,8 @@ STAGES = ("imports", "bench_infer_eager", "bench_train_eager", "synth_data", "tr
 def test_dry_run_runs_every_stage_and_leaves_at_most_eight_small_files(tmp_path):
     out, tmp = tmp_path / "out", tmp_path / "tmp"
     tmp.mkdir()
-    env = {**os.environ, "OUT": str(out), "TMPDIR": str(tmp), "PYTHON": sys.executable, "OMP_NUM_THREADS": "1"}
+    env = {**os.environ, "OUT": str(out), "TMPDIR": str(tmp), "PYTHON": sys.executable, "OMP_NUM_THREADS": "1",
+           "KEEP_WORK": "1"}
     env.pop("SMOKE_BUDGET_S", None)
     done = subprocess.run(["bash", str(REPO / "benchmarks" / "gpu_smoke.sh"), "run", "--dry-run"], env=env,
                           capture_output=True, text=True, timeout=1800)
@@ -43,7 +44,8 @@ def test_dry_run_runs_every_stage_and_leaves_at_most_eight_small_files(tmp_path)
     files = [p for p in out.rglob("*") if p.is_file()]
     assert len(files) <= 8 and all(p.stat().st_size < 16 * 2**20 for p in files), files
     assert "smoke.log" in {p.name for p in files}
-    assert all(p.parent == tmp for p in tmp.iterdir())  # the data and the run stayed in the work folder
+    (work,) = [p for p in tmp.iterdir() if p.name.startswith("faer_smoke.")]  # data, caches and run: in TMPDIR
+    assert (work / "run" / "log.jsonl").is_file() and (work / "data" / "rafdb").is_dir() and (work / "hf").is_dir()
 
 
 def _write(path: Path, text: str) -> Path:
