@@ -117,6 +117,13 @@ EOF
   # sizes: the real thing on the GPU; tiny on CPU (same stages, same code paths)
   local device sizes bench_infer bench_train train_set num_train num_test steps workers
   workers=$(( $(nproc) > 12 ? 12 : $(nproc) ))
+  # loader workers hand batches over in /dev/shm (~10 MB each, two in flight per worker): a small one would crash them
+  local shm_mib
+  shm_mib=$(df -Pm /dev/shm 2> /dev/null | awk 'NR == 2 {print $4}')
+  if [ -n "$shm_mib" ] && [ "$shm_mib" -lt 1024 ]; then
+    workers=2
+    echo "== /dev/shm has ${shm_mib} MiB free: 2 loader workers"
+  fi
   if ((dry)); then
     device=cpu; sizes=atto; steps=${STEPS:-4}; num_train=40; num_test=16
     bench_infer=(--batch-size 2 --img-size 32 --warmup 1 --iters 1 --rounds 1)
