@@ -67,6 +67,9 @@ def summarize(out: Path, stages_file: Path, dry: bool) -> dict:
     for name in BENCHMARKS:
         if (out / f"{name}.json").is_file():
             summary[name] = benchmark_rows(out / f"{name}.json")
+    rates = {row["mode"]: row["faer_images_per_s"] for row in summary.get("bench_train_eager", [])}
+    if rates.get("eager") and rates.get("eager_sync"):  # what reading the finite flag every step would cost
+        summary["faer_train_speedup_without_per_step_sync"] = rates["eager"] / rates["eager_sync"]
     if (out / "train_log.jsonl").is_file():
         summary["train_rafdb"] = training_summary(out / "train_log.jsonl")
     if (out / "gpu_util.csv").is_file():

@@ -39,6 +39,7 @@ def test_dry_run_runs_every_stage_and_leaves_at_most_eight_small_files(tmp_path)
                                       "bench_train_compile") for row in summary[name]}
     assert modes == {"eager", "eager_sync", "compile"}
     assert all(row["speed_ratio"] > 0 for row in summary["bench_train_eager"])
+    assert summary["faer_train_speedup_without_per_step_sync"] > 0
     train = summary["train_rafdb"]
     assert train["finished"] and train["optimizer_steps"] >= 4 and len(train["loss_curve"]) == train["optimizer_steps"]
     files = [p for p in out.rglob("*") if p.is_file()]
