@@ -12,7 +12,8 @@ from typing import Any
 import timm
 import torch
 
-from ..hub.export import ExportError, read_export_config
+from ..errors import one_line
+from ..hub.export import ExportError, label_name_problems, read_export_config
 
 
 def resolve_source(source: str) -> tuple[str, bool]:
@@ -53,9 +54,17 @@ def create_model_from_source(source: str, pretrained: bool = False, **kwargs: An
     name, has_weights = resolve_source(source)
     if name.startswith("local-dir:"):
         read_export_config(name[len("local-dir:"):])  # config and weights agree, or an error naming the file
-    model = timm.create_model(name, pretrained=pretrained or has_weights, **kwargs)
+    try:
+        model = timm.create_model(name, pretrained=pretrained or has_weights, **kwargs)
+    except RuntimeError as err:  # a Hub repo's weights that do not fit its config (exports are checked above)
+        if "state_dict" not in str(err):
+            raise
+        details = [line.strip() for line in str(err).splitlines()[1:] if line.strip()]
+        raise ExportError(f"model source {source!r}: its weights do not fit its config "
+                          f"({one_line(RuntimeError(details[0] if details else str(err)), limit=300)}); "
+                          "re-export or download it again") from None
     labels = (getattr(model, "pretrained_cfg", {}) or {}).get("label_names")
-    if labels is not None and len(labels) != model.num_classes:
-        raise ExportError(f"model source {source!r}: its config has {len(labels)} label_names for "
-                          f"{model.num_classes} outputs; fix label_names in its config.json or re-export it")
+    problems = label_name_problems(labels, model.num_classes, f"model source {source!r}")
+    if problems:
+        raise ExportError("; ".join(problems) + "; fix label_names in its config.json or re-export it")
     return model.eval()
