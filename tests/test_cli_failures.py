@@ -277,3 +277,35 @@ def test_bad_files_among_good_ones_are_each_reported_and_the_rest_still_run(expo
     assert {Path(p).name for p, status in rows.items() if status.startswith("error: ")} == set(bad)
     assert main(["predict", str(folder / "huge.png"), "--model", str(export), "--no-detect",
                  "--max-pixels", "100000000"]) == 0  # raising the limit works, also past Pillow's own
+
+
+@pytest.mark.parametrize("command", ["export", "export-onnx"])
+def test_a_full_disk_names_the_file_being_written_with_exit_status_2(command, export, tmp_path, capsys, monkeypatch):
+    """The writers themselves fail (safetensors wraps the OS error in its own words): one line naming the
+    file, exit 2, nothing half-written."""
+    import errno
+
+    from safetensors import SafetensorError
+
+    if command == "export":
+        def full(*args, **kwargs):
+            raise SafetensorError('Error while serializing: IoError(Os { code: 28, kind: StorageFull, '
+                                  'message: "No space left on device" })')
+
+        monkeypatch.setattr("faer_hub.hub.export.save_file", full)
+        target, argv = tmp_path / "out", ["export", "--model", str(export), str(tmp_path / "out")]
+        named = target / "model.safetensors"
+    else:
+        pytest.importorskip("onnx")
+
+        def full(proto, path, *args, **kwargs):
+            raise OSError(errno.ENOSPC, "No space left on device")
+
+        monkeypatch.setattr("onnx.save", full)
+        target = named = tmp_path / "model.onnx"
+        argv = ["export-onnx", "--model", str(export), str(target)]
+    status = main(argv)
+    err = capsys.readouterr().err.strip()
+    assert status == 2 and len(err.splitlines()) == 1 and "Traceback" not in err, err
+    assert f"cannot write {named}: no space left on device" in err
+    assert not target.exists() and list(tmp_path.iterdir()) == []

@@ -17,7 +17,7 @@ import torch
 from safetensors.torch import save_file
 from timm.models._hub import save_config_for_hf
 
-from ..io import atomic_dir
+from ..io import atomic_dir, naming_write_failures
 from ..tasks import TASKS, Task, get_task
 
 EXPORT_FILES = ("config.json", "model.safetensors", "README.md")
@@ -77,7 +77,8 @@ def save_export(
             problem_type=task.problem_type,
             faer_task=task.name,
         )
-        save_file(export_state_dict(model), tmp / "model.safetensors", metadata={"format": "pt"})
+        with naming_write_failures(folder / "model.safetensors"):  # the largest file: where a disk fills up
+            save_file(export_state_dict(model), tmp / "model.safetensors", metadata={"format": "pt"})
         save_config_for_hf(model, tmp / "config.json", model_config=model_config)
         config = json.loads((tmp / "config.json").read_text())
         # timm's PretrainedCfg has no face_crop field (loading would refuse it): top level instead
