@@ -357,7 +357,11 @@ def atomic_dir(path: str | os.PathLike, *, own_files: Collection[str] = (), over
 
 
 class DiskFullError(OSError):
-    """No space left while writing a file; the message names the file (the old version is kept)."""
+    """No space left while writing a file; the message names the file (the old version is kept).
+    ``errno`` is ENOSPC and ``filename`` the file, as for the OS error it replaces."""
+
+    def __str__(self) -> str:
+        return str(self.args[0])
 
 
 def _is_disk_full(err: BaseException) -> bool:
@@ -385,5 +389,7 @@ def naming_write_failures(target: str | os.PathLike, *, folder: Optional[Path] =
             if files:
                 name = name / max(files, key=lambda p: p.stat().st_mtime_ns).relative_to(folder)
         free = shutil.disk_usage(Path(target).parent if Path(target).parent.is_dir() else ".").free
-        raise DiskFullError(errno.ENOSPC, f"cannot write {name}: no space left on device ({free / 2**20:.0f} MiB free "
-                                          f"there); free some space or write elsewhere. Nothing was replaced") from None
+        full = DiskFullError(f"cannot write {name}: no space left on device ({free / 2**20:.0f} MiB free there); "
+                             "free some space or write elsewhere. Nothing was replaced")
+        full.errno, full.filename = errno.ENOSPC, str(name)
+        raise full from None
