@@ -60,7 +60,8 @@ def _run_convert(args: argparse.Namespace) -> int:
     from .io import check_destination
     from .hub.export import EXPORT_FILES
 
-    check_destination(args.output_dir, own_files=EXPORT_FILES, overwrite=args.overwrite, what="an export")  # before loading
+    # the destination rule before the model is loaded, not after
+    check_destination(args.output_dir, own_files=EXPORT_FILES, overwrite=args.overwrite, what="an export")
     folder = convert_checkpoint(args.checkpoint, args.output_dir, task=args.task, model_name=args.model,
                                 overwrite=args.overwrite, allow_missing_weights=args.allow_missing_weights)
     print(f"wrote {folder} (load it with timm.create_model('local-dir:{folder}', pretrained=True))")
@@ -84,7 +85,8 @@ def _run_export(args: argparse.Namespace) -> int:
     from .io import check_destination
     from .models.sources import create_model_from_source
 
-    check_destination(args.output_dir, own_files=EXPORT_FILES, overwrite=args.overwrite, what="an export")  # before loading
+    # the destination rule before the model is loaded, not after
+    check_destination(args.output_dir, own_files=EXPORT_FILES, overwrite=args.overwrite, what="an export")
     model = create_model_from_source(args.model, pretrained=args.pretrained)
     folder = save_export(model, args.output_dir, task=args.task, repo_id=args.repo_id, overwrite=args.overwrite)
     print(f"wrote {folder} (load it with timm.create_model('local-dir:{folder}', pretrained=True))")
