@@ -55,10 +55,9 @@ def _add_convert_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def _run_convert(args: argparse.Namespace) -> int:
-    from .models.convert import convert_checkpoint
-
-    from .io import check_destination
     from .hub.export import EXPORT_FILES
+    from .io import check_destination
+    from .models.convert import convert_checkpoint
 
     # the destination rule before the model is loaded, not after
     check_destination(args.output_dir, own_files=EXPORT_FILES, overwrite=args.overwrite, what="an export")
