@@ -49,8 +49,8 @@ def _add_convert_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--model", default=None, help="architecture (default: the task's model, e.g. faer_raf = FAER-Base)")
     p.add_argument("--overwrite", action="store_true", help="replace an earlier export in output_dir")
     p.add_argument("--allow-missing-weights", action="store_true",
-                   help="export even when the checkpoint lacks FAER's own layers (CC Attention, classifier), "
-                        "which then stay at random initialisation (warned about); default: refuse")
+                   help="export a checkpoint without CC Attention weights (a plain ConvNeXt), whose CC Attention "
+                        "then stays at random initialisation (warned about); default: refuse it")
     p.set_defaults(handler=_run_convert)
 
 
