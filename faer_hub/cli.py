@@ -47,13 +47,22 @@ def _add_convert_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("output_dir", help="export folder to write (config.json, model.safetensors, README.md)")
     p.add_argument("--task", required=True, help="task the checkpoint was trained for: celeba, rafdb, affectnet7, affectnet8, affectnet_va")
     p.add_argument("--model", default=None, help="architecture (default: the task's model, e.g. faer_raf = FAER-Base)")
+    p.add_argument("--overwrite", action="store_true", help="replace an earlier export in output_dir")
+    p.add_argument("--allow-missing-weights", action="store_true",
+                   help="export a checkpoint without CC Attention weights (a plain ConvNeXt), whose CC Attention "
+                        "then stays at random initialisation (warned about); default: refuse it")
     p.set_defaults(handler=_run_convert)
 
 
 def _run_convert(args: argparse.Namespace) -> int:
+    from .hub.export import EXPORT_FILES
+    from .io import check_destination
     from .models.convert import convert_checkpoint
 
-    folder = convert_checkpoint(args.checkpoint, args.output_dir, task=args.task, model_name=args.model)
+    # the destination rule before the model is loaded, not after
+    check_destination(args.output_dir, own_files=EXPORT_FILES, overwrite=args.overwrite, what="an export")
+    folder = convert_checkpoint(args.checkpoint, args.output_dir, task=args.task, model_name=args.model,
+                                overwrite=args.overwrite, allow_missing_weights=args.allow_missing_weights)
     print(f"wrote {folder} (load it with timm.create_model('local-dir:{folder}', pretrained=True))")
     return 0
 
@@ -66,15 +75,19 @@ def _add_export_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--task", default=None, help="celeba, rafdb, affectnet7, affectnet8 or affectnet_va (default: from the model's config)")
     p.add_argument("--pretrained", action="store_true", help="load the timm name's pretrained weights first")
     p.add_argument("--repo-id", default=None, help="the Hub repo the folder is meant for (used in the card)")
+    p.add_argument("--overwrite", action="store_true", help="replace an earlier export in output_dir")
     p.set_defaults(handler=_run_export)
 
 
 def _run_export(args: argparse.Namespace) -> int:
-    from .hub.export import save_export
+    from .hub.export import EXPORT_FILES, save_export
+    from .io import check_destination
     from .models.sources import create_model_from_source
 
+    # the destination rule before the model is loaded, not after
+    check_destination(args.output_dir, own_files=EXPORT_FILES, overwrite=args.overwrite, what="an export")
     model = create_model_from_source(args.model, pretrained=args.pretrained)
-    folder = save_export(model, args.output_dir, task=args.task, repo_id=args.repo_id)
+    folder = save_export(model, args.output_dir, task=args.task, repo_id=args.repo_id, overwrite=args.overwrite)
     print(f"wrote {folder} (load it with timm.create_model('local-dir:{folder}', pretrained=True))")
     return 0
 
