@@ -226,7 +226,8 @@ class MTCNNDetector:
                    for picture, plan in zip(pictures, plans)]
         groups: dict[tuple[Any, ...], list[int]] = defaultdict(list)
         for i, plan in enumerate(plans):
-            groups[(plan.size, plan.min_face)].append(i)
+            if min(plan.size) >= plan.min_face:  # smaller images cannot hold a face searched for
+                groups[(plan.size, plan.min_face)].append(i)
         raw: list[list[_Raw]] = [[] for _ in pictures]
         for indices in groups.values():
             for i, faces in zip(indices, self._search([working[i] for i in indices], plans[indices[0]].min_face)):

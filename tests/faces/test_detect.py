@@ -108,6 +108,13 @@ def test_search_plan_bounds_the_smallest_face_by_the_photo():
     assert MTCNNDetector(max_side=800).plan(4000, 3000).size == (800, 600)
 
 
+def test_images_smaller_than_the_smallest_face_have_none(detector):
+    """facenet-pytorch's pyramid is empty for them (it raised on torch.cat of nothing)."""
+    sizes = [(1, 1), (19, 40), (40, 19), (20000, 30)]  # the last searched at 1600 x 2 (max_side)
+    images = [Image.new("RGB", size, (128, 128, 128)) for size in sizes]
+    assert detector.detect_batch(images) == [[]] * len(sizes)
+
+
 def test_detect_batch_matches_one_at_a_time(detector, astronaut):
     camera, scene = skimage_photo("camera"), skimage_photo("coffee")
     images = [astronaut, scene, camera, astronaut.transpose(Image.Transpose.FLIP_LEFT_RIGHT)]
