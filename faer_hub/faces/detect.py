@@ -44,7 +44,7 @@ from PIL import Image
 
 from ..io import ImageSource, read_image
 
-__all__ = ["LANDMARK_NAMES", "Detection", "MTCNNDetector", "detect_faces", "plausible_face"]
+__all__ = ["LANDMARK_NAMES", "Detection", "MTCNNDetector", "SearchPlan", "detect_faces", "plausible_face"]
 
 LANDMARK_NAMES = ("left_eye", "right_eye", "nose", "left_mouth", "right_mouth")
 """Order of the five landmarks; left/right as seen in the image (image-left eye first)."""
