@@ -16,7 +16,7 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 from ..io import atomic_path
-from .output import output_name
+from .output import output_name, write_error
 
 __all__ = ["Annotator", "annotate"]
 
@@ -67,8 +67,11 @@ class Annotator:
         picture = annotate(unit.image, faces)
         if unit.frame is None:
             target = self.folder / output_name(unit.path, None, ".jpg")
-            with atomic_path(target) as tmp:
-                picture.save(tmp, format="JPEG", quality=92)
+            try:
+                with atomic_path(target) as tmp:
+                    picture.save(tmp, format="JPEG", quality=92)
+            except OSError as err:
+                raise write_error(target, err) from None
             self.written.append(target)
         else:
             self._write_frame(unit.path, picture)

@@ -9,6 +9,7 @@ that :func:`merge_shards` joins in input order, streaming.
 from __future__ import annotations
 
 import csv
+import errno
 import hashlib
 import heapq
 import io
@@ -24,7 +25,7 @@ from ..faces.detect import LANDMARK_NAMES
 
 __all__ = [
     "OUTPUT_FORMATS", "Finished", "RowWriter", "csv_header", "csv_values", "format_table", "merge_shards",
-    "output_name", "read_finished", "write_report",
+    "output_name", "read_finished", "write_error", "write_report",
 ]
 
 OUTPUT_FORMATS = ("table", "jsonl", "csv")
@@ -155,6 +156,13 @@ def _table(rows: Sequence[Any], multi_label: bool) -> str:
         table.append(row + ((", ".join(p.positive or []) or "-",) if multi_label else ()))
     widths = [max(len(r[i]) for r in table) for i in range(len(table[0]))]
     return "".join("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() + "\n" for r in table)
+
+
+def write_error(target: str | os.PathLike, err: OSError) -> OSError:
+    """An error naming the file that could not be written and what to do (a full disk above all)."""
+    why = "the disk is full" if err.errno == errno.ENOSPC else (err.strerror or str(err))
+    return OSError(f"cannot write {target}: {why}; what was written before is kept: free space (or choose "
+                   "another place), then rerun the same command with --resume")
 
 
 def output_name(path: str, frame: int | None, suffix: str) -> str:

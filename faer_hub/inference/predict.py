@@ -480,15 +480,19 @@ class Predictor:
         )
 
     def _save_crop(self, item: _Pending) -> str:
-        """Write the model's view of one face as PNG (see :func:`output_name`), atomically."""
-        from .output import output_name
+        """Write the model's view of one face as PNG, atomically, named per input path
+        (:func:`faer_hub.inference.output.output_name`: ``<stem>-<hash>[_f<frame>]_face<i>.png``)."""
+        from .output import output_name, write_error
 
         assert self.save_crops is not None
-        os.makedirs(self.save_crops, exist_ok=True)
         suffix = "_image" if item.face_index is None else f"_face{item.face_index}"
         target = os.path.join(self.save_crops, output_name(item.unit.path, item.unit.frame, suffix + ".png"))
-        with atomic_path(target) as tmp:
-            self.model_view(item.crop).save(tmp, format="PNG")
+        try:
+            os.makedirs(self.save_crops, exist_ok=True)
+            with atomic_path(target) as tmp:
+                self.model_view(item.crop).save(tmp, format="PNG")
+        except OSError as err:
+            raise write_error(target, err) from None
         return target
 
 

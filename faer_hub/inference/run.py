@@ -13,7 +13,6 @@ all are done the main process merges the shards into the one output, in input or
 
 from __future__ import annotations
 
-import errno
 import os
 import sys
 from collections.abc import Callable
@@ -21,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
-from .output import RowWriter, merge_shards, read_finished, shard_finished, shard_line, shard_path
+from .output import RowWriter, merge_shards, read_finished, shard_finished, shard_line, shard_path, write_error
 
 __all__ = ["RunSummary", "distributed_world", "run_to_output"]
 
@@ -72,9 +71,14 @@ def run_to_output(predictor: Any, inputs: Any, *, fmt: str, output: str | os.Pat
         _consume(predictor, inputs, writer, target, summary, done, annotate=annotate, progress=progress,
                  on_row=on_row, on_warning=on_warning)
         _guard(target, writer.close)
-    finally:
         if target is not None:
-            out.close()
+            _guard(target, out.close)
+    finally:
+        if target is not None and not out.closed:
+            try:
+                out.close()
+            except OSError:
+                pass  # the error being raised already names the file
     return summary
 
 
@@ -98,9 +102,7 @@ def _guard(target: Path | None, write: Callable[[], Any]) -> Any:
     except OSError as err:
         if target is None:
             raise
-        why = "the disk is full" if err.errno == errno.ENOSPC else (err.strerror or str(err))
-        raise OSError(f"cannot write {target}: {why}; the rows written so far are kept: free space, then rerun "
-                      "the same command with --resume") from None
+        raise write_error(target, err) from None
 
 
 def _consume(predictor: Any, inputs: Any, writer: RowWriter, target: Path | None, summary: RunSummary,
