@@ -235,7 +235,10 @@ def _check_model(sources: Sequence[str], pretrained: bool, allow_untrained: bool
     if allow_untrained:
         return
     for source in sources:
-        reason = untrained_reason(source, pretrained=pretrained)
+        try:
+            reason = untrained_reason(source, pretrained=pretrained)
+        except (OSError, ValueError):
+            continue  # not a model source at all: loading it says why (the app shows it on the page)
         if reason is not None:
             raise UntrainedModelError(reason)
 

@@ -100,6 +100,30 @@ CASES = [
     ("cam-not-an-image",
      lambda e, t: ["cam", str(_write(t / "notes.jpg", b"hello")), "--model", str(e), "--out", str(t / "cam")],
      ["{t}/notes.jpg: not an image"]),
+    ("predict-device-tpu",
+     lambda e, t: ["predict", str(_image(t)), "--model", str(e), "--device", "tpu"],
+     ["--device tpu: not a device torch knows; pass cpu, cuda"]),
+    ("predict-untrained-model",
+     lambda e, t: ["predict", str(_image(t)), "--model", "faer_atto.rafdb"],
+     ["--model faer_atto.rafdb has random weights", "training/train.py", "--allow-untrained"]),
+    ("cam-imagenet-head",
+     lambda e, t: ["cam", str(_image(t)), "--model", "faer_atto", "--pretrained", "--out", str(t / "cam")],
+     ["--model faer_atto --pretrained loads in1k weights", "--allow-untrained"]),
+    ("app-untrained-model",
+     lambda e, t: ["app", "--model", str(e), "--model", "faer_raf"],
+     ["--model faer_raf has random weights"]),
+    ("predict-output-read-only",
+     lambda e, t: ["predict", str(_image(t)), "--model", str(e), "--output", "/proc/preds.csv"],
+     ["--output: cannot write in /proc"]),
+    ("predict-save-crops-into-a-file",
+     lambda e, t: ["predict", str(_image(t)), "--model", str(e), "--save-crops", str(_image(t))],
+     ["--save-crops {t}/face.png: it is a file, not a folder"]),
+    ("predict-annotate-read-only",
+     lambda e, t: ["predict", str(_image(t)), "--model", str(e), "--annotate", "/proc/seen"],
+     ["--annotate /proc/seen: cannot create the folder"]),
+    ("predict-resume-without-output",
+     lambda e, t: ["predict", str(_image(t)), "--model", str(e), "--resume"],
+     ["--resume continues an --output file; pass --output FILE"]),
     ("evaluate-missing-data-folder",
      lambda e, t: ["evaluate", "--model", str(e), "--data-dir", str(t / "nowhere"), "--out", str(t / "eval")],
      ["{t}/nowhere"]),
@@ -212,3 +236,23 @@ def test_bad_files_among_good_ones_are_each_reported_and_the_rest_still_run(expo
     assert {Path(p).name for p, status in rows.items() if status.startswith("error: ")} == set(bad)
     assert main(["predict", str(folder / "huge.png"), "--model", str(export), "--no-detect",
                  "--max-pixels", "100000000"]) == 0  # raising the limit works, also past Pillow's own
+
+
+def test_cuda_on_a_machine_without_it_is_exit_2_with_the_fix(export, tmp_path, capsys, monkeypatch):
+    import torch
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    for command in (["predict", str(_image(tmp_path)), "--model", str(export)], ["app", "--model", str(export)]):
+        assert main([*command, "--device", "cuda"]) == 2
+        (line,) = capsys.readouterr().err.splitlines()
+        assert "--device cuda: this machine has no CUDA GPU" in line and "pass --device cpu" in line
+
+
+def test_a_full_disk_names_the_output_and_is_exit_2(export, tmp_path, capsys):
+    if not Path("/dev/full").exists():
+        pytest.skip("needs /dev/full")
+    assert main(["predict", str(_image(tmp_path)), "--model", str(export), "--no-detect", "--format", "jsonl",
+                 "--output", "/dev/full"]) == 2
+    err = capsys.readouterr().err
+    assert "faer-hub predict: error: cannot write /dev/full: the disk is full" in err and "--resume" in err
+    assert "Traceback" not in err and "Errno" not in err
