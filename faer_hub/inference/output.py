@@ -312,9 +312,12 @@ def shard_finished(path: Path) -> Finished:
     return _finished_groups(lines())
 
 
-def merge_shards(output: str | os.PathLike, shards: Sequence[Path], header_text: str, *, keep_old: bool = False) -> int:
+def merge_shards(output: str | os.PathLike, shards: Sequence[Path], header_text: str, *, keep_old: bool = False,
+                 skip: frozenset[str] | set[str] = frozenset()) -> int:
     """Write ``output`` (atomically) as ``header_text`` (or, with ``keep_old``, what it holds
-    already) followed by the shards' rows in input order; returns the number of rows merged."""
+    already) followed by the shards' rows in input order, but those of inputs in ``skip`` (already
+    in the output: shards left by a run killed between its merge and their removal); returns the
+    number of shard records merged."""
     from ..io import atomic_path
 
     output = Path(output)
@@ -326,7 +329,8 @@ def merge_shards(output: str | os.PathLike, shards: Sequence[Path], header_text:
                     out.write(line)
         else:
             out.write(header_text)
-        for _, _, text in heapq.merge(*(_read_shard(s) for s in shards), key=lambda r: r[0]):
-            out.write(text)
-            merged += 1
+        for _, path, text in heapq.merge(*(_read_shard(s) for s in shards), key=lambda r: r[0]):
+            if path not in skip:
+                out.write(text)
+                merged += 1
     return merged

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import os
 import sys
+import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -31,13 +32,14 @@ from ..faces.detect import Detection
 from ..io import DEFAULT_MAX_PIXELS, ImageReadError, atomic_path, read_image
 from ..models.sources import create_model_from_source
 from ..tasks import activate, kind_of_model, label_names_of_model
+from .output import OUTPUT_FORMATS, csv_header, csv_values, format_table, write_report
 from .sources import InputItem, is_video, iter_input_files, iter_inputs
 from .video import VideoReadError, iter_frames
 
 __all__ = [
     "Analyzer", "DEFAULT_MAX_PIXELS", "FileError", "ImageReadError", "MIN_DETECT_SIDE", "NoFace", "OUTPUT_FORMATS",
-    "Prediction", "PredictionReport", "Predictor", "Unit", "analyze", "format_table", "iter_input_files", "predict",
-    "too_small_reason", "write_report",
+    "Prediction", "PredictionReport", "Predictor", "Unit", "analyze", "csv_header", "format_table",
+    "iter_input_files", "predict", "too_small_reason", "write_report",
 ]
 
 Box = tuple[float, float, float, float]
@@ -204,8 +206,6 @@ class PredictionReport:
     def to_pandas(self) -> Any:
         """A DataFrame with the CSV's columns, one row per face, faceless picture or failed input."""
         import pandas as pd
-
-        from .output import csv_header, csv_values
 
         header = csv_header(self.labels, self.ranks, multi_label=self.multi_label)
         return pd.DataFrame([csv_values(r, self.labels, self.ranks, self.multi_label) for r in self.rows],
@@ -388,7 +388,7 @@ class Predictor:
         """
         bar = _progress_bar() if progress else None
         queue: deque[tuple[Unit, list[_Pending]]] = deque()
-        waiting = 0
+        waiting = faces = 0
         try:
             for item in iter_inputs(inputs):
                 if shard is not None and item.index % shard[1] != shard[0]:
@@ -401,9 +401,9 @@ class Predictor:
                         queue.append((unit, pending))
                         waiting += len(pending)
                         if bar is not None:
+                            faces += len(pending)
+                            bar.set_postfix_str(f"{faces} faces", refresh=False)
                             bar.update(1)
-                            bar.faces += len(pending)
-                            bar.set_postfix_str(f"{bar.faces} faces", refresh=False)
                         if waiting >= self.batch_size:
                             yield from self._flush(queue, stats)
                             waiting = 0
@@ -527,26 +527,16 @@ class _Clock:
 
     def __enter__(self) -> None:
         if self.stats is not None:
-            import time
-
             self.start = time.perf_counter()
 
     def __exit__(self, *exc: Any) -> None:
         if self.stats is not None:
-            import time
-
             self.stats[self.stage] = self.stats.get(self.stage, 0.0) + time.perf_counter() - self.start
 
 
 def _progress_bar() -> Any:
+    """Pictures and video frames done, with the faces found (a video counts its frames)."""
     from tqdm.auto import tqdm
 
-    bar = tqdm(desc="predict", unit="frame", file=sys.stderr, dynamic_ncols=True)
-    bar.faces = 0
-    return bar
+    return tqdm(desc="predict", unit="frame", file=sys.stderr, dynamic_ncols=True)
 
-
-# the writers live in .output; imported here for the names people already use
-from .output import OUTPUT_FORMATS, csv_header, format_table, write_report  # noqa: E402
-
-__all__ += ["csv_header"]

@@ -175,12 +175,13 @@ def _run_sharded(predictor: Any, inputs: Any, *, fmt: str, output: Any, resume: 
                 stale.unlink()  # ours (named after the output), from an earlier run
     state.wait_for_everyone()
     mine = shard_path(target, rank, world)
+    merged: set[str] = set()
     done: set[str] = set()
     keep = 0
     if resume:
-        done = read_finished(target, fmt, header).paths
+        merged = read_finished(target, fmt, header).paths
         finished = shard_finished(mine)
-        done |= finished.paths
+        done = merged | finished.paths
         keep = finished.keep_bytes
     summary = RunSummary()
     shard_out = _open_output(mine, keep)
@@ -194,7 +195,7 @@ def _run_sharded(predictor: Any, inputs: Any, *, fmt: str, output: Any, resume: 
     state.wait_for_everyone()
     if state.is_main_process:
         shards = [shard_path(target, r, world) for r in range(world)]
-        _guard(target, lambda: merge_shards(target, shards, header, keep_old=resume))
+        _guard(target, lambda: merge_shards(target, shards, header, keep_old=resume, skip=merged))
         for shard in shards:
             shard.unlink(missing_ok=True)
     state.wait_for_everyone()
