@@ -313,6 +313,7 @@ def _relaunch(args: argparse.Namespace) -> int:
     """Run this same command under ``accelerate launch`` with --num-processes processes."""
     import socket
     import subprocess
+    import tempfile
 
     import torch
 
@@ -333,7 +334,17 @@ def _relaunch(args: argparse.Namespace) -> int:
     command = [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_machines", "1",
                "--num_processes", str(args.num_processes), "--mixed_precision", "no", "--dynamo_backend", "no",
                "--main_process_port", str(port), "-m", "faer_hub.cli", *argv]
-    return subprocess.run(command, env=env).returncode
+    with tempfile.TemporaryDirectory(prefix="faer_hub_predict_") as tmp:
+        env[_FAILED_COUNT_FILE] = status_file = os.path.join(tmp, "failed")
+        code = subprocess.run(command, env=env).returncode
+        if code == 0 and os.path.exists(status_file):
+            with open(status_file, encoding="utf-8") as f:
+                return 1 if int(f.read() or 0) else 0
+    return code
+
+
+_FAILED_COUNT_FILE = "FAER_HUB_PREDICT_FAILED_FILE"
+"""Where the main process of a --num-processes run writes how many inputs failed (for the exit status)."""
 
 
 def _predict(args: argparse.Namespace) -> int:
@@ -375,6 +386,16 @@ def _predict(args: argparse.Namespace) -> int:
     if summary.skipped:
         print(f"faer-hub predict: {summary.skipped} input(s) already in {args.output} skipped (--resume)",
               file=sys.stderr)
+    if distributed_world() > 1:
+        # every process exits 0 (a non-zero one makes the launcher report a crash); the main one reports
+        if summary.failed_in_all is not None:
+            if summary.failed_in_all:
+                print(f"faer-hub predict: {summary.failed_in_all} file(s) failed (rows with status 'error: ...' in "
+                      f"{args.output}), the others ran", file=sys.stderr)
+            if os.environ.get(_FAILED_COUNT_FILE):
+                with open(os.environ[_FAILED_COUNT_FILE], "w", encoding="utf-8") as f:
+                    f.write(str(summary.failed_in_all))
+        return 0
     if failed:
         print(f"faer-hub predict: {len(failed)} file(s) failed, {summary.faces} result(s) written", file=sys.stderr)
     return 1 if failed else 0

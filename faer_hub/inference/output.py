@@ -273,18 +273,20 @@ def shard_path(output: str | os.PathLike, rank: int, world: int) -> Path:
     return output.with_name(f".{output.name}.shard-{rank}-of-{world}.jsonl")
 
 
-def shard_line(index: int, path: str, text: str) -> str:
-    return json.dumps({"index": index, "path": path, "text": text}) + "\n"
+def shard_line(index: int, path: str, text: str, *, failed: int = 0) -> str:
+    """One shard record: an input's number and path, its rows as the output will hold them, and
+    how many of them are failures."""
+    return json.dumps({"index": index, "path": path, "text": text, "failed": failed}) + "\n"
 
 
-def _read_shard(path: Path) -> Iterator[tuple[int, str, str]]:
+def _read_shard(path: Path) -> Iterator[tuple[int, str, str, int]]:
     with open(path, encoding="utf-8") as f:
         for line in f:
             if not line.endswith("\n"):
                 return  # cut by a kill: that input runs again
             try:
                 record = json.loads(line)
-                yield record["index"], record["path"], record["text"]
+                yield record["index"], record["path"], record["text"], int(record.get("failed", 0))
             except (ValueError, KeyError, TypeError):
                 return
 
@@ -313,15 +315,15 @@ def shard_finished(path: Path) -> Finished:
 
 
 def merge_shards(output: str | os.PathLike, shards: Sequence[Path], header_text: str, *, keep_old: bool = False,
-                 skip: frozenset[str] | set[str] = frozenset()) -> int:
+                 skip: frozenset[str] | set[str] = frozenset()) -> tuple[int, int]:
     """Write ``output`` (atomically) as ``header_text`` (or, with ``keep_old``, what it holds
     already) followed by the shards' rows in input order, but those of inputs in ``skip`` (already
-    in the output: shards left by a run killed between its merge and their removal); returns the
-    number of shard records merged."""
+    in the output: shards left by a run killed between its merge and their removal). Returns the
+    number of shard records merged and of failed rows among them."""
     from ..io import atomic_path
 
     output = Path(output)
-    merged = 0
+    merged = failed = 0
     with atomic_path(output) as tmp, open(tmp, "w", encoding="utf-8", newline="\n") as out:
         if keep_old and output.exists() and output.stat().st_size:
             with open(output, encoding="utf-8", newline="") as old:
@@ -329,8 +331,9 @@ def merge_shards(output: str | os.PathLike, shards: Sequence[Path], header_text:
                     out.write(line)
         else:
             out.write(header_text)
-        for _, path, text in heapq.merge(*(_read_shard(s) for s in shards), key=lambda r: r[0]):
+        for _, path, text, errors in heapq.merge(*(_read_shard(s) for s in shards), key=lambda r: r[0]):
             if path not in skip:
                 out.write(text)
                 merged += 1
-    return merged
+                failed += errors
+    return merged, failed

@@ -34,6 +34,8 @@ class RunSummary:
     """Inputs that could not be read."""
     skipped: int = 0
     """Inputs already in the output (``resume``)."""
+    failed_in_all: int | None = None
+    """Several processes, main process: failed inputs of every process (None elsewhere)."""
 
 
 def distributed_world() -> int:
@@ -133,9 +135,9 @@ def _consume(predictor: Any, inputs: Any, writer: RowWriter, target: Path | None
                     on_row(row)
             if shard_out is not None:
                 if unit.rows:
-                    text = writer.text(unit.rows)
-                    _guard(target, lambda: (shard_out.write(shard_line(unit.index, unit.path, text)),
-                                            shard_out.flush()))
+                    line = shard_line(unit.index, unit.path, writer.text(unit.rows),
+                                      failed=sum(row.status.startswith("error") for row in unit.rows))
+                    _guard(target, lambda: (shard_out.write(line), shard_out.flush()))
             else:
                 _guard(target, lambda: writer.write(unit.rows))
             if annotator is not None:
@@ -151,12 +153,19 @@ def _stderr(message: str) -> None:
 
 def _run_sharded(predictor: Any, inputs: Any, *, fmt: str, output: Any, resume: bool, annotate: Any,
                  progress: bool, on_row: Any, on_warning: Any) -> RunSummary:
+    from datetime import timedelta
+
     from accelerate import PartialState
+
+    from ..training.launch import cpu_processes
 
     if output is None or fmt not in ("jsonl", "csv"):
         raise ValueError("several processes write one file: pass --output FILE with --format jsonl or csv")
-    state = PartialState()
+    # gloo on CPU when no GPU is visible; a long timeout: a process that finishes early waits for the others
+    state = PartialState(cpu=cpu_processes(), timeout=timedelta(hours=24))
     rank, world = state.process_index, state.num_processes
+    if world != distributed_world():
+        raise RuntimeError(f"{distributed_world()} processes were launched but Accelerate sees {world}")
     target = Path(output)
     header = _writer(predictor, fmt, sys.stdout).header_text()
     others = sorted(p for p in target.parent.glob(f".{target.name}.shard-*-of-*.jsonl")
@@ -164,22 +173,23 @@ def _run_sharded(predictor: Any, inputs: Any, *, fmt: str, output: Any, resume: 
     if resume and others:
         raise ValueError(f"{others[0]} is left by a run with another number of processes; resume with that "
                          "number, or leave out --resume to start over")
+    merged: set[str] = set()
+    if resume:  # every process reads the output before the main one cuts its last input off
+        finished_out = read_finished(target, fmt, header)
+        merged = finished_out.paths
+    state.wait_for_everyone()
     if state.is_main_process:
-        if resume:
-            kept = read_finished(target, fmt, header).keep_bytes
-            if target.exists():
-                with open(target, "r+b") as f:
-                    f.truncate(kept)
-        else:
+        if resume and target.exists():
+            with open(target, "r+b") as f:
+                f.truncate(finished_out.keep_bytes)
+        elif not resume:
             for stale in target.parent.glob(f".{target.name}.shard-*-of-*.jsonl"):
                 stale.unlink()  # ours (named after the output), from an earlier run
     state.wait_for_everyone()
     mine = shard_path(target, rank, world)
-    merged: set[str] = set()
     done: set[str] = set()
     keep = 0
     if resume:
-        merged = read_finished(target, fmt, header).paths
         finished = shard_finished(mine)
         done = merged | finished.paths
         keep = finished.keep_bytes
@@ -195,7 +205,8 @@ def _run_sharded(predictor: Any, inputs: Any, *, fmt: str, output: Any, resume: 
     state.wait_for_everyone()
     if state.is_main_process:
         shards = [shard_path(target, r, world) for r in range(world)]
-        _guard(target, lambda: merge_shards(target, shards, header, keep_old=resume, skip=merged))
+        _, summary.failed_in_all = _guard(target, lambda: merge_shards(target, shards, header, keep_old=resume,
+                                                                       skip=merged))
         for shard in shards:
             shard.unlink(missing_ok=True)
     state.wait_for_everyone()

@@ -88,28 +88,43 @@ def test_resume_refuses_an_output_with_other_columns(tmp_path):
 def test_shards_merge_in_input_order(tmp_path):
     out = tmp_path / "out.csv"
     shards = [tmp_path / "s0", tmp_path / "s1"]
-    shards[0].write_text(shard_line(0, "a", "a,1\n") + shard_line(2, "c", "c,1\nc,2\n") + shard_line(4, "e", "e\n"))
+    shards[0].write_text(shard_line(0, "a", "a,1\n") + shard_line(2, "c", "c,1\nc,2\n", failed=1) + shard_line(4, "e", "e\n"))
     shards[1].write_text(shard_line(1, "b", "b,1\n") + shard_line(3, "d", "d,1\n") + '{"index": 5, "pa')
-    assert merge_shards(out, shards, "path,x\n") == 5
+    assert merge_shards(out, shards, "path,x\n") == (5, 1)  # records merged, failed rows among them
     assert out.read_text() == "path,x\na,1\nb,1\nc,1\nc,2\nd,1\ne\n"  # the cut line was not merged
     shards[1].write_text(shard_line(3, "d", "d,1\n") + shard_line(5, "f", "f,1\n"))  # d: merged before a kill
-    assert merge_shards(out, shards[1:], "path,x\n", keep_old=True, skip={"a", "b", "c", "d", "e"}) == 1
+    assert merge_shards(out, shards[1:], "path,x\n", keep_old=True, skip={"a", "b", "c", "d", "e"}) == (1, 0)
     assert out.read_text() == "path,x\na,1\nb,1\nc,1\nc,2\nd,1\ne\nf,1\n"
 
 
-def test_two_processes_write_one_output_in_input_order(raf_export, photos, tmp_path):
+def test_two_processes_write_one_output_in_input_order_and_resume(raf_export, photos, tmp_path):
     """`faer-hub predict --num-processes 2` runs `accelerate launch` with two CPU processes."""
     single, double = tmp_path / "single.csv", tmp_path / "double.csv"
     base = [sys.executable, "-m", "faer_hub.cli", "predict", str(photos), "--model", str(raf_export),
             "--no-detect", "--format", "csv", "--batch-size", "2", "--device", "cpu"]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    one = subprocess.run([*base, "--output", str(single)], env=env, capture_output=True, text=True, timeout=600)
-    assert one.returncode == 1, one.stderr  # broken.jpg fails in both
+    run_to_output(Predictor(str(raf_export), detect_faces=False, batch_size=2, device="cpu"), [photos], fmt="csv",
+                  output=single)
     two = subprocess.run([*base, "--output", str(double), "--num-processes", "2"], env=env, capture_output=True,
                          text=True, timeout=600)
-    assert two.returncode == 1, two.stderr
+    assert two.returncode == 1, two.stderr  # broken.jpg failed (the processes themselves exit 0)
+    assert "1 file(s) failed" in two.stderr and "Traceback" not in two.stderr
     rows1, rows2 = (list(csv.reader(p.open())) for p in (single, double))
     assert [r[:5] for r in rows2] == [r[:5] for r in rows1] and len(rows1) == 8
     for a, b in zip(rows1[1:], rows2[1:]):
         assert [float(x) for x in a[-7:] if x] == pytest.approx([float(x) for x in b[-7:] if x], abs=2e-6)
     assert not list(tmp_path.glob(".double.csv.shard-*"))  # the shards are merged and removed
+    # a two-process run killed mid-way: two inputs merged, one in each shard, the second cut by the kill
+    groups = [[line for line in single.read_text().splitlines(keepends=True)[1:] if line.split(",")[0] == path]
+              for path in dict.fromkeys(r[0] for r in rows1[1:])]
+    header = single.read_text().splitlines(keepends=True)[0]
+    killed = tmp_path / "killed.csv"
+    killed.write_text(header + "".join(groups[0] + groups[1]))
+    (tmp_path / ".killed.csv.shard-0-of-2.jsonl").write_text(shard_line(2, rows1[3][0], "".join(groups[2])))
+    (tmp_path / ".killed.csv.shard-1-of-2.jsonl").write_text(
+        shard_line(3, rows1[4][0], "".join(groups[3])) + '{"index": 5, "path": "')
+    again = subprocess.run([*base, "--output", str(killed), "--num-processes", "2", "--resume"], env=env,
+                           capture_output=True, text=True, timeout=600)
+    assert again.returncode == 0, again.stderr  # broken.jpg (input 0) was done: not run again
+    assert [r[:5] for r in csv.reader(killed.open())] == [r[:5] for r in rows1]
+    assert not list(tmp_path.glob(".killed.csv.shard-*"))
