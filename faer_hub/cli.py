@@ -296,8 +296,7 @@ def _run_predict(args: argparse.Namespace) -> int:
         raise ValueError("--resume and several processes need --format jsonl or csv (a table is aligned at the end)")
     if several and not args.output:
         raise ValueError("several processes write one file: pass --output FILE")
-    if args.num_processes == 1:
-        check_device(args.device)  # under accelerate each process takes its own device
+    check_device(args.device)
     _check_model([args.model], args.pretrained, args.allow_untrained)
     if args.output:
         check_output_file(args.output)  # before the work, not after it
@@ -352,10 +351,12 @@ def _predict(args: argparse.Namespace) -> int:
     from .inference.run import distributed_world, run_to_output
 
     device = args.device
-    if device is None and distributed_world() > 1:
+    if device in (None, "cuda") and distributed_world() > 1:  # each process its own GPU (or the CPU)
         from accelerate import PartialState
 
-        device = str(PartialState().device)
+        from .training.launch import cpu_processes
+
+        device = str(PartialState(cpu=cpu_processes()).device)
     predictor = Predictor(
         args.model, pretrained=args.pretrained, top_k=args.top_k, threshold=args.threshold,
         detect_faces=not args.no_detect, face_crop=args.face_crop, batch_size=args.batch_size,

@@ -103,6 +103,17 @@ def test_detected_faces_are_cropped_one_result_each(raf_export, photo_dir, tmp_p
     assert report.predictions[1].crop_path == str(tmp_path / "crops" / f"{stem}_face1.png")
 
 
+def test_crops_of_same_named_files_in_two_folders_do_not_collide(raf_export, tmp_path):
+    for folder in ("a", "b"):
+        (tmp_path / folder).mkdir()
+        _noise(seed=ord(folder)).save(tmp_path / folder / "photo.jpg")
+    predictor = Predictor(str(raf_export), detector=lambda im: [_fake_face(10, 10, 40, 40)], save_crops=tmp_path / "c")
+    report = predictor.predict([tmp_path / "a" / "photo.jpg", tmp_path / "b" / "photo.jpg"])
+    crops = [p.crop_path for p in report]
+    assert len(set(crops)) == 2 and sorted(str(p) for p in (tmp_path / "c").iterdir()) == sorted(crops)
+    assert not np.array_equal(np.asarray(Image.open(crops[0])), np.asarray(Image.open(crops[1])))
+
+
 def test_face_crop_override_and_models_without_protocol(photo_dir):
     model = timm.create_model("faer_atto", num_classes=3, **SMALL)
     boxes = Predictor(model, detector=lambda im: [_fake_face(10, 10, 30, 50)])
