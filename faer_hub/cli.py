@@ -282,7 +282,7 @@ def _add_predict_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def _run_predict(args: argparse.Namespace) -> int:
-    from .inference.preflight import check_device, check_output_file, check_output_folder
+    from .inference.preflight import check_device, check_output_file, check_output_folder, check_predict_output
     from .inference.run import distributed_world
 
     if args.no_detect and args.detect_faces:
@@ -300,6 +300,7 @@ def _run_predict(args: argparse.Namespace) -> int:
     _check_model([args.model], args.pretrained, args.allow_untrained)
     if args.output:
         check_output_file(args.output)  # before the work, not after it
+        check_predict_output(args.output)  # replaced (or continued) only when it is ours
     for option, folder in (("--save-crops", args.save_crops), ("--annotate", args.annotate)):
         if folder:
             check_output_folder(folder, option=option)

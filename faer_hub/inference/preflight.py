@@ -10,7 +10,10 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-__all__ = ["UntrainedModelError", "check_device", "check_output_file", "check_output_folder", "untrained_reason"]
+__all__ = [
+    "UntrainedModelError", "check_device", "check_output_file", "check_output_folder", "check_predict_output",
+    "untrained_reason",
+]
 
 HOW_TO_TRAIN = ("train one with `python training/train.py --config training/configs/demo.yaml --output-dir runs/demo` "
                 "and pass --model runs/demo/export, or pass --allow-untrained to run it anyway")
@@ -92,6 +95,29 @@ def check_output_file(path: str | os.PathLike, *, option: str = "--output") -> P
     else:
         _probe(path.parent, option)
     return path
+
+
+def check_predict_output(path: str | os.PathLike) -> None:
+    """Refuse to replace an existing, non-empty ``path`` that is not an output of ``faer-hub
+    predict`` (its CSV header, its table header, or JSON lines of its records): it is someone's file."""
+    import json
+
+    path = Path(path)
+    if not path.is_file() or path.stat().st_size == 0:
+        return
+    with open(path, "rb") as f:
+        first = f.readline(4096)
+    if first.startswith(b"path,frame,time_s,face_index,status,") or (first.startswith(b"file ")
+                                                                       and b"top labels" in first):
+        return  # our CSV or table
+    try:
+        record = json.loads(first)
+    except ValueError:
+        record = None
+    if isinstance(record, dict) and "path" in record:
+        return
+    raise FileExistsError(f"--output {path} exists and is not an output of faer-hub predict; it is left as it is: "
+                          "choose another file name")
 
 
 def check_output_folder(path: str | os.PathLike, *, option: str) -> Path:

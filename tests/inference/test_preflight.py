@@ -5,7 +5,9 @@ from __future__ import annotations
 import pytest
 import torch
 
-from faer_hub.inference.preflight import check_device, check_output_file, check_output_folder, untrained_reason
+from faer_hub.inference.preflight import (
+    check_device, check_output_file, check_output_folder, check_predict_output, untrained_reason,
+)
 
 
 def test_a_device_this_machine_lacks_is_named_with_the_fix(monkeypatch):
@@ -43,3 +45,19 @@ def test_outputs_are_checked_before_the_work(tmp_path):
     assert check_output_folder(tmp_path / "new" / "crops", option="--save-crops").is_dir()
     assert [p.name for p in (tmp_path / "new" / "crops").iterdir()] == []  # the probe is gone
     assert check_output_file(tmp_path / "file").read_text() == "mine"  # checked, not touched
+
+
+def test_only_our_own_outputs_are_replaced(tmp_path):
+    from faer_hub.inference.output import RowWriter, format_table
+    from faer_hub.inference.predict import PredictionReport
+
+    ours = {"rows.csv": RowWriter(None, "csv", labels=["a"], ranks=1, multi_label=False).header_text(),
+            "rows.jsonl": '{"path": "x.jpg", "faces": 0, "status": "no face"}\n',
+            "rows.txt": format_table(PredictionReport()), "empty.csv": ""}
+    for name, text in ours.items():
+        (tmp_path / name).write_text(text)
+        check_predict_output(tmp_path / name)
+    check_predict_output(tmp_path / "new.csv")
+    (tmp_path / "thesis.tex").write_text("\\documentclass{article}\n")
+    with pytest.raises(FileExistsError, match="thesis.tex exists and is not an output of faer-hub predict"):
+        check_predict_output(tmp_path / "thesis.tex")
