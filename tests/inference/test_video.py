@@ -33,3 +33,18 @@ def test_a_truncated_video_warns_with_the_frames_read(tmp_path):
     assert 0 < read < 12 and len(frames) == (read + 1) // 2
     with pytest.warns(UserWarning, match="the video ends early"):
         list(iter_frames(cut))
+
+
+def test_predict_warns_about_a_truncated_video_and_keeps_its_rows(raf_export, tmp_path, capsys):
+    from faer_hub.cli import main
+
+    whole = _video(tmp_path / "whole.avi")
+    cut = tmp_path / "cut.avi"
+    cut.write_bytes(whole.read_bytes()[: whole.stat().st_size // 2])
+    out = tmp_path / "rows.jsonl"
+    assert main(["predict", str(cut), "--model", str(raf_export), "--no-detect", "--format", "jsonl",
+                 "--output", str(out)]) == 0
+    err = capsys.readouterr().err
+    assert f"faer-hub predict: warning: {cut}: the video ends early: " in err
+    read = int(err.split("ends early: ")[1].split()[0])
+    assert len(out.read_text().splitlines()) == read  # one row per frame read
