@@ -161,6 +161,33 @@ CASES = [
     ("predict-duplicate-label-names",
      lambda e, t: ["predict", str(_image(t)), "--model", str(_edited_export(e, t, "dup", _duplicate_label))],
      ["{t}/dup/config.json: label_names repeat 'surprise'"]),
+    ("predict-device-tpu",
+     lambda e, t: ["predict", str(_image(t)), "--model", str(e), "--device", "tpu"],
+     ["--device tpu: not a device torch knows; pass cpu, cuda"]),
+    ("predict-untrained-model",
+     lambda e, t: ["predict", str(_image(t)), "--model", "faer_atto.rafdb"],
+     ["--model faer_atto.rafdb has random weights", "training/train.py", "--allow-untrained"]),
+    ("cam-imagenet-head",
+     lambda e, t: ["cam", str(_image(t)), "--model", "faer_atto", "--pretrained", "--out", str(t / "cam")],
+     ["--model faer_atto --pretrained loads in1k weights", "--allow-untrained"]),
+    ("app-untrained-model",
+     lambda e, t: ["app", "--model", str(e), "--model", "faer_raf"],
+     ["--model faer_raf has random weights"]),
+    ("predict-output-read-only",
+     lambda e, t: ["predict", str(_image(t)), "--model", str(e), "--output", "/proc/preds.csv"],
+     ["--output: cannot write in /proc"]),
+    ("predict-save-crops-into-a-file",
+     lambda e, t: ["predict", str(_image(t)), "--model", str(e), "--save-crops", str(_image(t))],
+     ["--save-crops {t}/face.png: it is a file, not a folder"]),
+    ("predict-annotate-read-only",
+     lambda e, t: ["predict", str(_image(t)), "--model", str(e), "--annotate", "/proc/seen"],
+     ["--annotate /proc/seen: cannot create the folder"]),
+    ("predict-output-is-someone-elses-file",
+     lambda e, t: ["predict", str(_image(t)), "--model", str(e), "--output", str(_write(t / "thesis.txt", b"mine\n"))],
+     ["--output {t}/thesis.txt exists and is not an output of faer-hub predict"]),
+    ("predict-resume-without-output",
+     lambda e, t: ["predict", str(_image(t)), "--model", str(e), "--resume"],
+     ["--resume continues an --output file; pass --output FILE"]),
     ("evaluate-missing-data-folder",
      lambda e, t: ["evaluate", "--model", str(e), "--data-dir", str(t / "nowhere"), "--out", str(t / "eval")],
      ["{t}/nowhere"]),
@@ -309,3 +336,23 @@ def test_a_full_disk_names_the_file_being_written_with_exit_status_2(command, ex
     assert status == 2 and len(err.splitlines()) == 1 and "Traceback" not in err, err
     assert f"cannot write {named}: no space left on device" in err
     assert not target.exists() and list(tmp_path.iterdir()) == []
+
+
+def test_cuda_on_a_machine_without_it_is_exit_2_with_the_fix(export, tmp_path, capsys, monkeypatch):
+    import torch
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    for command in (["predict", str(_image(tmp_path)), "--model", str(export)], ["app", "--model", str(export)]):
+        assert main([*command, "--device", "cuda"]) == 2
+        (line,) = capsys.readouterr().err.splitlines()
+        assert "--device cuda: this machine has no CUDA GPU" in line and "pass --device cpu" in line
+
+
+def test_a_full_disk_names_the_output_and_is_exit_2(export, tmp_path, capsys):
+    if not Path("/dev/full").exists():
+        pytest.skip("needs /dev/full")
+    assert main(["predict", str(_image(tmp_path)), "--model", str(export), "--no-detect", "--format", "jsonl",
+                 "--output", "/dev/full"]) == 2
+    err = capsys.readouterr().err
+    assert "faer-hub predict: error: cannot write /dev/full: the disk is full" in err and "--resume" in err
+    assert "Traceback" not in err and "Errno" not in err
