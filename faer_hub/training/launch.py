@@ -30,8 +30,8 @@ from accelerate.utils import broadcast_object_list, gather_object
 from .config import Config, ConfigError
 from .outputs import OutputDirError, write_text
 
-__all__ = ["LaunchSettings", "PeerFailedError", "check_shared_dir", "cpu_processes", "load_in_turn", "resolve_launch",
-           "start_processes"]
+__all__ = ["LaunchSettings", "PeerFailedError", "check_shared_dir", "cpu_processes", "is_main_process", "load_in_turn",
+           "report_refusal", "resolve_launch", "start_processes"]
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -101,6 +101,24 @@ def start_processes(timeout_minutes: float) -> PartialState:
         raise ConfigError(f"{launched} processes were launched but Accelerate sees {state.num_processes}; "
                           "on CPU set ACCELERATE_USE_CPU=1")
     return state
+
+
+def is_main_process() -> bool:
+    """Whether this is the launcher's process 0 (or the only process), known before Accelerate starts."""
+    return int(os.environ.get("RANK", "0")) == 0
+
+
+def report_refusal(message: str, *, every_process: bool = False) -> None:
+    """Print a refusal once: on process 0 only, since every process of a launch checks the same
+    config and files and refuses alike (N identical lines otherwise). ``every_process`` for a failure
+    that may be one process's own (a full disk): each says it, prefixed with its rank."""
+    import sys
+
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if every_process and world > 1:
+        print(f"error (process {os.environ.get('RANK', '0')}/{world}): {message}", file=sys.stderr)
+    elif is_main_process():
+        print(f"error: {message}", file=sys.stderr)
 
 
 def _shared_token(state: PartialState) -> str:
