@@ -1,7 +1,7 @@
 """Register the FAER models with timm without importing torch at ``import faer_hub``.
 
 ``import faer_hub`` must make ``timm.create_model('faer_raf')`` work, and ``faer-hub --help`` must
-answer in well under a second. So the registration (importing :mod:`faer_hub.models`) happens when
+answer in well under a second. So the registration (importing :mod:`faer_hub.models.faer`) happens when
 timm itself is imported: at once if it already is, else right after ``import timm`` finishes.
 
 The hook is an import finder that wraps timm's loader. It stays on ``sys.meta_path`` until timm's
@@ -19,7 +19,7 @@ from types import ModuleType
 
 
 def _register() -> None:
-    importlib.import_module("faer_hub.models")  # its @register_model functions run on import
+    importlib.import_module("faer_hub.models.faer")  # its @register_model functions run on import
 
 
 class _RegisterAfterTimm(importlib.abc.MetaPathFinder):

@@ -269,7 +269,7 @@ def _pretrained_cfg(architecture: str, task: Task) -> dict[str, Any]:
     try:
         import timm
 
-        from .. import models  # noqa: F401  (registers the FAER family)
+        from ..models import faer  # noqa: F401  (registers the FAER family)
     except ImportError:  # models not importable: render from the task alone
         return {}
     names = [architecture] if "." in architecture else [f"{architecture}.{task.name}", architecture]
