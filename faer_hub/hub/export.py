@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any, Mapping, Optional, Union
+from typing import TYPE_CHECKING, Any, Mapping, Optional, Union
 
 import torch
 from safetensors.torch import save_file
@@ -19,6 +19,9 @@ from timm.models._hub import save_config_for_hf
 
 from ..io import atomic_dir
 from ..tasks import TASKS, Task, get_task
+
+if TYPE_CHECKING:
+    from .cards import RunFacts
 
 EXPORT_FILES = ("config.json", "model.safetensors", "README.md")
 
@@ -42,7 +45,7 @@ def save_export(
     *,
     task: Union[Task, str, None] = None,
     results: Optional[Mapping[str, Any]] = None,
-    training_config: Optional[Mapping[str, Any]] = None,
+    run: Optional["RunFacts"] = None,
     repo_id: Optional[str] = None,
 ) -> Path:
     """Write ``model`` as a Hub-ready folder and return its path.
@@ -53,7 +56,10 @@ def save_export(
         task: The task the model was trained for (name or :class:`Task`); inferred from the
             model's pretrained config when omitted.
         results: Measured metrics to put in the card (``None``: the card says none were measured).
-        training_config: The exact training config, recorded in the card.
+        run: The facts of the training run that made these weights
+            (:class:`faer_hub.hub.cards.RunFacts`: recipe file, overrides, resolved config, data);
+            the card describes that run and ``config.json`` records the licence that follows from
+            it. ``None`` (``faer-hub export``, ``convert``): the card says the recipe is unknown.
         repo_id: The Hub repo the folder is meant for, used in the card's usage lines.
     """
     task = get_task(task) if isinstance(task, str) else (task or Task.from_model(model))
@@ -83,8 +89,9 @@ def save_export(
         # num_classes is already top-level; transformers' timm wrapper passes it again next to
         # model_args, which fails with "got multiple values for keyword argument 'num_classes'"
         config.get("model_args", {}).pop("num_classes", None)
+        _record_licence(config, task, run)
         (tmp / "config.json").write_text(json.dumps(config, indent=2))
-        card = _render_card(config, task, results, training_config, repo_id)
+        card = _render_card(config, task, results, run, repo_id)
         (tmp / "README.md").write_text(card, encoding="utf-8")
     return folder
 
@@ -99,22 +106,32 @@ def export_state_dict(model: torch.nn.Module) -> dict[str, torch.Tensor]:
     }
 
 
+def _record_licence(config: dict[str, Any], task: Task, run: Optional["RunFacts"]) -> None:
+    """Write the weights' licence into ``config`` (timm's ``pretrained_cfg.license``; its
+    ``license_name``/``license_link`` top-level, as timm's config has no such fields): the card
+    reads the same values, so both tell one story."""
+    from .cards import weights_licence
+
+    licence = weights_licence(task, run)
+    config.setdefault("pretrained_cfg", {})["license"] = licence.id
+    for key in ("license_name", "license_link"):
+        config.pop(key, None)
+    if licence.name:
+        config["license_name"] = licence.name
+    if licence.link:
+        config["license_link"] = licence.link
+
+
 def _render_card(
     config: Mapping[str, Any],
     task: Task,
     results: Optional[Mapping[str, Any]],
-    training_config: Optional[Mapping[str, Any]],
+    run: Optional["RunFacts"],
     repo_id: Optional[str],
 ) -> str:
     from .cards import render_model_card
 
-    return render_model_card(
-        task,
-        architecture=config["architecture"],
-        repo_id=repo_id,
-        results=results,
-        training_config=training_config,
-    )
+    return render_model_card(task, repo_id=repo_id, results=results, export_config=config, run=run)
 
 
 def missing_export_files(folder: Union[str, Path]) -> list[str]:
