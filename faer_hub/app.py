@@ -1,8 +1,8 @@
 """Try FAER models in the browser: a Gradio app for ``faer-hub app`` and for a Hugging Face Space.
 
 One module serves both: ``faer-hub app --model <source>`` runs it on this machine, and the
-``app.py`` that ``faer-hub space`` writes for a Space imports :func:`launch` from here (no
-second copy). A photo goes through exactly what ``faer-hub predict`` does
+``app.py`` that ``faer-hub space`` writes for a Space (:mod:`faer_hub.hub.space`) imports
+:func:`launch` from here (no second copy). A photo goes through exactly what ``faer-hub predict`` does
 (:class:`faer_hub.inference.predict.Predictor`: :func:`faer_hub.io.read_image`, MTCNN, each model's face
 crop), so the page shows the same labels and numbers as the command line.
 
@@ -31,11 +31,10 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 from .errors import one_line
-from .io import ImageReadError, atomic_path, read_image, write_text
+from .io import ImageReadError, atomic_path, read_image
 
 __all__ = [
     "Analysis", "EXAMPLE_FACES", "FaceDemo", "build_app", "launch", "offline_environment", "write_example_faces",
-    "write_space",
 ]
 
 OFFLINE_ENV = {
@@ -402,74 +401,3 @@ def launch(sources: Sequence[str], *, host: str | None = None, port: int | None 
                   allowed_paths=[str(examples_dir)], prevent_thread_lock=not block, theme=theme,
                   show_error=True, enable_monitoring=False)
     return blocks
-
-
-# --- Hugging Face Space ---------------------------------------------------------------------------
-
-SPACE_APP = '''"""FAER demo for {repo_id}: written by `faer-hub space`; the app itself is faer_hub.app."""
-
-from faer_hub.app import launch
-
-launch(["hf-hub:{repo_id}"], pretrained=True)
-'''
-
-SPACE_README = """---
-title: {title}
-emoji: 🙂
-colorFrom: yellow
-colorTo: blue
-sdk: gradio
-sdk_version: {gradio_version}
-app_file: app.py
-pinned: false
-license: mit
-models:
-- {repo_id}
----
-
-Try [`{repo_id}`](https://huggingface.co/{repo_id}) in the browser: drop a photo, see each face
-boxed and numbered with its {what}, and a Grad-CAM overlay for any class.
-The app is `faer_hub.app` (`faer-hub app --model hf-hub:{repo_id}` runs the same page locally).
-Research demo: not for any decision about a person.
-"""
-
-DEFAULT_PACKAGE = "faer_hub[app,detect]"
-
-_SPACE_OUTPUTS = {"fae": "attribute probabilities", "fer": "expression probabilities", "va": "valence and arousal"}
-"""What the Space page shows per face, by task kind (:data:`faer_hub.tasks.KINDS`)."""
-
-
-def write_space(export: str | os.PathLike, out_dir: str | os.PathLike, *, repo_id: str | None = None,
-                package: str = DEFAULT_PACKAGE) -> Path:
-    """Write a Space folder (``app.py``, ``requirements.txt``, ``README.md``) that runs this app on
-    ``hf-hub:<repo_id>``, the Hub repo the export folder is (or will be) pushed to.
-
-    ``repo_id`` defaults to the one named in the export's card. ``package`` is the requirement
-    line that installs faer_hub on the Space (a pip spec, e.g. ``faer_hub[app,detect] @ git+https://...``).
-    """
-    from importlib.metadata import version
-
-    from .hub.cards import read_card_facts
-    from .hub.publish import check_export_folder, find_export_folder
-    from .tasks import get_task
-
-    folder = find_export_folder(export)
-    config = check_export_folder(folder)  # complete and loadable; the card may name another repo (push --retarget-card)
-    repo_id = repo_id or read_card_facts(folder / "README.md").get("repo_id")
-    if not repo_id or "/" not in repo_id:
-        raise ValueError(f"{folder}: its card names no Hub repository; pass --repo-id org/name")
-    task = get_task(config["faer_task"]) if config.get("faer_task") else None
-    what = _SPACE_OUTPUTS[task.kind if task is not None else "fer"]
-    try:
-        gradio_version = version("gradio")
-    except Exception:  # noqa: BLE001  (not installed here: the version this package was tested with)
-        gradio_version = "6.31.0"
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    write_text(out / "app.py", SPACE_APP.format(repo_id=repo_id))
-    write_text(out / "requirements.txt",
-               "# faer_hub with the app and face detection; torch comes with it (CPU build on a free Space)\n"
-               f"{package}\n")
-    write_text(out / "README.md", SPACE_README.format(title=f"FAER {repo_id.split('/')[-1]}"[:30],
-                                                      gradio_version=gradio_version, repo_id=repo_id, what=what))
-    return out

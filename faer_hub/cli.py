@@ -383,18 +383,25 @@ def _add_space_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("output_dir", help="folder to write; push it as a Gradio Space")
     p.add_argument("--repo-id", default=None, help="the model's Hub repo (default: the one the export's card names)")
     p.add_argument("--package", default=None,
-                   help="requirements.txt line that installs faer_hub on the Space "
-                        "(default: faer_hub[app,detect]; "
-                        "e.g. 'faer_hub[app,detect] @ git+https://github.com/ORG/faer_hub')")
+                   help="requirements.txt line that installs faer_hub on the Space; faer_hub is not on PyPI yet, "
+                        "so name where it lives, e.g. 'faer_hub[app,detect] @ git+https://github.com/ORG/faer_hub' "
+                        "(default: faer_hub[app,detect], which installs only once it is published)")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace app.py, space.json, requirements.txt and README.md in the folder even if "
+                        "`faer-hub space` did not write them (default: refuse)")
     p.set_defaults(handler=_run_space)
 
 
 def _run_space(args: argparse.Namespace) -> int:
-    from .app import DEFAULT_PACKAGE, write_space
+    from .hub.space import DEFAULT_PACKAGE, write_space
 
-    out = write_space(args.export, args.output_dir, repo_id=args.repo_id, package=args.package or DEFAULT_PACKAGE)
-    print(f"wrote {out}/app.py, requirements.txt and README.md; push it as a Space: "
+    out = write_space(args.export, args.output_dir, repo_id=args.repo_id, package=args.package or DEFAULT_PACKAGE,
+                      overwrite=args.overwrite)
+    print(f"wrote {out}/app.py, space.json, requirements.txt and README.md; push it as a Space: "
           f"huggingface-cli upload --repo-type space <org>/<space> {out}")
+    if not args.package:
+        print(f"note: requirements.txt says {DEFAULT_PACKAGE!r}, which is not on PyPI yet; pass --package "
+              "'faer_hub[app,detect] @ git+https://...' naming where faer_hub lives", file=sys.stderr)
     return 0
 
 

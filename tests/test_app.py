@@ -1,4 +1,4 @@
-"""The app's analysis without a browser (messages, order, pictures, Grad-CAM) and the Space folder."""
+"""The app's analysis without a browser (messages, order, pictures, Grad-CAM)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import timm
 from PIL import Image
 
 import faer_hub  # noqa: F401
-from faer_hub.app import FaceDemo, ordered_labels, write_example_faces, write_space
+from faer_hub.app import FaceDemo, ordered_labels, write_example_faces
 from faer_hub.cli import main
 from faer_hub.faces.detect import Detection
 
@@ -114,65 +114,9 @@ def test_example_faces_are_found_by_the_detector(tmp_path):
     assert found == {"happiness": 1, "surprise": 1, "sadness": 1, "anger": 1, "neutral": 1, "two_faces": 2}
 
 
-def test_space_folder(raf_export, tmp_path, capsys):
-    out = write_space(raf_export, tmp_path / "space", repo_id="me/faer_atto.rafdb")
-    assert sorted(p.name for p in out.iterdir()) == ["README.md", "app.py", "requirements.txt"]
-    app = (out / "app.py").read_text()
-    ast.parse(app)
-    assert "from faer_hub.app import launch" in app and '"hf-hub:me/faer_atto.rafdb"' in app
-    assert "faer_hub[app,detect]" in (out / "requirements.txt").read_text()
-    readme = (out / "README.md").read_text()
-    assert "sdk: gradio" in readme and "app_file: app.py" in readme and "- me/faer_atto.rafdb" in readme
-    # default repo id: the one the export's card names
-    package = "faer_hub[app,detect] @ git+https://example.org/faer_hub"
-    assert main(["space", str(raf_export), str(tmp_path / "space2"), "--package", package]) == 0
-    assert "faer-hub/faer_atto.rafdb" in (tmp_path / "space2" / "app.py").read_text()
-    assert (tmp_path / "space2" / "requirements.txt").read_text().splitlines()[-1] == package
-    capsys.readouterr()
-    assert main(["space", str(tmp_path / "nowhere"), str(tmp_path / "space3")]) == 2
-    assert "no such folder" in capsys.readouterr().err
-
-
-def test_space_of_a_valence_arousal_export_says_what_its_page_shows(tmp_path):
-    import timm
-
-    from faer_hub.hub.export import save_export
-
-    export = save_export(timm.create_model("faer_atto.affectnet_va"), tmp_path / "va", task="affectnet_va")
-    readme = (write_space(export, tmp_path / "space") / "README.md").read_text()
-    assert "with its valence and arousal" in readme and "probabilities" not in readme
-
-
 def test_cards_link_the_space():
     from faer_hub.hub.cards import render_all_cards
 
     card = render_all_cards()["faer_raf.md"]
     assert "https://huggingface.co/spaces/faer-hub/faer_base.rafdb" in card
     assert "faer-hub app --model hf-hub:faer-hub/faer_base.rafdb" in card
-
-
-def test_space_app_loads_the_model_from_the_hub(raf_export, tmp_path, hf_cache):
-    """The Space's app.py, run as a Space runs it, loads hf-hub:<repo id> (here from an offline cache)."""
-    from offline_hub import populate_hf_cache, run_offline
-
-    out = write_space(raf_export, tmp_path / "space", repo_id="me/faer_atto.rafdb")
-    populate_hf_cache(hf_cache, "me/faer_atto.rafdb", {f: raf_export / f for f in ("config.json", "model.safetensors")})
-    result = run_offline(f"""
-        import runpy, torch, faer_hub.app as app
-        def launch(sources, **kwargs):  # what the Space would serve, without serving it
-            demo = app.FaceDemo(sources, detector=lambda image: [], device="cpu", **kwargs)
-            print("errors", demo.load_all())
-            print("labels", demo.labels(sources[0]))
-            model = demo.load(sources[0]).predictor.model
-            print("weights", float(sum(p.detach().double().sum() for p in model.parameters())))
-        app.launch = launch
-        runpy.run_path({str(out / "app.py")!r}, run_name="__main__")
-    """, hf_cache)
-    assert result.returncode == 0, result.stderr
-    lines = dict(line.split(" ", 1) for line in result.stdout.splitlines())
-    assert lines["errors"] == "{}"
-    assert lines["labels"] == str(["surprise", "fear", "disgust", "happiness", "sadness", "anger", "neutral"])
-    import timm
-
-    local = timm.create_model(f"local-dir:{raf_export}", pretrained=True)
-    assert float(lines["weights"]) == pytest.approx(float(sum(p.detach().double().sum() for p in local.parameters())))

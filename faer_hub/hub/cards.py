@@ -37,6 +37,23 @@ INSTALL_LINE = 'pip install -e ".[app,detect]"'
 """How to install faer_hub today: it is not on PyPI, so from a checkout of its repository."""
 
 
+def check_repo_id(repo_id: str, *, where: str = "repo_id", namespaced: bool = False) -> str:
+    """``repo_id`` when it is a valid Hub repo id (huggingface_hub's rules: letters, digits, ``-``,
+    ``_``, ``.``; ``org/name`` when ``namespaced``), else :class:`ValueError` naming ``where``.
+    Repo ids go into cards' usage code and a Space's files, so nothing else may pass."""
+    from huggingface_hub.utils import HFValidationError, validate_repo_id
+
+    try:
+        validate_repo_id(repo_id)
+        if namespaced and "/" not in repo_id:
+            raise HFValidationError("expected org/name")
+    except HFValidationError:
+        shown = repo_id if len(str(repo_id)) <= 80 else str(repo_id)[:77] + "..."
+        raise ValueError(f"{where}: {shown!r} is not a Hub repo id; use org/name with letters, digits, '-', '_' "
+                         "and '.' only") from None
+    return repo_id
+
+
 @dataclass(frozen=True)
 class RunFacts:
     """What the training run that made an export tells its card (passed in, never looked up).
@@ -249,7 +266,7 @@ def render_model_card(
     task = get_task(task) if isinstance(task, str) else task
     architecture = architecture or (export_config or {}).get("architecture") or task.model_name
     cfg = dict((export_config or {}).get("pretrained_cfg") or {}) if export_config else _pretrained_cfg(architecture, task)
-    repo_id = repo_id or cfg.get("hf_hub_id") or f"{HUB_NAMESPACE}/{architecture}.{task.name}"
+    repo_id = check_repo_id(repo_id or cfg.get("hf_hub_id") or f"{HUB_NAMESPACE}/{architecture}.{task.name}")
     metrics = _measured_metrics(results, fractions=task.spec.fractions)
     split = str((results or {}).get("split", "test"))
     evaluated_on = str((results or {}).get("dataset_name", task.dataset_title))
