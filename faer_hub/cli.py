@@ -357,7 +357,9 @@ def _add_app_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("app", help="try models in the browser: a local Gradio page (pip install 'faer_hub[app]')",
                        description="Serve a page where you drop a photo (or take a webcam snapshot) and see each face "
                                    "boxed and numbered with the model's probabilities and a Grad-CAM overlay. "
-                                   "Works offline: no analytics, no share link, no downloads. Ctrl-C stops it.")
+                                   "Works offline: no analytics, no share link, no downloads. Uploads stay in the "
+                                   "app's own temp folder (only you can read it), removed when the server stops. "
+                                   "Ctrl-C stops it.")
     p.add_argument("--model", action="append", required=True,
                    help=f"{_SOURCE_HELP}; repeat for a model picker")
     p.add_argument("--port", type=int, default=None,
@@ -366,13 +368,18 @@ def _add_app_parser(sub: argparse._SubParsersAction) -> None:
                    help="address to listen on (default: 127.0.0.1, this machine only; 0.0.0.0 for your network)")
     p.add_argument("--pretrained", action="store_true", help="load the timm names' pretrained weights")
     p.add_argument("--device", default=None, help="cpu, cuda ... (default: cuda if available)")
+    p.add_argument("--max-upload-mb", type=float, default=20.0,
+                   help="refuse uploads larger than this many megabytes (default: 20)")
     p.set_defaults(handler=_run_app)
 
 
 def _run_app(args: argparse.Namespace) -> int:
     from .app import launch
 
-    launch(args.model, host=args.host, port=args.port, pretrained=args.pretrained, device=args.device)
+    if not args.max_upload_mb > 0:
+        raise ValueError(f"--max-upload-mb {args.max_upload_mb:g}: must be a positive number of megabytes")
+    launch(args.model, host=args.host, port=args.port, pretrained=args.pretrained, device=args.device,
+           max_upload_mb=args.max_upload_mb)
     return 0
 
 

@@ -120,3 +120,106 @@ def test_cards_link_the_space():
     card = render_all_cards()["faer_raf.md"]
     assert "https://huggingface.co/spaces/faer-hub/faer_base.rafdb" in card
     assert "faer-hub app --model hf-hub:faer-hub/faer_base.rafdb" in card
+
+
+def test_results_are_offered_as_csv_and_json(raf_export, photo, tmp_path):
+    import csv
+    import json
+
+    def one_face(image):
+        return [_face(40, 10, 80, 100)]
+
+    demo = FaceDemo([str(raf_export)], detector=one_face, device="cpu", work_dir=tmp_path)
+    a = demo.analyse(photo)
+    assert [p.name for p in a.downloads] == ["results.csv", "results.json"]
+    assert all(p.is_relative_to(tmp_path) for p in a.downloads)
+    (row,) = csv.DictReader(a.downloads[0].open())
+    (record,) = json.loads(a.downloads[1].read_text())
+    (p,) = a.report.predictions
+    assert row["path"] == record["path"] == "photo.png"  # the upload's name, not the server's temp path
+    assert row["status"] == "ok" and float(row["box_w"]) == 80.0
+    assert record["probabilities"] == pytest.approx(p.probabilities, abs=1e-6)
+    assert {k[2:]: float(v) for k, v in row.items() if k.startswith("p_")} == pytest.approx(p.probabilities, abs=1e-6)
+    assert demo.analyse(photo).downloads[0].parent != a.downloads[0].parent  # one folder per analysis
+
+
+def test_a_model_trained_on_generated_faces_says_so(raf_export, tmp_path):
+    """The notice comes from the export's own config.json (written from the run's facts)."""
+    from faer_hub.app import GENERATED_NOTICE
+    from faer_hub.hub.cards import RunFacts
+    from faer_hub.hub.export import save_export
+
+    run = RunFacts(config={"model": {"name": "faer_atto", "img_size": 64}}, generated_data=True)
+    demo_export = save_export(timm.create_model("faer_atto.rafdb", **SMALL_INPUT), tmp_path / "demo", task="rafdb",
+                              run=run)
+    real = save_export(timm.create_model("faer_atto.rafdb", **SMALL_INPUT), tmp_path / "real", task="rafdb",
+                       run=RunFacts(config=run.config, generated_data=False))
+    demo = FaceDemo([str(demo_export), str(real), str(raf_export)], detector=lambda image: [], device="cpu")
+    assert demo.notice(str(demo_export)) == GENERATED_NOTICE and "generated faces" in GENERATED_NOTICE
+    assert demo.notice(str(real)) == "" and demo.notice(str(raf_export)) == ""
+    Image.new("RGB", (64, 64)).save(tmp_path / "x.png")
+    assert demo.analyse(tmp_path / "x.png", str(demo_export)).notice == GENERATED_NOTICE
+
+
+def test_uploads_too_large_or_too_small_get_a_message_not_a_bug(raf_export, tmp_path):
+    demo = FaceDemo([str(raf_export)], device="cpu", max_upload_mb=0.001, detector=lambda image: [])
+    big = tmp_path / "big.png"
+    Image.fromarray(np.random.default_rng(0).integers(0, 256, (100, 100, 3), dtype=np.uint8)).save(big)
+    a = demo.analyse(big)
+    assert a.kind == "too-large" and "big.png is too large" in a.message and "--max-upload-mb" in a.message
+    tiny = tmp_path / "tiny.png"
+    Image.new("RGB", (12, 10), (120, 100, 90)).save(tiny)
+    a = FaceDemo([str(raf_export)], device="cpu").analyse(tiny)  # the real detector: it used to raise
+    assert a.kind == "too-small"
+    assert "image too small for face detection (12x10; at least 20 px)" in a.message
+    whole = FaceDemo([str(raf_export)], device="cpu").analyse(tiny, whole_image=True)
+    assert whole.kind == "ok"  # a crop needs no detection: any size is resized
+    with pytest.raises(ValueError, match="max-upload-mb"):
+        FaceDemo([str(raf_export)], max_upload_mb=0)
+
+
+def test_single_face_views_are_shown_whole(raf_export, tmp_path):
+    """One face used to fill the gallery's width and be cut at its height (fit_columns)."""
+    pytest.importorskip("gradio")
+    from faer_hub.app import build_app
+
+    blocks = build_app(FaceDemo([str(raf_export)], device="cpu", work_dir=tmp_path), examples_dir=tmp_path / "ex")
+    by_id = {getattr(b, "elem_id", None): b for b in blocks.blocks.values()}
+    views = by_id["faer-views"]
+    assert views.fit_columns is False and views.object_fit == "contain" and views.height == "auto"
+    assert by_id["faer-downloads"].file_count == "multiple"
+    assert "faer-notice" in by_id
+
+
+def test_the_server_keeps_uploads_in_its_own_folder_and_removes_it_on_sigterm(raf_export, tmp_path):
+    """Issue 17 item 10: uploads and the pictures shown stayed in the system temp folder, 0644, after exit."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    code = (
+        "import os, signal, stat, time\n"
+        "from faer_hub.app import launch\n"
+        f"blocks = launch([{str(raf_export)!r}], host='127.0.0.1', port=None, device='cpu', block=False, quiet=True,"
+        " max_upload_mb=3)\n"
+        "folder = os.path.dirname(os.environ['GRADIO_TEMP_DIR'])\n"
+        "print('folder', folder, oct(stat.S_IMODE(os.stat(folder).st_mode)), blocks.max_file_size, flush=True)\n"
+        "time.sleep(120)\n"
+    )
+    env = dict(os.environ, GRADIO_ANALYTICS_ENABLED="False", HF_HUB_OFFLINE="1", GRADIO_TEMP_DIR="")
+    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env=env)
+    try:
+        line = proc.stdout.readline()
+        assert line.startswith("folder "), proc.stderr.read() if proc.poll() is not None else line
+        _, folder, mode, max_size = line.split()
+        assert mode == "0o700" and int(max_size) == 3_000_000
+        assert os.path.isdir(os.path.join(folder, "examples"))
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert not os.path.exists(folder)

@@ -524,18 +524,28 @@ def _recipe(task: Task, facts: RunFacts | None, *, is_run: bool) -> str:
               "each batch)" + (f" plus {v('loss', 'mse_weight'):g} x the mean squared error"
                                if v("loss", "mse_weight") else ""),
     }[task.kind]
+    scheduler = v("optim", "scheduler")
     schedule = {
         "exponential": f"ExponentialLR (gamma {v('optim', 'gamma', 0.95):g} per epoch)",
         "cosine": "cosine decay",
         "constant": "constant learning rate",
-    }.get(v("optim", "scheduler"), f"{v('optim', 'scheduler')} schedule")
-    optimizer = _OPTIMIZERS.get(v("optim", "optimizer"), str(v("optim", "optimizer")))
+        None: None,
+    }.get(scheduler, f"{scheduler} schedule")
+    optimizer = v("optim", "optimizer")
+    lr, batch, epochs = v("optim", "lr"), v("train", "global_batch_size"), v("train", "epochs")
     arch, size = v("model", "name"), v("model", "img_size")
+    parts = [  # a configuration given in code may lack some: say what is known, guess nothing
+        _OPTIMIZERS.get(optimizer, str(optimizer)) if optimizer else None,
+        f"learning rate {_sci(float(lr))}" if lr is not None else None,
+        f"batch size {batch}" if batch is not None else None,
+        f"{epochs} epochs" if epochs is not None else None,
+        schedule,
+    ]
+    setup = ", ".join(part for part in parts if part)
     lines = [
-        f"{intro}: {loss}; {optimizer}, learning rate {_sci(float(v('optim', 'lr')))}, batch size "
-        f"{v('train', 'global_batch_size')}, {v('train', 'epochs')} epochs, {schedule}; "
+        f"{intro}: {loss}" + (f"; {setup}" if setup else "") + "; "
         + (f"random horizontal flip (p = {v('data', 'hflip'):g}); " if v("data", "hflip") else "")
-        + f"`{arch}` at {size}x{size}."
+        + (f"`{arch}` at {size}x{size}." if arch and size else f"`{arch}`." if arch else "")
     ]
     if v("data", "balanced_sampling"):
         lines.append("Class-balanced sampling (weight 1/class count, with replacement).")

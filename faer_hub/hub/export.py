@@ -25,6 +25,11 @@ if TYPE_CHECKING:
 
 EXPORT_FILES = ("config.json", "model.safetensors", "README.md")
 
+TRAINING_DATA_KEY = "faer_training_data"
+"""``config.json`` key of what the weights were trained on, when a training run made them:
+``"generated"`` (faces from ``faer_hub.data.synthetic``) or the dataset's name (``"rafdb"`` ...).
+The app shows a notice for generated; absent for exports not made by a run."""
+
 
 def face_crop_config(model: torch.nn.Module, task: Optional[Task] = None) -> Any:
     """The face-crop protocol to record for ``model``: its config's, else its task's (JSON-ready)."""
@@ -90,6 +95,8 @@ def save_export(
         # model_args, which fails with "got multiple values for keyword argument 'num_classes'"
         config.get("model_args", {}).pop("num_classes", None)
         _record_licence(config, task, run)
+        if run is not None:
+            config[TRAINING_DATA_KEY] = "generated" if run.generated_data else task.dataset
         (tmp / "config.json").write_text(json.dumps(config, indent=2))
         card = _render_card(config, task, results, run, repo_id)
         (tmp / "README.md").write_text(card, encoding="utf-8")
@@ -147,6 +154,27 @@ def export_label_names(config: Mapping[str, Any]) -> Optional[list[str]]:
     """The label names an export's ``config.json`` records (top level, else in its pretrained_cfg)."""
     labels = config.get("label_names") or (config.get("pretrained_cfg") or {}).get("label_names")
     return None if labels is None else list(labels)
+
+
+def model_export_config(model: torch.nn.Module) -> Optional[dict[str, Any]]:
+    """The ``config.json`` of the export folder or Hub repo ``model`` was loaded from
+    (``local-dir:``/export folder, or ``hf-hub:`` read from the local cache), else None."""
+    cfg = getattr(model, "pretrained_cfg", None) or {}
+    path = None
+    if cfg.get("source") == "local-dir" and cfg.get("file"):
+        path = Path(cfg["file"]) / "config.json"
+    elif cfg.get("source") == "hf-hub" and cfg.get("hf_hub_id"):
+        from huggingface_hub import try_to_load_from_cache
+
+        cached = try_to_load_from_cache(cfg["hf_hub_id"], "config.json")
+        path = Path(cached) if isinstance(cached, str) else None
+    if path is None or not path.is_file():
+        return None
+    try:
+        config = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return config if isinstance(config, dict) else None
 
 
 def export_problems(folder: Union[str, Path]) -> tuple[Optional[dict[str, Any]], list[str]]:
