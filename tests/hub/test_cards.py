@@ -244,3 +244,36 @@ def test_card_usage_claims_hold_for_an_export(tmp_path):
     theirs = classify(crop, top_k=3)
     assert [label for label, _ in ours] == [r["label"] for r in theirs]
     assert [score for _, score in ours] == pytest.approx([r["score"] for r in theirs], abs=1e-4)
+
+
+@pytest.mark.slow  # a fresh interpreter imports timm, MTCNN and transformers (20-40 s)
+def test_the_cards_code_runs_as_printed(tmp_path):
+    """The card's two Python snippets, copied verbatim from an export's README.md and run in a fresh
+    interpreter (faer_hub imported first, as printed), with its hf-hub repo served from an offline cache."""
+    import re
+    import subprocess
+    import sys
+
+    pytest.importorskip("transformers")
+    import timm
+
+    from conftest import SMALL_INPUT
+    from faer_hub.hub.export import EXPORT_FILES, save_export
+    from faer_hub.tasks import RAFDB_LABELS
+    from offline_hub import populate_hf_cache
+    from photos import skimage_photo
+
+    export = save_export(timm.create_model("faer_atto.rafdb", **SMALL_INPUT), tmp_path / "export", task="rafdb")
+    card = (export / "README.md").read_text()
+    snippets = re.findall(r"```python\n(.*?)```", card, re.S)
+    assert len(snippets) == 2 and snippets[0].startswith("import faer_hub") and "from transformers" in snippets[1]
+    repo_id = _metadata(card)["faer_hub"]["repo_id"]
+    cache = tmp_path / "hf_cache"
+    populate_hf_cache(cache, repo_id, {name: export / name for name in EXPORT_FILES})
+    skimage_photo("astronaut").save(tmp_path / "photo.jpg")
+    script = "\n".join(snippets) + "\nprint(sorted(r['label'] for r in classify(crop, top_k=7)))\n"
+    env = dict(os.environ, HF_HUB_OFFLINE="1", HF_HUB_CACHE=str(cache), HF_HOME=str(tmp_path / "hf_home"))
+    done = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, env=env, capture_output=True, text=True,
+                          timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.strip().splitlines()[-1] == str(sorted(RAFDB_LABELS))
