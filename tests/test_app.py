@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import ast
-
 import numpy as np
 import pytest
 import timm
@@ -11,7 +9,6 @@ from PIL import Image
 
 import faer_hub  # noqa: F401
 from faer_hub.app import FaceDemo, ordered_labels, write_example_faces
-from faer_hub.cli import main
 from faer_hub.faces.detect import Detection
 
 from conftest import SMALL_INPUT
@@ -191,35 +188,28 @@ def test_single_face_views_are_shown_whole(raf_export, tmp_path):
     assert "faer-notice" in by_id
 
 
-def test_the_server_keeps_uploads_in_its_own_folder_and_removes_it_on_sigterm(raf_export, tmp_path):
-    """Issue 17 item 10: uploads and the pictures shown stayed in the system temp folder, 0644, after exit."""
+def test_the_server_keeps_uploads_in_its_own_folder_and_removes_it_on_sigterm(raf_export, tmp_path, monkeypatch):
+    """Issue 17 item 10: a 300 MB upload was accepted, and uploads and the pictures shown stayed in the
+    system temp folder, 0644, after the server exited. `faer-hub app` as a process, served over HTTP."""
     import os
-    import signal
-    import subprocess
-    import sys
+    import stat
 
-    code = (
-        "import os, signal, stat, time\n"
-        "from faer_hub.app import launch\n"
-        f"blocks = launch([{str(raf_export)!r}], host='127.0.0.1', port=None, device='cpu', block=False, quiet=True,"
-        " max_upload_mb=3)\n"
-        "folder = os.path.dirname(os.environ['GRADIO_TEMP_DIR'])\n"
-        "print('folder', folder, oct(stat.S_IMODE(os.stat(folder).st_mode)), blocks.max_file_size, flush=True)\n"
-        "time.sleep(120)\n"
-    )
-    env = dict(os.environ, GRADIO_ANALYTICS_ENABLED="False", HF_HUB_OFFLINE="1", GRADIO_TEMP_DIR="")
-    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            env=env)
-    try:
-        line = proc.stdout.readline()
-        assert line.startswith("folder "), proc.stderr.read() if proc.poll() is not None else line
-        _, folder, mode, max_size = line.split()
-        assert mode == "0o700" and int(max_size) == 3_000_000
-        assert os.path.isdir(os.path.join(folder, "examples"))
-        proc.send_signal(signal.SIGTERM)
-        proc.wait(timeout=60)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-    assert not os.path.exists(folder)
+    import httpx
+
+    from app_browser import serve_app
+
+    tmp = tmp_path / "tmp"
+    tmp.mkdir()
+    monkeypatch.setenv("TMPDIR", str(tmp))  # the server's tempfile.gettempdir()
+    monkeypatch.delenv("GRADIO_TEMP_DIR", raising=False)
+    with serve_app([str(raf_export)], log=tmp_path / "server.log", options=("--max-upload-mb", "1")) as url:
+        (folder,) = tmp.glob("faer_app_*")
+        assert stat.S_IMODE(folder.stat().st_mode) == 0o700
+        small = httpx.post(f"{url}gradio_api/upload", files={"files": ("face.png", b"x" * 1000)}, timeout=60)
+        assert small.status_code == 200, small.text
+        (kept,) = small.json()
+        assert os.path.realpath(kept).startswith(os.path.realpath(folder))  # not /tmp/gradio
+        big = httpx.post(f"{url}gradio_api/upload", files={"files": ("big.png", b"x" * 1_500_000)}, timeout=60)
+        assert big.status_code == 413, big.text
+    # serve_app stops the server with SIGTERM: the folder, uploads included, is gone
+    assert not folder.exists() and list(tmp.iterdir()) == []
