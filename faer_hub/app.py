@@ -155,7 +155,8 @@ class _Loaded:
 
 def model_notice(model: Any) -> str:
     """What the page must say about ``model`` from its export's own ``config.json``."""
-    from .hub.export import TRAINING_DATA_KEY, model_export_config
+    from .hub.cards import TRAINING_DATA_KEY
+    from .hub.export import model_export_config
 
     config = model_export_config(model) or {}
     return GENERATED_NOTICE if config.get(TRAINING_DATA_KEY) == "generated" else ""

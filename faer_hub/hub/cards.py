@@ -33,6 +33,11 @@ from .paper_recipes import PAPER_RECIPES, paper_recipe_file
 
 TEMPLATE_PATH = Path(__file__).parent / "templates" / "model_card.md"
 
+TRAINING_DATA_KEY = "faer_training_data"
+"""``config.json`` key of what the weights were trained on, when a training run made them:
+``"generated"`` (faces from ``faer_hub.data.synthetic``) or the dataset's name (``"rafdb"`` ...).
+Kept when an export is exported again; the card and the app's notice read it."""
+
 INSTALL_LINE = 'pip install -e ".[app,detect]"'
 """How to install faer_hub today: it is not on PyPI, so from a checkout of its repository."""
 
@@ -271,7 +276,8 @@ def render_model_card(
     split = str((results or {}).get("split", "test"))
     evaluated_on = str((results or {}).get("dataset_name", task.dataset_title))
     dataset_type = str((results or {}).get("dataset", task.dataset))
-    generated = (run is not None and run.generated_data) or dataset_type == "synthetic"
+    generated = ((run is not None and run.generated_data) or dataset_type == "synthetic"
+                 or (export_config or {}).get(TRAINING_DATA_KEY) == "generated")
     licence = _export_licence(export_config) or weights_licence(task, run)
     input_size = tuple(cfg.get("input_size") or (3, 224, 224))
     stats = model_stats(architecture, input_size, (export_config or {}).get("num_classes", task.num_classes),

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Mapping, Optional, Union
+from typing import Any, Mapping, Optional, Union
 
 import torch
 from safetensors.torch import save_file
@@ -19,16 +19,9 @@ from timm.models._hub import save_config_for_hf
 
 from ..io import atomic_dir
 from ..tasks import TASKS, Task, get_task
-
-if TYPE_CHECKING:
-    from .cards import RunFacts
+from .cards import TRAINING_DATA_KEY, RunFacts
 
 EXPORT_FILES = ("config.json", "model.safetensors", "README.md")
-
-TRAINING_DATA_KEY = "faer_training_data"
-"""``config.json`` key of what the weights were trained on, when a training run made them:
-``"generated"`` (faces from ``faer_hub.data.synthetic``) or the dataset's name (``"rafdb"`` ...).
-The app shows a notice for generated; absent for exports not made by a run."""
 
 
 def face_crop_config(model: torch.nn.Module, task: Optional[Task] = None) -> Any:
@@ -50,7 +43,7 @@ def save_export(
     *,
     task: Union[Task, str, None] = None,
     results: Optional[Mapping[str, Any]] = None,
-    run: Optional["RunFacts"] = None,
+    run: Optional[RunFacts] = None,
     repo_id: Optional[str] = None,
 ) -> Path:
     """Write ``model`` as a Hub-ready folder and return its path.
@@ -94,9 +87,7 @@ def save_export(
         # num_classes is already top-level; transformers' timm wrapper passes it again next to
         # model_args, which fails with "got multiple values for keyword argument 'num_classes'"
         config.get("model_args", {}).pop("num_classes", None)
-        _record_licence(config, task, run)
-        if run is not None:
-            config[TRAINING_DATA_KEY] = "generated" if run.generated_data else task.dataset
+        _record_training_facts(config, task, run, model_export_config(model))
         (tmp / "config.json").write_text(json.dumps(config, indent=2))
         card = _render_card(config, task, results, run, repo_id)
         (tmp / "README.md").write_text(card, encoding="utf-8")
@@ -113,16 +104,27 @@ def export_state_dict(model: torch.nn.Module) -> dict[str, torch.Tensor]:
     }
 
 
-def _record_licence(config: dict[str, Any], task: Task, run: Optional["RunFacts"]) -> None:
-    """Write the weights' licence into ``config`` (timm's ``pretrained_cfg.license``; its
-    ``license_name``/``license_link`` top-level, as timm's config has no such fields): the card
-    reads the same values, so both tell one story."""
-    from .cards import weights_licence
+def _record_training_facts(config: dict[str, Any], task: Task, run: Optional[RunFacts],
+                           source: Optional[Mapping[str, Any]]) -> None:
+    """Write the weights' licence and training data into ``config``: from the run's facts, else
+    kept from the export the model was loaded from (re-exporting the demo keeps its MIT licence and
+    its "generated" notice), else the dataset's terms. The licence is timm's
+    ``pretrained_cfg.license`` with ``license_name``/``license_link`` top-level (timm's config has no
+    such fields); the card reads the same values, so both tell one story."""
+    from .cards import Licence, weights_licence
 
-    licence = weights_licence(task, run)
-    config.setdefault("pretrained_cfg", {})["license"] = licence.id
-    for key in ("license_name", "license_link"):
+    for key in ("license_name", "license_link", TRAINING_DATA_KEY):
         config.pop(key, None)
+    source = source or {}
+    source_licence = (source.get("pretrained_cfg") or {}).get("license")
+    if run is None and source.get(TRAINING_DATA_KEY) and source_licence and source.get("faer_task") == task.name:
+        licence = Licence(source_licence, source.get("license_name"), source.get("license_link"))
+        config[TRAINING_DATA_KEY] = source[TRAINING_DATA_KEY]
+    else:
+        licence = weights_licence(task, run)
+        if run is not None:
+            config[TRAINING_DATA_KEY] = "generated" if run.generated_data else task.dataset
+    config.setdefault("pretrained_cfg", {})["license"] = licence.id
     if licence.name:
         config["license_name"] = licence.name
     if licence.link:
@@ -133,7 +135,7 @@ def _render_card(
     config: Mapping[str, Any],
     task: Task,
     results: Optional[Mapping[str, Any]],
-    run: Optional["RunFacts"],
+    run: Optional[RunFacts],
     repo_id: Optional[str],
 ) -> str:
     from .cards import render_model_card

@@ -199,6 +199,27 @@ def test_an_export_card_describes_its_own_run(tmp_path):
     assert timm.create_model(f"local-dir:{real}", pretrained=True).num_classes == 7  # still loads
 
 
+def test_exporting_an_export_again_keeps_its_licence_and_training_data(tmp_path):
+    """`faer-hub export --model runs/demo/export other/`: the run's recipe is not known there, but the
+    weights are the same, so their licence and the fact that they learnt generated faces are kept."""
+    import json
+
+    import timm
+
+    from conftest import SMALL_INPUT
+    from faer_hub.cli import main
+    from faer_hub.hub.export import save_export
+
+    first = save_export(timm.create_model("faer_atto.rafdb", **SMALL_INPUT), tmp_path / "demo", task="rafdb",
+                        run=_demo_run())
+    assert main(["export", "--model", str(first), str(tmp_path / "again")]) == 0
+    config = json.loads((tmp_path / "again" / "config.json").read_text())
+    text = (tmp_path / "again" / "README.md").read_text()
+    assert config["faer_training_data"] == "generated" and config["pretrained_cfg"]["license"] == "mit"
+    assert _metadata(text)["license"] == "mit" and "trained on generated faces" in text
+    assert "Not recorded" in text.split("## Training recipe")[1]
+
+
 def test_every_card_has_model_stats_and_an_install_line_that_works():
     stats = model_stats("faer_atto", (3, 64, 64), 7)
     import timm
