@@ -60,19 +60,11 @@ EXAMPLE_FACES: tuple[tuple[str, tuple[tuple[str, int], ...]], ...] = (
 )
 DEFAULT_MAX_UPLOAD_MB = 20
 """Largest upload the page takes (``faer-hub app --max-upload-mb``); a phone photo is 3-10 MB."""
-MIN_DETECT_SIDE = 20
-"""Images smaller than this on a side are too small for face detection; ``faer-hub predict``
-reports them with the same wording (:func:`too_small_message`)."""
 EXAMPLE_SIZE = (240, 288)
 SHOWN_SIDE = 1600
 """The boxed picture is shown at most this many pixels wide or high (a phone photo is 4000)."""
 CAM_PREDICTED = "predicted class"
 BOX_COLOURS = ((255, 196, 0), (0, 200, 255), (255, 64, 160), (120, 255, 80), (255, 120, 40), (170, 120, 255))
-
-
-def too_small_message(width: int, height: int) -> str:
-    """The words for an image too small to find faces in (as ``faer-hub predict`` says it)."""
-    return f"image too small for face detection ({width}x{height}; at least {MIN_DETECT_SIDE} px)"
 
 
 GENERATED_NOTICE = (
@@ -262,10 +254,14 @@ class FaceDemo:
             image = read_image(path)
         except ImageReadError as err:
             return Analysis(f"**{_md(name)} is not an image**: {_md(err.reason)}.", "not-image", notice=notice)
-        if not whole_image and min(image.size) < MIN_DETECT_SIDE:
-            return Analysis(f"**{_md(name)}: {too_small_message(*image.size)}.** Tick *already an aligned face "
-                            "crop* to classify the whole image.", "too-small", picture=image, notice=notice)
         predictor = loaded.whole if whole_image else loaded.predictor
+        if not whole_image:
+            from .inference.predict import too_small_reason  # the words `faer-hub predict` uses
+
+            reason = too_small_reason(image, predictor.detector)
+            if reason is not None:
+                return Analysis(f"**{_md(name)} is too small for face detection**: {_md(reason)} (here: tick "
+                                "*already an aligned face crop*).", "too-small", picture=image, notice=notice)
         report = predictor.predict([path])
         if report.errors:  # read_image accepted it above, so this is unexpected; show it all the same
             return Analysis(f"**{_md(name)} could not be read**: {_md(report.errors[0].error)}.", "not-image",
@@ -289,9 +285,9 @@ class FaceDemo:
     def _write_downloads(self, report: Any, name: str, multi_label: bool) -> list[Path]:
         """``results.csv`` and ``results.json`` of one analysis, in a new subfolder of
         :attr:`work_dir`, with the upload's own file name (not the server's temp path)."""
-        from .inference.predict import PredictionReport, write_report
+        from .inference.predict import write_report
 
-        shown = PredictionReport(predictions=[replace(p, path=name) for p in report.predictions])
+        shown = replace(report, rows=[replace(row, path=name) for row in report.rows])
         self._results += 1
         folder = self.work_dir / "results" / f"{self._results:06d}"
         folder.mkdir(parents=True, exist_ok=True)

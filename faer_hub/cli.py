@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from typing import Callable, Optional, Sequence
+from typing import Any, Callable, Optional, Sequence
 
 from .errors import one_line
 
@@ -47,13 +47,22 @@ def _add_convert_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("output_dir", help="export folder to write (config.json, model.safetensors, README.md)")
     p.add_argument("--task", required=True, help="task the checkpoint was trained for: celeba, rafdb, affectnet7, affectnet8, affectnet_va")
     p.add_argument("--model", default=None, help="architecture (default: the task's model, e.g. faer_raf = FAER-Base)")
+    p.add_argument("--overwrite", action="store_true", help="replace an earlier export in output_dir")
+    p.add_argument("--allow-missing-weights", action="store_true",
+                   help="export a checkpoint without CC Attention weights (a plain ConvNeXt), whose CC Attention "
+                        "then stays at random initialisation (warned about); default: refuse it")
     p.set_defaults(handler=_run_convert)
 
 
 def _run_convert(args: argparse.Namespace) -> int:
+    from .hub.export import EXPORT_FILES
+    from .io import check_destination
     from .models.convert import convert_checkpoint
 
-    folder = convert_checkpoint(args.checkpoint, args.output_dir, task=args.task, model_name=args.model)
+    # the destination rule before the model is loaded, not after
+    check_destination(args.output_dir, own_files=EXPORT_FILES, overwrite=args.overwrite, what="an export")
+    folder = convert_checkpoint(args.checkpoint, args.output_dir, task=args.task, model_name=args.model,
+                                overwrite=args.overwrite, allow_missing_weights=args.allow_missing_weights)
     print(f"wrote {folder} (load it with timm.create_model('local-dir:{folder}', pretrained=True))")
     return 0
 
@@ -66,15 +75,19 @@ def _add_export_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--task", default=None, help="celeba, rafdb, affectnet7, affectnet8 or affectnet_va (default: from the model's config)")
     p.add_argument("--pretrained", action="store_true", help="load the timm name's pretrained weights first")
     p.add_argument("--repo-id", default=None, help="the Hub repo the folder is meant for (used in the card)")
+    p.add_argument("--overwrite", action="store_true", help="replace an earlier export in output_dir")
     p.set_defaults(handler=_run_export)
 
 
 def _run_export(args: argparse.Namespace) -> int:
-    from .hub.export import save_export
+    from .hub.export import EXPORT_FILES, save_export
+    from .io import check_destination
     from .models.sources import create_model_from_source
 
+    # the destination rule before the model is loaded, not after
+    check_destination(args.output_dir, own_files=EXPORT_FILES, overwrite=args.overwrite, what="an export")
     model = create_model_from_source(args.model, pretrained=args.pretrained)
-    folder = save_export(model, args.output_dir, task=args.task, repo_id=args.repo_id)
+    folder = save_export(model, args.output_dir, task=args.task, repo_id=args.repo_id, overwrite=args.overwrite)
     print(f"wrote {folder} (load it with timm.create_model('local-dir:{folder}', pretrained=True))")
     return 0
 
@@ -184,13 +197,14 @@ def _run_evaluate(args: argparse.Namespace) -> int:
 
 def _add_cam_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("cam", help="Grad-CAM overlays and a grid figure (paper Fig. 5-6 style)")
-    p.add_argument("images", nargs="+", help="image files")
+    p.add_argument("images", nargs="+", help="image files, or folders searched recursively for images")
     p.add_argument("--model", action="append", required=True,
                    help=f"{_SOURCE_HELP}; repeat to compare models (one grid row each)")
     p.add_argument("--target", action="append", default=None,
                    help="class/attribute name or index; repeat for one row per target (default: predicted)")
     p.add_argument("--layer", default="cca", help="layer by dotted name (default: cca, the CC Attention output)")
     p.add_argument("--pretrained", action="store_true", help="load the timm names' pretrained weights")
+    p.add_argument("--allow-untrained", action="store_true", help=_UNTRAINED_HELP)
     p.add_argument("--out", default="cam", help="output folder (default: cam)")
     p.add_argument("--no-detect", action="store_true",
                    help="use whole images (already aligned crops); default: the largest face, cut with the "
@@ -199,9 +213,17 @@ def _add_cam_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def _run_cam(args: argparse.Namespace) -> int:
+    from .inference.preflight import check_output_folder
+    from .inference.sources import is_video, iter_input_files
     from .viz.gradcam import cam_report
 
-    grid = cam_report(args.model, args.images, args.out, targets=args.target, layer=args.layer,
+    _check_model(args.model, args.pretrained, args.allow_untrained)
+    images = [str(p) for p in iter_input_files(args.images) if not is_video(p)]  # folders as predict takes them
+    if not images:
+        raise ValueError(f"{', '.join(args.images)}: no image files (cam explains pictures; for a video, "
+                         "export frames first)")
+    check_output_folder(args.out, option="--out")
+    grid = cam_report(args.model, images, args.out, targets=args.target, layer=args.layer,
                       pretrained=args.pretrained, detect_faces=not args.no_detect)
     print(f"wrote overlays and {grid} to {args.out}")
     return 0
@@ -214,14 +236,38 @@ _DETECT_HELP = (
 )
 
 
+_UNTRAINED_HELP = ("run a model without weights trained for a FAER task (random, or an ImageNet head); "
+                   "refused by default because its answers mean nothing")
+_DEVICE_HELP = "cpu, cuda, cuda:1, mps (default: cuda if available, else cpu)"
+
+
+def _check_model(sources: Sequence[str], pretrained: bool, allow_untrained: bool) -> None:
+    """Refuse models without trained weights before anything is loaded (see untrained_reason)."""
+    from .inference.preflight import UntrainedModelError, untrained_reason
+
+    if allow_untrained:
+        return
+    for source in sources:
+        try:
+            reason = untrained_reason(source, pretrained=pretrained)
+        except (OSError, ValueError):
+            continue  # not a model source at all: loading it says why (the app shows it on the page)
+        if reason is not None:
+            raise UntrainedModelError(reason)
+
+
 def _add_predict_parser(sub: argparse._SubParsersAction) -> None:
     from .faces.align import PROTOCOLS
 
-    p = sub.add_parser("predict", help="classify faces in your own photos and videos (files or folders)")
+    p = sub.add_parser("predict", help="classify faces in your own photos and videos (files or folders)",
+                       description="One row per face, written as it is produced. Several processes: "
+                                   "`accelerate launch -m faer_hub.cli predict ... --output FILE` or "
+                                   "--num-processes N (one output, in input order).")
     p.add_argument("inputs", nargs="+", metavar="IMAGE_VIDEO_OR_DIR",
                    help="image or video files, or folders searched recursively")
     p.add_argument("--model", required=True, help=_SOURCE_HELP)
     p.add_argument("--pretrained", action="store_true", help="load the timm name's pretrained weights")
+    p.add_argument("--allow-untrained", action="store_true", help=_UNTRAINED_HELP)
     p.add_argument("--no-detect", action="store_true", help=_DETECT_HELP)
     p.add_argument("--detect-faces", action="store_true", help=argparse.SUPPRESS)  # the default; kept for old scripts
     p.add_argument("--face-crop", default=None, choices=sorted(PROTOCOLS),
@@ -230,50 +276,144 @@ def _add_predict_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--every", type=int, default=1, help="videos: classify every Nth frame (default: 1)")
     p.add_argument("--save-crops", default=None, metavar="DIR",
                    help="write each face as the model received it (before normalisation) as PNG to DIR")
+    p.add_argument("--annotate", default=None, metavar="DIR",
+                   help="write each image (JPEG) and video (MJPG .avi) with numbered boxes and top labels to DIR")
     p.add_argument("--top-k", type=int, default=5)
     p.add_argument("--threshold", type=float, default=0.5, help="attribute models: probability for 'positive'")
     p.add_argument("--format", choices=("table", "jsonl", "csv"), default="table",
                    help="table, jsonl or csv (one row per face; videos add frame and time_s, for plotting)")
-    p.add_argument("--output", default=None, help="write results to this file (default: stdout)")
+    p.add_argument("--output", default=None, help="write results to this file as they come (default: stdout)")
+    p.add_argument("--resume", action="store_true",
+                   help="keep the rows already in --output and skip their inputs (after a killed or failed run)")
+    p.add_argument("--num-processes", type=int, default=1, metavar="N",
+                   help="split the inputs across N processes (accelerate launch; GPUs when there are, "
+                        "else CPU); needs --output and --format jsonl or csv")
     p.add_argument("--batch-size", type=int, default=32)
-    p.add_argument("--device", default=None, help="cpu, cuda, cuda:1 ... (default: cuda if available)")
+    p.add_argument("--device", default=None, help=_DEVICE_HELP)
     p.add_argument("--max-pixels", type=int, default=None, help="refuse larger images (default: 80 megapixels)")
     p.set_defaults(handler=_run_predict)
 
 
 def _run_predict(args: argparse.Namespace) -> int:
-    from io import StringIO
-
-    from .io import check_writable, write_text
-    from .inference.predict import DEFAULT_MAX_PIXELS, Predictor, write_report
+    from .inference.preflight import check_device, check_output_file, check_output_folder, check_predict_output
+    from .inference.run import distributed_world
 
     if args.no_detect and args.detect_faces:
         raise ValueError("--detect-faces and --no-detect contradict each other; pass one")
+    several = args.num_processes > 1 or distributed_world() > 1
+    if args.num_processes < 1:
+        raise ValueError(f"--num-processes must be at least 1, got {args.num_processes}")
+    if args.resume and not args.output:
+        raise ValueError("--resume continues an --output file; pass --output FILE")
+    if (args.resume or several) and args.format == "table":
+        raise ValueError("--resume and several processes need --format jsonl or csv (a table is aligned at the end)")
+    if several and not args.output:
+        raise ValueError("several processes write one file: pass --output FILE")
+    check_device(args.device)
+    _check_model([args.model], args.pretrained, args.allow_untrained)
     if args.output:
-        check_writable(args.output)  # before the work, not after it
+        check_output_file(args.output)  # before the work, not after it
+        check_predict_output(args.output)  # replaced (or continued) only when it is ours
+    for option, folder in (("--save-crops", args.save_crops), ("--annotate", args.annotate)):
+        if folder:
+            check_output_folder(folder, option=option)
+    if args.num_processes > 1 and distributed_world() == 1:
+        return _relaunch(args)
+    return _predict(args)
+
+
+def _relaunch(args: argparse.Namespace) -> int:
+    """Run this same command under ``accelerate launch`` with --num-processes processes."""
+    import socket
+    import subprocess
+    import tempfile
+
+    import torch
+
+    argv = list(args.argv)
+    for i, token in enumerate(argv):
+        if token == "--num-processes":
+            del argv[i:i + 2]
+            break
+        if token.startswith("--num-processes="):
+            del argv[i]
+            break
+    env = dict(os.environ)
+    if args.device == "cpu" or not torch.cuda.is_available():
+        env["CUDA_VISIBLE_DEVICES"] = ""  # processes on CPU (accelerate's --cpu would start only one)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    command = [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_machines", "1",
+               "--num_processes", str(args.num_processes), "--mixed_precision", "no", "--dynamo_backend", "no",
+               "--main_process_port", str(port), "-m", "faer_hub.cli", *argv]
+    with tempfile.TemporaryDirectory(prefix="faer_hub_predict_") as tmp:
+        env[_FAILED_COUNT_FILE] = status_file = os.path.join(tmp, "failed")
+        code = subprocess.run(command, env=env).returncode
+        if code == 0 and os.path.exists(status_file):
+            with open(status_file, encoding="utf-8") as f:
+                return 1 if int(f.read() or 0) else 0
+    return code
+
+
+_FAILED_COUNT_FILE = "FAER_HUB_PREDICT_FAILED_FILE"
+"""Where the main process of a --num-processes run writes how many inputs failed (for the exit status)."""
+
+
+def _predict(args: argparse.Namespace) -> int:
+    from .inference.predict import DEFAULT_MAX_PIXELS, Predictor
+    from .inference.run import distributed_world, run_to_output
+
+    device = args.device
+    if device in (None, "cuda") and distributed_world() > 1:  # each process its own GPU (or the CPU)
+        from accelerate import PartialState
+
+        from .training.launch import cpu_processes
+
+        device = str(PartialState(cpu=cpu_processes()).device)
     predictor = Predictor(
         args.model, pretrained=args.pretrained, top_k=args.top_k, threshold=args.threshold,
         detect_faces=not args.no_detect, face_crop=args.face_crop, batch_size=args.batch_size,
-        device=args.device, max_pixels=args.max_pixels or DEFAULT_MAX_PIXELS, every=args.every,
+        device=device, max_pixels=args.max_pixels or DEFAULT_MAX_PIXELS, every=args.every,
         save_crops=args.save_crops,
     )
-    report = predictor.predict(args.inputs, progress=args.output is not None)
-    buf = StringIO()
-    write_report(report, args.format, buf, multi_label=predictor.multi_label)
-    if args.output:
-        write_text(args.output, buf.getvalue())
-    else:
-        sys.stdout.write(buf.getvalue())
-    for no_face in report.no_faces:
-        where = "" if no_face.frame is None else f" frame {no_face.frame}"
-        print(f"faer-hub predict: {no_face.path}{where}: no face detected "
-              "(pass --no-detect if your images already are face crops)", file=sys.stderr)
-    for error in report.errors:
-        print(f"faer-hub predict: error: {error.path}: {error.error}", file=sys.stderr)
-    if report.errors:
-        print(f"faer-hub predict: {len(report.errors)} file(s) failed, {len(report.predictions)} result(s) written",
+    from tqdm.auto import tqdm
+
+    failed: list[str] = []
+
+    def say(message: str) -> None:
+        tqdm.write(f"faer-hub predict: {message}", file=sys.stderr)  # above the progress bar, not through it
+
+    def on_row(row: Any) -> None:
+        where = "" if getattr(row, "frame", None) is None else f" frame {row.frame}"
+        if row.status.startswith("error"):
+            failed.append(row.path)
+            say(f"error: {row.path}: {row.error}")
+        elif row.status == "no face":
+            say(f"{row.path}{where}: no face detected (pass --no-detect if your images already are face crops)")
+        elif row.status != "ok":
+            say(f"{row.path}{where}: {row.status}")
+
+    progress = bool(args.output) or sys.stderr.isatty()
+    summary = run_to_output(predictor, args.inputs, fmt=args.format, output=args.output, resume=args.resume,
+                            annotate=args.annotate, progress=progress, on_row=on_row,
+                            on_warning=lambda message: say(f"warning: {message}"))
+    if summary.skipped:
+        print(f"faer-hub predict: {summary.skipped} input(s) already in {args.output} skipped (--resume)",
               file=sys.stderr)
-    return 0 if report.ok else 1
+    if distributed_world() > 1:
+        # every process exits 0 (a non-zero one makes the launcher report a crash); the main one reports
+        if summary.failed_in_all is not None:
+            if summary.failed_in_all:
+                print(f"faer-hub predict: {summary.failed_in_all} file(s) failed (rows with status 'error: ...' in "
+                      f"{args.output}), the others ran", file=sys.stderr)
+            if os.environ.get(_FAILED_COUNT_FILE):
+                with open(os.environ[_FAILED_COUNT_FILE], "w", encoding="utf-8") as f:
+                    f.write(str(summary.failed_in_all))
+        return 0
+    if failed:
+        print(f"faer-hub predict: {len(failed)} file(s) failed, {summary.faces} result(s) written", file=sys.stderr)
+    return 1 if failed else 0
 
 
 def _add_push_parser(sub: argparse._SubParsersAction) -> None:
@@ -367,13 +507,18 @@ def _add_app_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--host", default=None,
                    help="address to listen on (default: 127.0.0.1, this machine only; 0.0.0.0 for your network)")
     p.add_argument("--pretrained", action="store_true", help="load the timm names' pretrained weights")
-    p.add_argument("--device", default=None, help="cpu, cuda ... (default: cuda if available)")
+    p.add_argument("--allow-untrained", action="store_true", help=_UNTRAINED_HELP)
+    p.add_argument("--device", default=None, help=_DEVICE_HELP)
     p.add_argument("--max-upload-mb", type=float, default=20.0,
                    help="refuse uploads larger than this many megabytes (default: 20)")
     p.set_defaults(handler=_run_app)
 
 
 def _run_app(args: argparse.Namespace) -> int:
+    from .inference.preflight import check_device
+
+    check_device(args.device)
+    _check_model(args.model, args.pretrained, args.allow_untrained)
     from .app import launch
 
     if not args.max_upload_mb > 0:
@@ -432,6 +577,9 @@ PARSERS: list[Callable[[argparse._SubParsersAction], None]] = [
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="faer-hub", description="FAER model zoo tools", epilog=EXIT_STATUSES,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
+    from . import __version__
+
+    parser.add_argument("--version", action="version", version=f"faer-hub {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
     for add in PARSERS:
         add(sub)
@@ -441,8 +589,9 @@ def build_parser() -> argparse.ArgumentParser:
 EXIT_OK, EXIT_SOME_FAILED, EXIT_INPUT_ERROR, EXIT_INTERNAL_ERROR = 0, 1, 2, 3
 EXIT_STATUSES = """exit status:
   0  everything worked
-  1  some inputs failed (predict: each failed file is reported, the others ran)
-  2  usage or input error: one line names the file or value and what to do
+  1  some inputs failed (predict: each failed file is reported and has a row, the others ran)
+  2  usage or input error: one line names the file or value and what to do (predict: also a device this
+     machine lacks, a model without trained weights, an output that cannot be written, a full disk)
   3  internal error: a bug in faer_hub; please report it with the command (FAER_HUB_DEBUG=1 shows the traceback)"""
 
 
@@ -461,6 +610,7 @@ def _is_expected(err: BaseException) -> bool:
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     args = build_parser().parse_args(argv)  # usage errors: argparse exits with 2
+    args.argv = list(sys.argv[1:] if argv is None else argv)
     try:
         return args.handler(args)
     except KeyboardInterrupt:

@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 
-def one_line(err: BaseException, *, first_line: bool = False, limit: int | None = None) -> str:
+MAX_LINE = 1000
+"""Longest line an error is shown as, whatever it quotes (a config value, a foreign message)."""
+
+
+def one_line(err: BaseException, *, first_line: bool = False, limit: int | None = MAX_LINE) -> str:
     """``err``'s message on one line: whitespace collapsed, a KeyError's key without repr quotes,
     only the first line with ``first_line`` (for long foreign messages such as torch's state-dict
-    reports), cut to ``limit`` characters; the exception's type name when the message is empty."""
+    reports), cut to ``limit`` characters (:data:`MAX_LINE` unless told; None: no cut); the
+    exception's type name when the message is empty."""
     message = err.args[0] if isinstance(err, KeyError) and err.args else err
     text = str(message).strip()
     if first_line:

@@ -12,27 +12,33 @@ so a reader never sees a half-written file and a crash leaves the previous versi
 Before the rename, every file gets ``0o666 & ~umask`` and every folder ``0o777 & ~umask``, as a
 plain ``open`` / ``mkdir`` would give them: others can read what you export. (``mkstemp``,
 ``mkdtemp`` and safetensors' own writer make files private, 0600 / 0700, whatever the umask.)
+
+A folder is written only where :func:`check_destination` allows (absent, empty, or the same kind
+of output, replaced with ``--overwrite``), and a full disk is reported as a :class:`DiskFullError`
+naming the file being written (:func:`naming_write_failures`).
 """
 
 from __future__ import annotations
 
+import errno
 import io
 import json
 import os
 import shutil
 import uuid
 import warnings
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Union
+from typing import Any, Optional, Union
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 __all__ = [
-    "DEFAULT_MAX_PIXELS", "IMAGE_EXTENSIONS", "ImageReadError", "ImageSource", "apply_umask", "array_to_image", "atomic_dir",
-    "atomic_path", "check_writable", "fsync_tree", "read_image", "to_rgb", "write_bytes", "write_json", "write_text",
+    "DEFAULT_MAX_PIXELS", "IMAGE_EXTENSIONS", "DestinationError", "DiskFullError", "ImageReadError", "ImageSource",
+    "apply_umask", "array_to_image", "atomic_dir", "atomic_path", "check_destination", "check_writable", "fsync_tree",
+    "naming_write_failures", "read_image", "to_rgb", "write_bytes", "write_json", "write_text",
 ]
 
 IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".pgm", ".ppm"})
@@ -235,7 +241,8 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     except OSError as err:
         raise type(err)(err.errno, f"cannot write {path}: {err.strerror} (in {path.parent})") from None
     try:
-        yield tmp
+        with naming_write_failures(path):
+            yield tmp
         apply_umask(tmp)
         fsync_tree(tmp)
         os.replace(tmp, path)
@@ -277,24 +284,65 @@ def _json_safe(value: Any) -> Any:
     return value
 
 
-@contextmanager
-def atomic_dir(path: str | os.PathLike, *, replace: bool = True) -> Iterator[Path]:
-    """A temporary folder beside ``path`` to fill; when the block ends without error it becomes
-    ``path`` (an existing ``path`` is replaced when ``replace``, else :class:`FileExistsError`).
-    On error the temporary folder is removed and ``path`` is untouched.
+class DestinationError(ValueError):
+    """A folder a command would write over that is not its own output (or is, without ``--overwrite``)."""
 
-    The folder is created with mode ``0o777 & ~umask``.
+
+def _entries(path: Path) -> list[str]:
+    return sorted(entry.name for entry in path.iterdir())
+
+
+def check_destination(path: str | os.PathLike, *, own_files: Collection[str] = (), overwrite: bool = False,
+                      what: str = "output") -> bool:
+    """Apply the one rule for folders faer_hub fills: write only into a folder that is absent,
+    empty, or holds nothing but ``own_files`` (the same kind of output, made before), and replace
+    that only with ``overwrite``. Returns whether an earlier output will be replaced; raises
+    :class:`DestinationError` naming the folder for anything else (a user's own files are never
+    touched, with or without ``overwrite``)."""
+    path = Path(path)
+    if path.is_symlink():
+        raise DestinationError(f"{path} is a symbolic link; give the folder it points to, or a new folder")
+    if not path.exists():
+        return False
+    if not path.is_dir():
+        raise DestinationError(f"{path} is a file, not a folder; choose a new or empty folder to write {what} to")
+    entries = _entries(path)
+    if not entries:
+        return False
+    foreign = [name for name in entries if name not in own_files]
+    if foreign:
+        shown = ", ".join(foreign[:5]) + (f" and {len(foreign) - 5} more" if len(foreign) > 5 else "")
+        raise DestinationError(f"{path} holds files that are not {what} ({shown}); faer_hub never replaces a "
+                               "folder it did not write. Choose a new or empty folder.")
+    if not overwrite:
+        raise DestinationError(f"{path} already holds {what} ({', '.join(entries)}); pass --overwrite "
+                               "(overwrite=True in Python) to replace it, or choose another folder")
+    return True
+
+
+@contextmanager
+def atomic_dir(path: str | os.PathLike, *, own_files: Collection[str] = (), overwrite: bool = False,
+               what: str = "output") -> Iterator[Path]:
+    """A temporary folder beside ``path`` to fill; when the block ends without error it becomes
+    ``path``. On error the temporary folder is removed and ``path`` is untouched.
+
+    ``path`` must pass :func:`check_destination` (checked before the block runs and again before
+    the swap): absent, empty, or an earlier output of the same kind (only ``own_files``) with
+    ``overwrite``. The earlier output is replaced only once the new one is complete: it is renamed
+    aside, the new folder renamed in, then the old one deleted. The folder is created with mode
+    ``0o777 & ~umask``.
     """
     path = Path(path)
+    check_destination(path, own_files=own_files, overwrite=overwrite, what=what)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = _temp_name(path, "partial")
     os.mkdir(tmp, 0o777)
     try:
-        yield tmp
+        with naming_write_failures(path, folder=tmp):
+            yield tmp
         apply_umask(tmp)
         fsync_tree(tmp)
-        if path.exists() and not replace:
-            raise FileExistsError(f"{path} already exists")
+        check_destination(path, own_files=own_files, overwrite=overwrite, what=what)  # may have changed meanwhile
         if path.exists():
             old = _temp_name(path, "old")
             os.replace(path, old)
@@ -306,3 +354,42 @@ def atomic_dir(path: str | os.PathLike, *, replace: bool = True) -> Iterator[Pat
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     fsync_tree(path.parent)
+
+
+class DiskFullError(OSError):
+    """No space left while writing a file; the message names the file (the old version is kept).
+    ``errno`` is ENOSPC and ``filename`` the file, as for the OS error it replaces."""
+
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+
+def _is_disk_full(err: BaseException) -> bool:
+    if isinstance(err, OSError) and err.errno in (errno.ENOSPC, errno.EDQUOT):
+        return True
+    text = str(err)  # safetensors and ONNX wrap the OS error in their own exception types
+    return "No space left on device" in text or "os error 28" in text or "Disk quota exceeded" in text
+
+
+@contextmanager
+def naming_write_failures(target: str | os.PathLike, *, folder: Optional[Path] = None) -> Iterator[None]:
+    """Turn "no space left" raised by any writer in the block into a :class:`DiskFullError` naming
+    the file being written: ``target``, or when ``folder`` (a temporary folder being filled for
+    ``target``) is given, the newest file in it under ``target``'s name."""
+    try:
+        yield
+    except DiskFullError:
+        raise
+    except Exception as err:  # noqa: BLE001  (re-raised as it is unless the disk is full)
+        if not _is_disk_full(err):
+            raise
+        name = Path(target)
+        if folder is not None and folder.is_dir():
+            files = [p for p in folder.rglob("*") if p.is_file()]
+            if files:
+                name = name / max(files, key=lambda p: p.stat().st_mtime_ns).relative_to(folder)
+        free = shutil.disk_usage(Path(target).parent if Path(target).parent.is_dir() else ".").free
+        full = DiskFullError(f"cannot write {name}: no space left on device ({free / 2**20:.0f} MiB free there); "
+                             "free some space or write elsewhere. Nothing was replaced")
+        full.errno, full.filename = errno.ENOSPC, str(name)
+        raise full from None

@@ -1,4 +1,4 @@
-"""Real photos that ship inside installed wheels (scikit-image, scikit-learn): no downloads."""
+"""Real photos that ship inside installed wheels (scikit-image, scikit-learn, Matplotlib): no downloads."""
 
 from __future__ import annotations
 
@@ -8,8 +8,10 @@ from PIL import Image
 
 FACE_PHOTOS = ("astronaut", "camera")
 """scikit-image photos with one person each (Eileen Collins; the cameraman)."""
-SCENES = ("coffee", "rocket", "chelsea", "brick")
-"""scikit-image photos without a human face (a cup, a launch, a cat, a wall)."""
+SCENES = ("coffee", "rocket", "chelsea", "brick", "grass", "gravel", "hubble_deep_field", "coins", "clock",
+          "immunohistochemistry", "cell", "moon")
+"""scikit-image photos without a human face: a cup, a launch, a cat, a wall, grass, gravel, galaxies,
+coins, a clock, stained tissue, a microscope cell, the Moon."""
 
 
 def skimage_photo(name: str) -> Image.Image:
@@ -24,3 +26,10 @@ def sklearn_photos() -> dict[str, Image.Image]:
 
     bunch = load_sample_images()
     return {name: Image.fromarray(img) for name, img in zip(bunch.filenames, bunch.images)}
+
+
+def grace_hopper() -> Image.Image:
+    """Matplotlib's bundled portrait of Grace Hopper (600 x 512, one face filling a third of it)."""
+    cbook = pytest.importorskip("matplotlib.cbook")
+    with cbook.get_sample_data("grace_hopper.jpg") as fp:
+        return Image.open(fp).convert("RGB")

@@ -14,6 +14,11 @@ from faer_hub.faces.detect import Detection
 from conftest import SMALL_INPUT
 
 
+def _md_plain(text: str) -> str:
+    """Markdown escapes undone (the page shows the text as itself)."""
+    return text.replace("\\", "")
+
+
 def _face(x, y, w, h):
     return Detection((x, y, w, h), 0.99, ((x + 0.3 * w, y + 0.4 * h), (x + 0.7 * w, y + 0.4 * h),
                                           (x + 0.5 * w, y + 0.6 * h), (x + 0.35 * w, y + 0.8 * h),
@@ -168,7 +173,10 @@ def test_uploads_too_large_or_too_small_get_a_message_not_a_bug(raf_export, tmp_
     Image.new("RGB", (12, 10), (120, 100, 90)).save(tiny)
     a = FaceDemo([str(raf_export)], device="cpu").analyse(tiny)  # the real detector: it used to raise
     assert a.kind == "too-small"
-    assert "image too small for face detection (12x10; at least 20 px)" in a.message
+    from faer_hub.inference.predict import too_small_reason
+
+    assert "tiny.png is too small for face detection" in a.message and "12x10 px" in a.message
+    assert _md_plain(a.message).count(too_small_reason(Image.open(tiny))) == 1  # the CLI's words
     whole = FaceDemo([str(raf_export)], device="cpu").analyse(tiny, whole_image=True)
     assert whole.kind == "ok"  # a crop needs no detection: any size is resized
     with pytest.raises(ValueError, match="max-upload-mb"):

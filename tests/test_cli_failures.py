@@ -60,6 +60,44 @@ class _Exploit:
         return (os.system, (f"touch {Path.cwd() / 'PWNED'}",))
 
 
+def _edited_export(export: Path, tmp: Path, name: str, edit) -> Path:
+    folder = _copy_export(export, tmp / name)
+    config = json.loads((folder / "config.json").read_text())
+    edit(config)
+    (folder / "config.json").write_text(json.dumps(config))
+    return folder
+
+
+def _duplicate_label(config):
+    config["label_names"][1] = config["pretrained_cfg"]["label_names"][1] = config["label_names"][0]
+
+
+def _wrongly_shaped_weights(export, tmp):
+    import torch
+    from safetensors.torch import load_file, save_file
+
+    folder = _copy_export(export, tmp / "shape")
+    weights = load_file(folder / "model.safetensors")
+    weights["stem.0.weight"] = torch.zeros(8, 3, 4, 4)
+    save_file(weights, folder / "model.safetensors")
+    return folder
+
+
+def _plain_convnext_checkpoint(tmp):
+    import timm
+    import torch
+
+    path = tmp / "convnext.pth"
+    torch.save({"state_dict": timm.create_model("convnext_atto", num_classes=7).state_dict()}, path)
+    return path
+
+
+def _user_folder(tmp: Path) -> Path:
+    (tmp / "thesis" / "src").mkdir(parents=True)
+    (tmp / "thesis" / "thesis.tex").write_text("years of work")
+    return tmp / "thesis"
+
+
 def _image(tmp: Path) -> Path:
     from PIL import Image
 
@@ -100,6 +138,56 @@ CASES = [
     ("cam-not-an-image",
      lambda e, t: ["cam", str(_write(t / "notes.jpg", b"hello")), "--model", str(e), "--out", str(t / "cam")],
      ["{t}/notes.jpg: not an image"]),
+    ("export-into-a-folder-of-the-users-files",
+     lambda e, t: ["export", "--model", str(e), str(_user_folder(t)), "--overwrite"],
+     ["{t}/thesis holds files that are not an export (src, thesis.tex)", "never replaces a folder it did not write"]),
+    ("export-over-an-export-without-overwrite",
+     lambda e, t: ["export", "--model", str(e), str(_copy_export(e, t / "old"))],
+     ["{t}/old already holds an export", "pass --overwrite"]),
+    ("convert-into-a-folder-of-the-users-files",
+     lambda e, t: ["convert", str(e / "model.safetensors"), str(_user_folder(t)), "--task", "rafdb"],
+     ["{t}/thesis holds files that are not an export"]),
+    ("convert-a-checkpoint-without-cc-attention",
+     lambda e, t: ["convert", str(_plain_convnext_checkpoint(t)), str(t / "out"), "--task", "rafdb",
+                   "--model", "faer_atto"],
+     ["{t}/convnext.pth holds no CC Attention weights", "--allow-missing-weights"]),
+    ("export-wrongly-shaped-weights",
+     lambda e, t: ["export", "--model", str(_wrongly_shaped_weights(e, t)), str(t / "out")],
+     ["{t}/shape/model.safetensors: stem.0.weight has shape [8, 3, 4, 4] but {t}/shape/config.json builds"]),
+    ("export-a-billion-classes-in-model-args",
+     lambda e, t: ["export", "--model", str(_edited_export(e, t, "big", lambda c: c["model_args"].update(
+         num_classes=10**9))), str(t / "out")],
+     ["{t}/big/model.safetensors: head.fc.bias has shape [7] but {t}/big/config.json builds [1000000000]"]),
+    ("predict-duplicate-label-names",
+     lambda e, t: ["predict", str(_image(t)), "--model", str(_edited_export(e, t, "dup", _duplicate_label))],
+     ["{t}/dup/config.json: label_names repeat 'surprise'"]),
+    ("predict-device-tpu",
+     lambda e, t: ["predict", str(_image(t)), "--model", str(e), "--device", "tpu"],
+     ["--device tpu: not a device torch knows; pass cpu, cuda"]),
+    ("predict-untrained-model",
+     lambda e, t: ["predict", str(_image(t)), "--model", "faer_atto.rafdb"],
+     ["--model faer_atto.rafdb has random weights", "training/train.py", "--allow-untrained"]),
+    ("cam-imagenet-head",
+     lambda e, t: ["cam", str(_image(t)), "--model", "faer_atto", "--pretrained", "--out", str(t / "cam")],
+     ["--model faer_atto --pretrained loads in1k weights", "--allow-untrained"]),
+    ("app-untrained-model",
+     lambda e, t: ["app", "--model", str(e), "--model", "faer_raf"],
+     ["--model faer_raf has random weights"]),
+    ("predict-output-read-only",
+     lambda e, t: ["predict", str(_image(t)), "--model", str(e), "--output", "/proc/preds.csv"],
+     ["--output: cannot write in /proc"]),
+    ("predict-save-crops-into-a-file",
+     lambda e, t: ["predict", str(_image(t)), "--model", str(e), "--save-crops", str(_image(t))],
+     ["--save-crops {t}/face.png: it is a file, not a folder"]),
+    ("predict-annotate-read-only",
+     lambda e, t: ["predict", str(_image(t)), "--model", str(e), "--annotate", "/proc/seen"],
+     ["--annotate /proc/seen: cannot create the folder"]),
+    ("predict-output-is-someone-elses-file",
+     lambda e, t: ["predict", str(_image(t)), "--model", str(e), "--output", str(_write(t / "thesis.txt", b"mine\n"))],
+     ["--output {t}/thesis.txt exists and is not an output of faer-hub predict"]),
+    ("predict-resume-without-output",
+     lambda e, t: ["predict", str(_image(t)), "--model", str(e), "--resume"],
+     ["--resume continues an --output file; pass --output FILE"]),
     ("evaluate-missing-data-folder",
      lambda e, t: ["evaluate", "--model", str(e), "--data-dir", str(t / "nowhere"), "--out", str(t / "eval")],
      ["{t}/nowhere"]),
@@ -128,6 +216,10 @@ def test_bad_input_is_one_line_naming_the_file_with_exit_status_2(case, export, 
     assert not (tmp_path / "PWNED").exists()  # the pickle's payload never ran
     assert not list(tmp_path.rglob(".*tmp-*")) and not list(tmp_path.rglob(".*partial-*"))  # nothing half-written
     assert {p: p.stat().st_mtime_ns for p in export.iterdir()} == before  # the valid export is untouched
+    if (tmp_path / "thesis").exists():  # the user's folder is as it was
+        assert sorted(p.name for p in (tmp_path / "thesis").iterdir()) == ["src", "thesis.tex"]
+        assert (tmp_path / "thesis" / "thesis.tex").read_text() == "years of work"
+    assert not (tmp_path / "out").exists()
 
 
 def test_push_offline_is_one_line(export, capsys, monkeypatch):
@@ -212,3 +304,55 @@ def test_bad_files_among_good_ones_are_each_reported_and_the_rest_still_run(expo
     assert {Path(p).name for p, status in rows.items() if status.startswith("error: ")} == set(bad)
     assert main(["predict", str(folder / "huge.png"), "--model", str(export), "--no-detect",
                  "--max-pixels", "100000000"]) == 0  # raising the limit works, also past Pillow's own
+
+
+@pytest.mark.parametrize("command", ["export", "export-onnx"])
+def test_a_full_disk_names_the_file_being_written_with_exit_status_2(command, export, tmp_path, capsys, monkeypatch):
+    """The writers themselves fail (safetensors wraps the OS error in its own words): one line naming the
+    file, exit 2, nothing half-written."""
+    import errno
+
+    from safetensors import SafetensorError
+
+    if command == "export":
+        def full(*args, **kwargs):
+            raise SafetensorError('Error while serializing: IoError(Os { code: 28, kind: StorageFull, '
+                                  'message: "No space left on device" })')
+
+        monkeypatch.setattr("faer_hub.hub.export.save_file", full)
+        target, argv = tmp_path / "out", ["export", "--model", str(export), str(tmp_path / "out")]
+        named = target / "model.safetensors"
+    else:
+        pytest.importorskip("onnx")
+
+        def full(proto, path, *args, **kwargs):
+            raise OSError(errno.ENOSPC, "No space left on device")
+
+        monkeypatch.setattr("onnx.save", full)
+        target = named = tmp_path / "model.onnx"
+        argv = ["export-onnx", "--model", str(export), str(target)]
+    status = main(argv)
+    err = capsys.readouterr().err.strip()
+    assert status == 2 and len(err.splitlines()) == 1 and "Traceback" not in err, err
+    assert f"cannot write {named}: no space left on device" in err
+    assert not target.exists() and list(tmp_path.iterdir()) == []
+
+
+def test_cuda_on_a_machine_without_it_is_exit_2_with_the_fix(export, tmp_path, capsys, monkeypatch):
+    import torch
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    for command in (["predict", str(_image(tmp_path)), "--model", str(export)], ["app", "--model", str(export)]):
+        assert main([*command, "--device", "cuda"]) == 2
+        (line,) = capsys.readouterr().err.splitlines()
+        assert "--device cuda: this machine has no CUDA GPU" in line and "pass --device cpu" in line
+
+
+def test_a_full_disk_names_the_output_and_is_exit_2(export, tmp_path, capsys):
+    if not Path("/dev/full").exists():
+        pytest.skip("needs /dev/full")
+    assert main(["predict", str(_image(tmp_path)), "--model", str(export), "--no-detect", "--format", "jsonl",
+                 "--output", "/dev/full"]) == 2
+    err = capsys.readouterr().err
+    assert "faer-hub predict: error: cannot write /dev/full: the disk is full" in err and "--resume" in err
+    assert "Traceback" not in err and "Errno" not in err

@@ -35,6 +35,44 @@ def test_predict_exit_status_and_jsonl(raf_export, photos, tmp_path, capsys):
     assert "a.jpg" in captured.out and "broken.jpg" in captured.err and "1 file(s) failed" in captured.err
 
 
+def test_version(capsys):
+    with pytest.raises(SystemExit) as exit:
+        main(["--version"])
+    assert exit.value.code == 0 and capsys.readouterr().out.strip() == f"faer-hub {faer_hub.__version__}"
+
+
+def test_cam_takes_folders_like_predict(raf_export, photos, tmp_path):
+    out = tmp_path / "cams"
+    assert main(["cam", str(photos), "--model", str(raf_export), "--out", str(out), "--no-detect"]) == 0
+    assert sorted(p.name for p in out.glob("*.png")) == ["a__" + str(raf_export).replace("/", "_") + ".png",
+                                                         "b__" + str(raf_export).replace("/", "_") + ".png",
+                                                         "grid.png"]
+
+
+def test_predict_video_progress_counts_frames_and_annotates(raf_export, tmp_path, capsys):
+    import cv2
+
+    from faer_hub.inference.output import output_name
+    from photos import skimage_photo
+
+    portrait = np.asarray(skimage_photo("astronaut").resize((256, 256)))
+    video = tmp_path / "clip.avi"
+    writer = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*"MJPG"), 10.0, (256, 256))
+    for _ in range(6):
+        writer.write(cv2.cvtColor(portrait, cv2.COLOR_RGB2BGR))
+    writer.release()
+    Image.fromarray(portrait).save(tmp_path / "photo.png")
+    out, seen = tmp_path / "rows.csv", tmp_path / "seen"
+    assert main(["predict", str(video), str(tmp_path / "photo.png"), "--model", str(raf_export), "--every", "2",
+                 "--format", "csv", "--output", str(out), "--annotate", str(seen)]) == 0
+    err = capsys.readouterr().err
+    assert "4frame" in err and "4 faces" in err  # 3 sampled frames + 1 photo, a face each: not "0/2 files"
+    assert sorted(p.name for p in seen.iterdir()) == sorted([output_name(str(video), None, ".avi"),
+                                                            output_name(str(tmp_path / "photo.png"), None, ".jpg")])
+    annotated = np.asarray(Image.open(seen / output_name(str(tmp_path / "photo.png"), None, ".jpg")))
+    assert annotated.shape == portrait.shape and np.abs(annotated.astype(int) - portrait).max() > 100  # boxes drawn
+
+
 def test_cards_check_and_regenerate(tmp_path, capsys):
     from pathlib import Path
 
@@ -114,10 +152,11 @@ def test_predict_detects_aligns_and_saves_crops_by_default(raf_export, photos, t
                  "--format", "jsonl", "--output", str(out), "--save-crops", str(crops)]) == 0
     face, no_face = [json.loads(line) for line in out.read_text().splitlines()]
     assert face["face_index"] == 0 and len(face["landmarks"]) == 5 and face["score"] > 0.95
-    assert no_face == {"path": str(photos / "a.jpg"), "faces": 0}
+    assert no_face == {"path": str(photos / "a.jpg"), "faces": 0, "status": "no face"}
     assert "a.jpg: no face detected (pass --no-detect" in capsys.readouterr().err
-    assert [p.name for p in crops.iterdir()] == ["portrait_face0.png"] and face["crop"].endswith("portrait_face0.png")
-    assert Image.open(crops / "portrait_face0.png").size == (64, 64)  # the model's input size
+    (crop,) = crops.iterdir()
+    assert crop.name.startswith("portrait-") and crop.name.endswith("_face0.png") and face["crop"] == str(crop)
+    assert Image.open(crop).size == (64, 64)  # the model's input size
     with pytest.raises(SystemExit):
         main(["predict", "--help"])
     assert "Default: find every face" in " ".join(capsys.readouterr().out.split())

@@ -14,3 +14,11 @@ def test_long_foreign_messages_keep_their_first_line_within_the_limit():
     assert one_line(err, first_line=True) == "Error(s) in loading state_dict:"
     cut = one_line(err, limit=40)
     assert len(cut) == 40 and cut.endswith("...")
+
+
+def test_every_line_is_bounded_unless_asked_otherwise():
+    from faer_hub.errors import MAX_LINE
+
+    huge = ValueError("config key 'x' got " + "[1, " * 100_000)
+    assert len(one_line(huge)) == MAX_LINE and one_line(huge).endswith("...")
+    assert len(one_line(huge, limit=None)) > MAX_LINE

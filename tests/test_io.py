@@ -17,7 +17,8 @@ import yaml
 from PIL import Image
 
 from faer_hub.io import (
-    ImageReadError, atomic_dir, atomic_path, read_image, to_rgb, write_json, write_text,
+    DestinationError, DiskFullError, ImageReadError, atomic_dir, atomic_path, check_destination, read_image, to_rgb,
+    write_json, write_text,
 )
 
 REPO = Path(__file__).resolve().parents[1]
@@ -158,6 +159,59 @@ def test_a_failed_write_leaves_the_previous_file_and_no_temporary(tmp_path):
             (tmp / "config.json").write_text("{}")
             raise RuntimeError("crash")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["metrics.json"]
+
+
+def test_a_folder_is_written_only_when_absent_empty_or_its_own_kind_replaced_with_overwrite(tmp_path):
+    own = ("a.txt", "b.txt")
+    target = tmp_path / "out"
+    with atomic_dir(target, own_files=own) as tmp:  # absent
+        (tmp / "a.txt").write_text("1")
+    with pytest.raises(DestinationError, match=f"{target} already holds output .*pass --overwrite"):
+        with atomic_dir(target, own_files=own) as tmp:
+            pytest.fail("the block must not run")
+    with pytest.raises(RuntimeError):  # a failed replacement keeps the old output, complete
+        with atomic_dir(target, own_files=own, overwrite=True) as tmp:
+            (tmp / "a.txt").write_text("half")
+            raise RuntimeError("crash")
+    assert (target / "a.txt").read_text() == "1"
+    with atomic_dir(target, own_files=own, overwrite=True) as tmp:
+        (tmp / "b.txt").write_text("2")
+    assert [p.name for p in target.iterdir()] == ["b.txt"]
+    (target / "thesis.tex").write_text("mine")
+    for overwrite in (False, True):
+        with pytest.raises(DestinationError, match=r"holds files that are not output \(thesis.tex\)"):
+            with atomic_dir(target, own_files=own, overwrite=overwrite):
+                pass
+    assert sorted(p.name for p in target.iterdir()) == ["b.txt", "thesis.tex"]
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(DestinationError, match="is a file, not a folder"):
+        check_destination(tmp_path / "file")
+    (tmp_path / "link").symlink_to(target)
+    with pytest.raises(DestinationError, match="is a symbolic link"):
+        check_destination(tmp_path / "link", own_files=own, overwrite=True)
+    (tmp_path / "empty").mkdir()
+    assert check_destination(tmp_path / "empty") is False
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["empty", "file", "link", "out"]
+
+
+def test_a_full_disk_names_the_file_being_written_and_keeps_the_old_version(tmp_path):
+    import errno
+
+    target = write_text(tmp_path / "metrics.json", "old")
+    with pytest.raises(DiskFullError, match=f"cannot write {target}: no space left on device"):
+        with atomic_path(target):
+            raise OSError(errno.ENOSPC, "No space left on device")
+    assert target.read_text() == "old"
+    with pytest.raises(DiskFullError, match=f"cannot write {tmp_path / 'export' / 'model.safetensors'}: no space"):
+        with atomic_dir(tmp_path / "export") as tmp:
+            (tmp / "config.json").write_text("{}")
+            (tmp / "model.safetensors").write_bytes(b"half")  # the newest file: the one being written
+            raise RuntimeError('Error while serializing: IoError(Os { code: 28, kind: StorageFull, message: '
+                               '"No space left on device" })')  # as safetensors words it
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["metrics.json"]
+    with pytest.raises(RuntimeError, match="unrelated"):  # other errors pass through as they are
+        with atomic_path(target):
+            raise RuntimeError("unrelated")
 
 
 def test_writing_into_a_missing_folder_or_onto_a_folder_names_the_target(tmp_path):

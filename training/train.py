@@ -36,18 +36,19 @@ from faer_hub.data.transforms import BatchNormalizer, resolve_data_config  # noq
 from faer_hub.errors import one_line  # noqa: E402
 from faer_hub.evaluation.loop import evaluate_model, split_batch  # noqa: E402
 from faer_hub.hub.export import save_export  # noqa: E402
+from faer_hub.io import DestinationError, DiskFullError  # noqa: E402
 from faer_hub.tasks import get_task  # noqa: E402
 from faer_hub.training import checkpoint as ckpt  # noqa: E402
 from faer_hub.training.config import ConfigError, config_to_dict, load_config  # noqa: E402
 from faer_hub.training.data import build_train_loader, derive_seed  # noqa: E402
 from faer_hub.training.guard import NonFiniteLossError, StepGuard  # noqa: E402
-from faer_hub.training.launch import cpu_processes, resolve_launch, start_processes  # noqa: E402
+from faer_hub.training.launch import cpu_processes, report_refusal, resolve_launch, start_processes  # noqa: E402
 from faer_hub.training.losses import build_criterion  # noqa: E402
 from faer_hub.training.model import BackboneWeightsError, ModelWithLoss, build_model  # noqa: E402
 from faer_hub.training.optim import StepSchedule, build_optimizer, build_scheduler, resume_schedule  # noqa: E402
 from faer_hub.training.outputs import (  # noqa: E402
-    CONFIG_FILE, LOG_FILE, METRICS_FILE, JsonlLog, OutputDirError, check_output_dir, prepare_output_dir, run_facts,
-    write_json, write_yaml,
+    CONFIG_FILE, LOG_FILE, METRICS_FILE, JsonlLog, OutputDirError, check_output_dir, prepare_output_dir,
+    previous_run_kept_until_done, run_facts, write_json, write_yaml,
 )
 from faer_hub.training.run import (  # noqa: E402
     card_results, gradient_accumulation_steps, load_splits, make_ema, resolve_resume_config, selection_metric,
@@ -56,8 +57,10 @@ from faer_hub.training.run import (  # noqa: E402
 
 logger = logging.getLogger("faer.train")
 EXPECTED_ERRORS = (ConfigError, OutputDirError, NonFiniteLossError, ckpt.ResumeError, DatasetNotFoundError,
-                   AnnotationError, BackboneWeightsError)
+                   AnnotationError, BackboneWeightsError, DestinationError, DiskFullError)
 """Failures of the input, not of the code: reported in one line with exit status 2."""
+PER_PROCESS_ERRORS = (NonFiniteLossError, DiskFullError)
+"""Failures one process may meet alone: every process reports its own (the others, once by process 0)."""
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -80,7 +83,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def main(argv: list[str] | None = None) -> dict:
+    """Train as the command line says; a run replaced with --overwrite is deleted only once this one
+    has finished, and put back if this one fails."""
     args = parse_args(argv)
+    with previous_run_kept_until_done(args.output_dir):
+        return train(args)
+
+
+def train(args: argparse.Namespace) -> dict:
     out: Path = args.output_dir
     overrides = list(args.overrides) + ([f"data.data_dir={args.data_dir}"] if args.data_dir else [])
     # 1. configuration: validated completely before any work
@@ -128,7 +138,8 @@ def main(argv: list[str] | None = None) -> dict:
         model, backbone_pretrained = build_model(config.model, task)
     if accelerator.is_main_process:
         prepare_output_dir(out, resume=args.resume, overwrite=args.overwrite)
-        write_yaml(out / CONFIG_FILE, config_to_dict(config))
+        if not args.resume:  # a resumed run's config.yaml is rewritten only once its checkpoint loaded
+            write_yaml(out / CONFIG_FILE, config_to_dict(config))
     accelerator.wait_for_everyone()
     log = JsonlLog(out / LOG_FILE, enabled=accelerator.is_main_process)
     checkpoints = out / "checkpoints"
@@ -186,6 +197,8 @@ def main(argv: list[str] | None = None) -> dict:
             resume_schedule(scheduler.scheduler, schedule, epoch=state.epoch,
                             epoch_start_step=state.global_step - state.batches_done // accum)
         ckpt.prune_checkpoints(accelerator, checkpoints, config.checkpoint.keep_last, state.best_dir)
+        if accelerator.is_main_process:  # the resume is accepted: record the values --set changed
+            write_yaml(out / CONFIG_FILE, config_to_dict(config))
     accelerator.init_trackers(config.tracking.project_name, config=_flat_hparams(config_to_dict(config)))
     logger.info(
         "task %s | %s | %d train / %d validation / %d test images | global batch %d = %d per device x %d "
@@ -315,7 +328,8 @@ def main(argv: list[str] | None = None) -> dict:
         export = save_export(eval_net, out / "export", task=task,
                              results=card_results(selected_test, split="test", synthetic=config.data.synthetic),
                              run=run_facts(config_to_dict(config), config_file=args.config, overrides=args.overrides,
-                                           generated_data=config.data.synthetic, splits=splits))
+                                           generated_data=config.data.synthetic, splits=splits),
+                             overwrite=True)  # a resumed run's own
         log.write("done", best_epoch=state.best_epoch, **{f"test_{select}": selected_test[select]})
         accelerator.log({f"test/{select}": selected_test[select]}, step=state.global_step)
         print(
@@ -341,9 +355,16 @@ def _flat_hparams(d: dict, prefix: str = "") -> dict:
     return flat
 
 
-if __name__ == "__main__":
+def run_command(argv: list[str] | None = None) -> int:
+    """The command line: exit status 0, or 2 with one line naming the file or key and the fix
+    (printed once under a multi-process launch; no traceback)."""
     try:
-        main()
-    except EXPECTED_ERRORS as err:  # one line naming the file or key and the fix; no traceback
-        print("error: " + one_line(err), file=sys.stderr)
-        sys.exit(2)
+        main(argv)
+    except EXPECTED_ERRORS as err:
+        report_refusal(one_line(err), every_process=isinstance(err, PER_PROCESS_ERRORS))
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(run_command())

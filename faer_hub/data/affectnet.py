@@ -31,6 +31,7 @@ from pathlib import Path
 import datasets
 import numpy as np
 
+from ..io import IMAGE_EXTENSIONS
 from ..tasks import AFFECTNET7_LABELS, AFFECTNET8_LABELS, AFFECTNET_VA_EXPRESSIONS, AFFECTNET_VA_LABELS
 from ._builder import Candidate, FaerBuilder, FaerBuilderConfig, Layout, Row, layout_not_found, read_rows
 from .errors import AnnotationError, DatasetNotFoundError
@@ -49,7 +50,6 @@ NO_VALUE = -2.0
 VA_CONFIG = "va"
 TRAIN_DIRS = ("train", "training", "train_set")
 TEST_DIRS = ("val", "validation", "valid", "val_set", "test")
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp"}
 
 
 def _new_release_has_va(annotations: Path) -> bool:
@@ -286,7 +286,7 @@ class AffectNet(FaerBuilder):
                     f"AffectNet: class folder {folder} has an unknown name; expected one of "
                     f"{', '.join(sorted(FOLDER_ALIASES))}"
                 )
-            for image in sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES):
+            for image in sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_EXTENSIONS):
                 self.report.count_read(split)
                 image_id = f"{folder.name}/{image.name}"
                 label = self._code(split, folder, None, image_id, code)

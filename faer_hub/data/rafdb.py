@@ -15,13 +15,13 @@ from pathlib import Path
 
 import datasets
 
+from ..io import IMAGE_EXTENSIONS
 from ..tasks import RAFDB_LABELS
 from ._builder import Candidate, FaerBuilder, FaerBuilderConfig, Layout, Row, layout_not_found, read_rows
 from .errors import AnnotationError, DatasetNotFoundError
 
 LABEL_FILE = "EmoLabel/list_patition_label.txt"
 _NAME = re.compile(r"^(train|test)_\d+\.jpg$")
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp"}
 
 
 def _official_roots(data_dir: Path) -> list[Path]:
@@ -138,7 +138,7 @@ class RafDB(FaerBuilder):
             for key, folder in self.layout.dirs.items():
                 if not key.startswith(split + "/"):
                     continue
-                files = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+                files = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_EXTENSIONS)
                 if not folder.name.isdigit() or not 1 <= int(folder.name) <= 7:
                     raise AnnotationError(f"RAF-DB: class folder {folder} is not named 1-7")
                 for image in files:

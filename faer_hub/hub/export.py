@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any, Mapping, Optional, Union
+from typing import Any, Mapping, Optional, Sequence, Union
 
 import torch
 from safetensors.torch import save_file
 from timm.models._hub import save_config_for_hf
 
-from ..io import atomic_dir
+from ..io import atomic_dir, naming_write_failures
 from ..tasks import TASKS, Task, get_task
 from .cards import TRAINING_DATA_KEY, RunFacts
 
@@ -45,12 +45,15 @@ def save_export(
     results: Optional[Mapping[str, Any]] = None,
     run: Optional[RunFacts] = None,
     repo_id: Optional[str] = None,
+    overwrite: bool = False,
 ) -> Path:
     """Write ``model`` as a Hub-ready folder and return its path.
 
     Args:
         model: A FAER (or any timm) model.
-        folder: Destination; replaced as a whole, never left half-written.
+        folder: Destination: absent or empty, or an earlier export (only :data:`EXPORT_FILES`)
+            with ``overwrite``; anything else raises :class:`faer_hub.io.DestinationError`. Never
+            left half-written: an earlier export is replaced once the new one is complete.
         task: The task the model was trained for (name or :class:`Task`); inferred from the
             model's pretrained config when omitted.
         results: Measured metrics to put in the card (``None``: the card says none were measured).
@@ -59,6 +62,7 @@ def save_export(
             the card describes that run and ``config.json`` records the licence that follows from
             it. ``None`` (``faer-hub export``, ``convert``): the card says the recipe is unknown.
         repo_id: The Hub repo the folder is meant for, used in the card's usage lines.
+        overwrite: Replace an earlier export in ``folder``.
     """
     task = get_task(task) if isinstance(task, str) else (task or Task.from_model(model))
     if task is None:
@@ -70,14 +74,15 @@ def save_export(
             f"model has {model.num_classes} outputs but task {task.name!r} has {task.num_classes} labels"
         )
     folder = Path(folder)
-    with atomic_dir(folder) as tmp:
+    with atomic_dir(folder, own_files=EXPORT_FILES, overwrite=overwrite, what="an export") as tmp:
         face_crop = face_crop_config(model, task)
         model_config = dict(
             label_names=list(task.label_names),
             problem_type=task.problem_type,
             faer_task=task.name,
         )
-        save_file(export_state_dict(model), tmp / "model.safetensors", metadata={"format": "pt"})
+        with naming_write_failures(folder / "model.safetensors"):  # the largest file: where a disk fills up
+            save_file(export_state_dict(model), tmp / "model.safetensors", metadata={"format": "pt"})
         save_config_for_hf(model, tmp / "config.json", model_config=model_config)
         config = json.loads((tmp / "config.json").read_text())
         # timm's PretrainedCfg has no face_crop field (loading would refuse it): top level instead
@@ -179,9 +184,32 @@ def model_export_config(model: torch.nn.Module) -> Optional[dict[str, Any]]:
     return config if isinstance(config, dict) else None
 
 
+def label_name_problems(labels: Optional[Sequence[Any]], num_classes: Any, where: str) -> list[str]:
+    """What is wrong with ``labels`` for a model of ``num_classes`` outputs, each naming ``where``:
+    the one check of label names wherever they enter (an export's config.json, a Hub config,
+    model args). Names must be distinct strings: a duplicate would merge two outputs' probabilities."""
+    if labels is None:
+        return []
+    problems = []
+    if isinstance(num_classes, int) and len(labels) != num_classes:
+        problems.append(f"{where}: {len(labels)} label_names but num_classes = {num_classes}")
+    if not all(isinstance(name, str) and name.strip() for name in labels):
+        problems.append(f"{where}: label_names must be non-empty strings")
+    else:
+        seen: set[str] = set()
+        duplicates = sorted({name for name in labels if name in seen or seen.add(name)})
+        if duplicates:
+            problems.append(f"{where}: label_names repeat {', '.join(repr(d) for d in duplicates[:5])}; each output "
+                            "needs its own name")
+    return problems
+
+
 def export_problems(folder: Union[str, Path]) -> tuple[Optional[dict[str, Any]], list[str]]:
     """``(config, problems)`` of an export folder: ``config.json`` parsed (None when it cannot be),
-    and what is wrong with the config and the weights, each naming its file. Empty when usable."""
+    and what is wrong with the config and the weights, each naming its file. Empty when usable.
+
+    The weights are compared tensor by tensor with the model the config builds (built on the
+    ``meta`` device, so an impossible size in the config costs no memory)."""
     from safetensors import SafetensorError, safe_open
 
     folder = Path(folder)
@@ -199,10 +227,9 @@ def export_problems(folder: Union[str, Path]) -> tuple[Optional[dict[str, Any]],
         problems.append(f"{config_file} has no 'architecture'")
     labels = export_label_names(config)
     n = config.get("num_classes")
-    if not isinstance(n, int) or n < 1:
+    if not isinstance(n, int) or isinstance(n, bool) or n < 1:
         problems.append(f"{config_file}: num_classes = {n!r}, expected a positive integer")
-    elif labels is not None and len(labels) != n:
-        problems.append(f"{config_file}: {len(labels)} label_names but num_classes = {n}")
+    problems += label_name_problems(labels, n, str(config_file))
     try:
         with safe_open(str(weights_file), framework="pt") as f:
             shapes = {k: tuple(f.get_slice(k).get_shape()) for k in f.keys()}
@@ -214,7 +241,38 @@ def export_problems(folder: Union[str, Path]) -> tuple[Optional[dict[str, Any]],
     weight = shapes.get(f"{classifier}.weight")
     if weight is not None and isinstance(n, int) and weight[0] != n:
         problems.append(f"{weights_file}: {classifier}.weight has {weight[0]} outputs but config num_classes = {n}")
+    if not problems:
+        problems += _shape_problems(folder, config, shapes)
     return config, problems
+
+
+def _shape_problems(folder: Path, config: Mapping[str, Any], shapes: Mapping[str, tuple[int, ...]]) -> list[str]:
+    """Differences between the tensors of ``model.safetensors`` and those of the model that
+    ``config.json`` builds (on the meta device: no memory is allocated, whatever the sizes)."""
+    import timm
+
+    config_file, weights_file = folder / "config.json", folder / "model.safetensors"
+    try:
+        with torch.device("meta"):
+            expected = {k: tuple(v.shape) for k, v in
+                        timm.create_model(f"local-dir:{folder}", pretrained=False).state_dict().items()}
+    except Exception as err:  # noqa: BLE001  (any config timm cannot build from is the config's problem)
+        from ..errors import one_line
+
+        return [f"{config_file}: cannot build {config.get('architecture')!r} from it "
+                f"({type(err).__name__}: {one_line(err, first_line=True, limit=200)})"]
+    problems = []
+    for name in sorted(expected.keys() & shapes.keys()):
+        if expected[name] != shapes[name]:
+            problems.append(f"{weights_file}: {name} has shape {list(shapes[name])} but {config_file} builds "
+                            f"{list(expected[name])}")
+    missing, unexpected = sorted(expected.keys() - shapes.keys()), sorted(shapes.keys() - expected.keys())
+    if missing:
+        problems.append(f"{weights_file} lacks {len(missing)} tensor(s) of the model ({', '.join(missing[:3])}...)")
+    if unexpected:
+        problems.append(f"{weights_file} holds {len(unexpected)} tensor(s) the model does not have "
+                        f"({', '.join(unexpected[:3])}...)")
+    return problems[:3]
 
 
 def read_export_config(folder: Union[str, Path]) -> dict[str, Any]:

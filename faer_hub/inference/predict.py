@@ -1,50 +1,61 @@
-"""Run a FAER model on people's own photos and videos.
+"""Run a FAER model on people's own photos and videos: the one path every surface uses.
 
 Every image is decoded by :func:`faer_hub.io.read_image` (as in training), faces are found with
 MTCNN (box, score, five landmarks) and cut the way the model's training faces were cut
 (``model.pretrained_cfg["face_crop"]``, :mod:`faer_hub.faces.align`), then classified in
-batches. Videos give one row per face per sampled frame. Files that cannot be read are reported
-one by one; the rest still run.
+batches. Videos give one row per face per sampled frame. Files that cannot be read, and pictures
+too small to hold a detectable face, become rows saying so; the rest still run.
+``faer_hub.analyze``, ``faer-hub predict`` (one or many processes), the app and the benchmarks
+are thin layers over :class:`Predictor`.
 
-    from faer_hub.inference.predict import predict
-    report = predict(["photos/"], model="local-dir:runs/demo/export")
-    for p in report.predictions: print(p.path, p.box, p.top_k[0])
+    import faer_hub
+    results = faer_hub.analyze("photos/", model="runs/demo/export")
+    results.to_pandas()                      # one row per face: the CSV's columns
+    for face in results: print(face["path"], face["box"], face["top_k"][0])
 """
 
 from __future__ import annotations
 
-import csv
-import io
-import json
 import os
 import sys
-from collections.abc import Iterable, Iterator, Sequence
+import time
+from collections import deque
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, Union
 
 import torch
 from PIL import Image
 
 from ..faces.align import ProtocolLike, align_face, protocol_of_model, resolve_protocol
-from ..faces.detect import LANDMARK_NAMES, Detection
-from ..io import DEFAULT_MAX_PIXELS, IMAGE_EXTENSIONS, ImageReadError, atomic_path, read_image
+from ..faces.detect import Detection
+from ..io import DEFAULT_MAX_PIXELS, ImageReadError, atomic_path, read_image
 from ..models.sources import create_model_from_source
 from ..tasks import activate, kind_of_model, label_names_of_model
-from .video import VIDEO_EXTENSIONS, VideoReadError, iter_frames
+from .output import OUTPUT_FORMATS, csv_header, csv_values, format_table, write_report
+from .sources import InputItem, is_video, iter_input_files, iter_inputs
+from .video import VideoReadError, iter_frames
 
 __all__ = [
-    "DEFAULT_MAX_PIXELS", "FileError", "ImageReadError", "NoFace", "OUTPUT_FORMATS", "Prediction",
-    "PredictionReport", "Predictor", "format_table", "iter_input_files", "predict", "write_report",
+    "Analyzer", "DEFAULT_MAX_PIXELS", "FileError", "ImageReadError", "MIN_DETECT_SIDE", "NoFace", "OUTPUT_FORMATS",
+    "Prediction", "PredictionReport", "Predictor", "Unit", "analyze", "csv_header", "format_table",
+    "iter_input_files", "predict", "too_small_reason", "write_report",
 ]
 
 Box = tuple[float, float, float, float]
 """Face box ``(x, y, width, height)`` in pixels of the EXIF-oriented image (or video frame)."""
 
+MIN_DETECT_SIDE = 20
+"""Shortest side (pixels, as the detector sees the picture) that can hold a face MTCNN finds: its
+smallest face is 20 px (``min_face_size``); below it MTCNN's image pyramid is empty."""
+
 
 @dataclass
 class Prediction:
-    """The model's answer for one face (or one whole image without detection)."""
+    """The model's answer for one face (or one whole image without detection).
+
+    ``prediction["box"]`` etc. read the JSON-lines record (:meth:`to_dict`), as plain data.
+    """
 
     path: str
     face_index: int | None
@@ -68,6 +79,7 @@ class Prediction:
     """Where ``save_crops`` wrote the model's view of this face."""
     values: dict[str, float] | None = None
     """Valence/arousal models: ``{"valence": v, "arousal": a}`` in [-1, 1] (no probabilities)."""
+    status = "ok"
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON-lines record: path, (frame, time_s), face_index, box, score, landmarks, labels."""
@@ -90,69 +102,157 @@ class Prediction:
             d["crop"] = self.crop_path
         return d
 
+    def __getitem__(self, key: str) -> Any:
+        return self.to_dict()[key]
+
+    def keys(self) -> Any:
+        return self.to_dict().keys()
+
 
 @dataclass
 class FileError:
-    """A file that could not be processed, and why."""
+    """An input that could not be processed, and why."""
 
     path: str
     error: str
 
+    @property
+    def status(self) -> str:
+        return f"error: {self.error}"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"path": self.path, "error": self.error}
+
 
 @dataclass
 class NoFace:
-    """A readable image (or video frame) in which face detection found no face."""
+    """A readable image (or video frame) without a face: none found, or too small to search."""
 
     path: str
     frame: int | None = None
     time_s: float | None = None
+    status: str = "no face"
+    """``no face``, or ``too small: <why>`` for a picture under :data:`MIN_DETECT_SIDE`."""
+
+    def to_dict(self) -> dict[str, Any]:
+        extra = {} if self.frame is None else {"frame": self.frame, "time_s": self.time_s}
+        return {"path": self.path, **extra, "faces": 0, "status": self.status}
+
+
+Row = Union[Prediction, NoFace, FileError]
+
+
+@dataclass
+class Unit:
+    """The rows of one image or video frame (or of an input that failed), in input order.
+
+    ``end`` units close an input (no rows; ``warnings`` such as a truncated video's).
+    """
+
+    index: int
+    path: str
+    rows: list[Row] = field(default_factory=list)
+    image: Image.Image | None = None
+    """The decoded picture, when the predictor keeps it (``keep_images``, for ``--annotate``)."""
+    frame: int | None = None
+    time_s: float | None = None
+    end: bool = False
+    warnings: list[str] = field(default_factory=list)
 
 
 @dataclass
 class PredictionReport:
-    predictions: list[Prediction] = field(default_factory=list)
-    errors: list[FileError] = field(default_factory=list)
-    no_faces: list[NoFace] = field(default_factory=list)
+    """Every row of a run in input order, with views by kind and table conversions."""
+
+    rows: list[Row] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    labels: list[str] = field(default_factory=list)
+    """The model's label names (CSV ``p_<label>`` columns; empty for valence/arousal models)."""
+    ranks: int = 0
+    """``label_i``/``score_i`` column pairs (top-k)."""
+    multi_label: bool = False
+
+    @property
+    def predictions(self) -> list[Prediction]:
+        return [r for r in self.rows if isinstance(r, Prediction)]
+
+    @property
+    def errors(self) -> list[FileError]:
+        return [r for r in self.rows if isinstance(r, FileError)]
+
+    @property
+    def no_faces(self) -> list[NoFace]:
+        return [r for r in self.rows if isinstance(r, NoFace)]
 
     @property
     def ok(self) -> bool:
         """True when every file was read and classified."""
         return not self.errors
 
+    def __iter__(self) -> Iterator[Prediction]:
+        """The faces (one :class:`Prediction` each); ``rows`` also holds faceless and failed inputs."""
+        return iter(self.predictions)
 
-def iter_input_files(inputs: Iterable[str | os.PathLike]) -> Iterator[Path]:
-    """Files named on the command line as given; folders searched recursively for images and videos.
+    def __len__(self) -> int:
+        return len(self.predictions)
 
-    A folder without any such file is yielded itself, so that it is reported, not skipped; so are
-    image-named links that lead nowhere (broken, or a loop). Linked folders are not followed.
+    def __getitem__(self, index: int) -> Prediction:
+        return self.predictions[index]
+
+    def to_dicts(self) -> list[dict[str, Any]]:
+        """Every row as its JSON-lines record (faces, faceless pictures, failed inputs)."""
+        return [row.to_dict() for row in self.rows]
+
+    def to_pandas(self) -> Any:
+        """A DataFrame with the CSV's columns, one row per face, faceless picture or failed input."""
+        import pandas as pd
+
+        header = csv_header(self.labels, self.ranks, multi_label=self.multi_label)
+        return pd.DataFrame([csv_values(r, self.labels, self.ranks, self.multi_label) for r in self.rows],
+                            columns=header)
+
+    def to_csv(self, path: str | os.PathLike) -> None:
+        """Write the CSV (atomically)."""
+        self._write(path, "csv")
+
+    def to_jsonl(self, path: str | os.PathLike) -> None:
+        """Write the JSON lines (atomically)."""
+        self._write(path, "jsonl")
+
+    def _write(self, path: str | os.PathLike, fmt: str) -> None:
+        with atomic_path(path) as tmp, open(tmp, "w", encoding="utf-8", newline="\n") as out:
+            write_report(self, fmt, out, multi_label=self.multi_label)
+
+
+def too_small_reason(image: Image.Image, detector: Any = None) -> str | None:
+    """Why face detection cannot search ``image`` (``"12x300 px: ..."``), or None when it can.
+
+    Uses the size the detector searches at (MTCNN shrinks pictures longer than its ``max_side``).
+    The CLI's rows and the app's message both come from here.
     """
-    wanted = IMAGE_EXTENSIONS | VIDEO_EXTENSIONS
-    for item in inputs:
-        path = Path(item)
-        if path.is_dir():
-            found = sorted(p for p in path.rglob("*") if p.suffix.lower() in wanted
-                           and (p.is_file() or (p.is_symlink() and not p.exists())))
-            yield from found or [path]
-        else:
-            yield path  # missing files and non-images are reported by read_image
-
-
-def is_video(path: Path) -> bool:
-    return path.suffix.lower() in VIDEO_EXTENSIONS
+    width, height = image.size
+    max_side = getattr(detector, "max_side", None)
+    scale = min(1.0, max_side / max(width, height)) if max_side else 1.0
+    if min(width, height) * scale >= MIN_DETECT_SIDE:
+        return None
+    shrunk = f" (searched at {scale:.2f}x)" if scale < 1.0 else ""
+    return (f"{width}x{height} px{shrunk}: face detection needs at least {MIN_DETECT_SIDE} px a side; "
+            "pass --no-detect if the pictures already are face crops")
 
 
 @dataclass
 class _Pending:
-    path: str
+    unit: Unit
     face_index: int | None
     detection: Detection | None
     crop: Image.Image
-    frame: int | None = None
-    time_s: float | None = None
 
 
 class Predictor:
-    """Batched inference of one model over images, videos and folders.
+    """Batched inference of one model over pictures, videos and folders (also ``Analyzer``).
+
+    The model and the detector are loaded once; call :meth:`predict` (or the predictor itself) as
+    often as needed.
 
     Args:
         model: A model object or any model source (timm name, ``hf-hub:``, ``local-dir:``, folder).
@@ -166,7 +266,8 @@ class Predictor:
         face_crop: Override the model's protocol (``celeba``, ``rafdb``, ``affectnet``, ``box``
             or a config dict).
         batch_size: Crops per forward pass.
-        device: ``'cpu'``, ``'cuda'`` ...; default: CUDA when available.
+        device: ``'cpu'``, ``'cuda'`` ...; default: CUDA when available. A device this machine
+            lacks is a ``ValueError`` saying which to pass.
         max_pixels: Refuse images larger than this.
         detector: A callable ``image -> list[Detection]`` replacing MTCNN.
         every: Videos: classify every ``every``-th frame.
@@ -191,6 +292,7 @@ class Predictor:
         save_crops: str | os.PathLike | None = None,
     ) -> None:
         from ..data.transforms import build_transform, resolve_data_config
+        from .preflight import check_device
 
         if top_k < 1:
             raise ValueError(f"top_k must be >= 1, got {top_k}")
@@ -200,9 +302,9 @@ class Predictor:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
         if every < 1:
             raise ValueError(f"every must be >= 1, got {every}")
-        self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
-        if isinstance(model, str):
-            model = create_model_from_source(model, pretrained=pretrained)
+        self.device = check_device(device)
+        if isinstance(model, (str, os.PathLike)):
+            model = create_model_from_source(str(model), pretrained=pretrained)
         self.model = model.eval().to(self.device)
         self.labels = label_names_of_model(model)
         self.kind = kind_of_model(model, multi_label)
@@ -219,11 +321,23 @@ class Predictor:
 
             detector = MTCNNDetector(device=str(self.device))
         self.detector = detector if detect_faces else None
-        self.save_crops = Path(save_crops) if save_crops is not None else None
+        self.save_crops = os.fspath(save_crops) if save_crops is not None else None
         data_config = resolve_data_config(model)
         # the evaluation transform of training: resize ("squash") to the input size, normalise
         self.transform = build_transform(data_config)
         self._view = build_transform(data_config, normalize=False)
+
+    # --- the model's side ------------------------------------------------------------------------
+
+    @property
+    def ranks(self) -> int:
+        """``label_i``/``score_i`` pairs per face: top-k, or every output of a valence/arousal model."""
+        return len(self.labels) if self.regression else self.top_k
+
+    @property
+    def csv_labels(self) -> list[str]:
+        """Labels with a ``p_<label>`` probability column (none for valence/arousal models)."""
+        return [] if self.regression else list(self.labels)
 
     def preprocess(self, image: Image.Image) -> torch.Tensor:
         """The model input for one decoded image or face crop (the training evaluation transform)."""
@@ -248,156 +362,181 @@ class Predictor:
             out.append(activate(logits, self.kind).cpu())
         return torch.cat(out) if out else torch.empty(0, len(self.labels))
 
-    def predict(self, inputs: Iterable[str | os.PathLike], *, progress: bool = False) -> PredictionReport:
-        """Classify every image, video frame or face in ``inputs`` (files and folders)."""
-        report = PredictionReport()
-        pending: list[_Pending] = []
-        files = list(iter_input_files(inputs))
-        iterator: Iterable[Path] = files
-        if progress:
-            from tqdm.auto import tqdm
+    # --- the run ---------------------------------------------------------------------------------
 
-            iterator = tqdm(files, desc="predict", unit="file", file=sys.stderr)
-        for path in iterator:
-            try:
-                for frame, time_s, image in self._images(path):
-                    pending += self._faces(str(path), image, frame, time_s, report)
-                    if len(pending) >= self.batch_size:
-                        report.predictions += self._run(pending)
-                        pending = []
-            except (ImageReadError, VideoReadError) as err:
-                report.errors.append(FileError(str(path), err.reason))
-        report.predictions += self._run(pending)
+    def predict(self, inputs: Any, *, progress: bool = False) -> PredictionReport:
+        """Classify every face in ``inputs``: a path (str or Path), folder, video, PIL image, RGB
+        NumPy array, or a list of these. Returns every row in input order."""
+        report = PredictionReport(labels=self.csv_labels, ranks=self.ranks, multi_label=self.multi_label)
+        for unit in self.iter_units(inputs, progress=progress):
+            report.rows += unit.rows
+            report.warnings += unit.warnings
         return report
 
-    def _images(self, path: Path) -> Iterator[tuple[int | None, float | None, Image.Image]]:
-        if is_video(path):
-            for frame in iter_frames(path, every=self.every):
+    __call__ = predict
+
+    def iter_units(self, inputs: Any, *, progress: bool = False, skip: Callable[[str], bool] | None = None,
+                   shard: tuple[int, int] | None = None, keep_images: bool = False,
+                   stats: dict[str, float] | None = None) -> Iterator[Unit]:
+        """Stream the run: one :class:`Unit` per picture or video frame, in input order, each as
+        soon as its batch is classified (then an ``end`` unit per input).
+
+        ``skip(path)`` leaves inputs out (``--resume``); ``shard=(rank, world)`` keeps the inputs
+        numbered ``rank`` modulo ``world`` (several processes); ``keep_images`` keeps each decoded
+        picture on its unit (``--annotate``); ``stats`` adds up seconds per stage (decode, detect,
+        align, classify) for benchmarks.
+        """
+        bar = _progress_bar() if progress else None
+        queue: deque[tuple[Unit, list[_Pending]]] = deque()
+        waiting = faces = 0
+        try:
+            for item in iter_inputs(inputs):
+                if shard is not None and item.index % shard[1] != shard[0]:
+                    continue
+                if skip is not None and skip(item.label):
+                    continue
+                end = Unit(item.index, item.label, end=True)
+                try:
+                    for unit, pending in self._units(item, end.warnings, keep_images, stats):
+                        queue.append((unit, pending))
+                        waiting += len(pending)
+                        if bar is not None:
+                            faces += len(pending)
+                            bar.set_postfix_str(f"{faces} faces", refresh=False)
+                            bar.update(1)
+                        if waiting >= self.batch_size:
+                            yield from self._flush(queue, stats)
+                            waiting = 0
+                except (ImageReadError, VideoReadError) as err:
+                    queue.append((Unit(item.index, item.label, [FileError(item.label, err.reason)]), []))
+                queue.append((end, []))
+            yield from self._flush(queue, stats)
+        finally:
+            if bar is not None:
+                bar.close()
+
+    def _units(self, item: InputItem, warnings: list[str], keep_images: bool,
+               stats: dict[str, float] | None) -> Iterator[tuple[Unit, list[_Pending]]]:
+        for frame, time_s, image in self._pictures(item, warnings, stats):
+            unit = Unit(item.index, item.label, image=image if keep_images else None, frame=frame, time_s=time_s)
+            yield unit, self._faces(unit, image, stats)
+
+    def _pictures(self, item: InputItem, warnings: list[str],
+                  stats: dict[str, float] | None) -> Iterator[tuple[int | None, float | None, Image.Image]]:
+        clock = _Clock(stats, "decode")
+        if isinstance(item.source, os.PathLike) and is_video(item.source):
+            frames = iter_frames(item.source, every=self.every, on_truncated=warnings.append)
+            while True:
+                with clock:
+                    frame = next(frames, None)
+                if frame is None:
+                    return
                 yield frame.index, frame.time_s, frame.image
         else:
-            yield None, None, read_image(path, max_pixels=self.max_pixels)
+            with clock:
+                image = read_image(item.source, max_pixels=self.max_pixels)
+            yield None, None, image
 
-    def _faces(self, path: str, image: Image.Image, frame: int | None, time_s: float | None,
-               report: PredictionReport) -> list[_Pending]:
+    def _faces(self, unit: Unit, image: Image.Image, stats: dict[str, float] | None) -> list[_Pending]:
         if self.detector is None:
-            return [_Pending(path, None, None, image, frame, time_s)]
-        detections = self.detector(image)
-        if not detections:
-            report.no_faces.append(NoFace(path, frame, time_s))
-        return [_Pending(path, i, det, self.crop(image, det), frame, time_s) for i, det in enumerate(detections)]
-
-    def _run(self, pending: list[_Pending]) -> list[Prediction]:
-        if not pending:
+            return [_Pending(unit, None, None, image)]
+        reason = too_small_reason(image, self.detector)
+        if reason is not None:
+            unit.rows.append(NoFace(unit.path, unit.frame, unit.time_s, status=f"too small: {reason}"))
             return []
-        probs = self.classify([item.crop for item in pending])
-        results = []
-        for item, p in zip(pending, probs.tolist()):
-            det = item.detection
-            if self.regression:  # values, not probabilities: all outputs, in label order
-                top_k, values, probabilities = list(zip(self.labels, p)), dict(zip(self.labels, p)), {}
-            else:
-                order = sorted(range(len(p)), key=lambda i: -p[i])[: self.top_k]
-                top_k, values, probabilities = [(self.labels[i], p[i]) for i in order], None, dict(zip(self.labels, p))
-            results.append(Prediction(
-                path=item.path, face_index=item.face_index, box=None if det is None else det.box,
-                top_k=top_k, values=values,
-                positive=[lab for lab, v in zip(self.labels, p) if v >= self.threshold] if self.multi_label else None,
-                probabilities=probabilities,
-                score=None if det is None else det.score,
-                landmarks=None if det is None else [tuple(pt) for pt in det.landmarks],
-                frame=item.frame, time_s=item.time_s,
-                crop_path=str(self._save_crop(item)) if self.save_crops is not None else None,
-            ))
-        return results
+        with _Clock(stats, "detect"):
+            detections = self.detector(image)
+        if not detections:
+            unit.rows.append(NoFace(unit.path, unit.frame, unit.time_s))
+        with _Clock(stats, "align"):
+            return [_Pending(unit, i, det, self.crop(image, det)) for i, det in enumerate(detections)]
 
-    def _save_crop(self, item: _Pending) -> Path:
-        """Write the model's view of one face as PNG: ``<stem>[_f<frame>]_face<i>.png``, atomically."""
+    def _flush(self, queue: deque[tuple[Unit, list[_Pending]]], stats: dict[str, float] | None) -> Iterator[Unit]:
+        pending = [p for _, faces in queue for p in faces]
+        if pending:
+            with _Clock(stats, "classify"):
+                scores = self.classify([p.crop for p in pending]).tolist()
+            for item, p in zip(pending, scores):
+                item.unit.rows.append(self._prediction(item, p))
+        while queue:
+            yield queue.popleft()[0]
+
+    def _prediction(self, item: _Pending, p: list[float]) -> Prediction:
+        det, unit = item.detection, item.unit
+        if self.regression:  # values, not probabilities: all outputs, in label order
+            top_k, values, probabilities = list(zip(self.labels, p)), dict(zip(self.labels, p)), {}
+        else:
+            order = sorted(range(len(p)), key=lambda i: -p[i])[: self.top_k]
+            top_k, values, probabilities = [(self.labels[i], p[i]) for i in order], None, dict(zip(self.labels, p))
+        return Prediction(
+            path=unit.path, face_index=item.face_index, box=None if det is None else det.box,
+            top_k=top_k, values=values,
+            positive=[lab for lab, v in zip(self.labels, p) if v >= self.threshold] if self.multi_label else None,
+            probabilities=probabilities,
+            score=None if det is None else det.score,
+            landmarks=None if det is None else [tuple(pt) for pt in det.landmarks],
+            frame=unit.frame, time_s=unit.time_s,
+            crop_path=str(self._save_crop(item)) if self.save_crops is not None else None,
+        )
+
+    def _save_crop(self, item: _Pending) -> str:
+        """Write the model's view of one face as PNG, atomically, named per input path
+        (:func:`faer_hub.inference.output.output_name`: ``<stem>-<hash>[_f<frame>]_face<i>.png``)."""
+        from .output import output_name, write_error
+
         assert self.save_crops is not None
-        self.save_crops.mkdir(parents=True, exist_ok=True)
-        name = Path(item.path).stem
-        if item.frame is not None:
-            name += f"_f{item.frame:06d}"
-        name += "_image.png" if item.face_index is None else f"_face{item.face_index}.png"
-        target = self.save_crops / name
-        with atomic_path(target) as tmp:
-            self.model_view(item.crop).save(tmp, format="PNG")
+        suffix = "_image" if item.face_index is None else f"_face{item.face_index}"
+        target = os.path.join(self.save_crops, output_name(item.unit.path, item.unit.frame, suffix + ".png"))
+        try:
+            os.makedirs(self.save_crops, exist_ok=True)
+            with atomic_path(target) as tmp:
+                self.model_view(item.crop).save(tmp, format="PNG")
+        except OSError as err:
+            raise write_error(target, err) from None
         return target
 
 
-def predict(inputs: Iterable[str | os.PathLike], model: torch.nn.Module | str, **kwargs: Any) -> PredictionReport:
+Analyzer = Predictor
+"""The name people coming from ``DeepFace.analyze`` look for: load once, call many times."""
+
+
+def analyze(source: Any, *, model: torch.nn.Module | str | os.PathLike, progress: bool = False,
+            **options: Any) -> PredictionReport:
+    """Every face in ``source`` with the model's labels: one call from picture to answer.
+
+    ``source`` is a path (str or Path), a folder, a video, a PIL image, an RGB NumPy array (a
+    webcam or OpenCV frame after ``cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)``), or a list of
+    these; ``model`` any model source (an export folder, ``hf-hub:org/repo``, a timm name) or a
+    model. ``options`` are :class:`Predictor`'s. The same picture gives the same numbers in any of
+    these forms. For repeated calls build an :class:`Analyzer` once and call it.
+    """
+    return Predictor(model, **options).predict(source, progress=progress)
+
+
+def predict(inputs: Any, model: torch.nn.Module | str, **kwargs: Any) -> PredictionReport:
     """Classify images/videos/folders with a model or model source; see :class:`Predictor` for options."""
     progress = kwargs.pop("progress", False)
     return Predictor(model, **kwargs).predict(inputs, progress=progress)
 
 
-# --- output -------------------------------------------------------------------------------------
+class _Clock:
+    """Adds the seconds a block takes to ``stats[stage]`` (nothing when ``stats`` is None)."""
 
-OUTPUT_FORMATS = ("table", "jsonl", "csv")
+    def __init__(self, stats: dict[str, float] | None, stage: str) -> None:
+        self.stats, self.stage = stats, stage
 
+    def __enter__(self) -> None:
+        if self.stats is not None:
+            self.start = time.perf_counter()
 
-def csv_header(labels: Sequence[str], top_k: int, *, multi_label: bool = False) -> list[str]:
-    """Columns of the CSV output: one row per face, ready to plot against ``time_s``; ``status`` is
-    ``ok``, ``no face`` (an image or frame without one) or ``error: <why>`` (a file that failed), so
-    every input has a row, as in JSON lines."""
-    landmark_cols = [f"{name}_{axis}" for name in LANDMARK_NAMES for axis in "xy"]
-    ranks = [f"{kind}_{r}" for r in range(1, top_k + 1) for kind in ("label", "score")]
-    return (["path", "frame", "time_s", "face_index", "status", "box_x", "box_y", "box_w", "box_h", "face_score",
-             *landmark_cols, *ranks] + (["positive"] if multi_label else []) + [f"p_{label}" for label in labels])
-
-
-def write_report(report: PredictionReport, fmt: str, out: TextIO, *, multi_label: bool = False) -> None:
-    """Write predictions as a table, JSON lines or CSV; failed files and faceless images or frames
-    are rows too (JSON lines, CSV ``status``; the table lists faceless ones)."""
-    if fmt == "jsonl":
-        for p in report.predictions:
-            out.write(json.dumps(p.to_dict()) + "\n")
-        for n in report.no_faces:
-            extra = {} if n.frame is None else {"frame": n.frame, "time_s": n.time_s}
-            out.write(json.dumps({"path": n.path, **extra, "faces": 0}) + "\n")
-        for e in report.errors:
-            out.write(json.dumps({"path": e.path, "error": e.error}) + "\n")
-    elif fmt == "csv":
-        labels = list(report.predictions[0].probabilities) if report.predictions else []
-        top_k = max((len(p.top_k) for p in report.predictions), default=0)
-        header = csv_header(labels, top_k, multi_label=multi_label)
-        writer = csv.writer(out, lineterminator="\n")
-        writer.writerow(header)
-        blank = lambda v: "" if v is None else v  # noqa: E731
-        for p in report.predictions:
-            box = [f"{v:.2f}" for v in p.box] if p.box else [""] * 4
-            lms = [f"{c:.2f}" for pt in p.landmarks for c in pt] if p.landmarks else [""] * 10
-            ranks = [v for label, score in p.top_k for v in (label, f"{score:.6f}")]
-            ranks += [""] * (2 * top_k - len(ranks))
-            row = [p.path, blank(p.frame), blank(p.time_s), blank(p.face_index), "ok", *box,
-                   "" if p.score is None else f"{p.score:.6f}", *lms, *ranks]
-            if multi_label:
-                row.append(";".join(p.positive or []))
-            writer.writerow(row + [f"{p.probabilities.get(label, float('nan')):.6f}" for label in labels])
-        padding = [""] * (len(header) - 5)
-        for n in report.no_faces:
-            writer.writerow([n.path, blank(n.frame), blank(n.time_s), "", "no face", *padding])
-        for e in report.errors:
-            writer.writerow([e.path, "", "", "", f"error: {e.error}", *padding])
-    elif fmt == "table":
-        out.write(format_table(report, multi_label=multi_label))
-    else:
-        raise ValueError(f"unknown output format {fmt!r}; choose one of {', '.join(OUTPUT_FORMATS)}")
+    def __exit__(self, *exc: Any) -> None:
+        if self.stats is not None:
+            self.stats[self.stage] = self.stats.get(self.stage, 0.0) + time.perf_counter() - self.start
 
 
-def format_table(report: PredictionReport, *, multi_label: bool = False) -> str:
-    """A human-readable, column-aligned table (one row per face)."""
-    rows = [("file", "frame", "face", "box", "top labels") + (("positive attributes",) if multi_label else ())]
-    for p in report.predictions:
-        box = "-" if p.box is None else "{:.0f},{:.0f} {:.0f}x{:.0f}".format(*p.box)
-        top = ", ".join(f"{label} {score:.2f}" for label, score in p.top_k)
-        frame = "-" if p.frame is None else f"{p.frame} ({p.time_s:.2f}s)"
-        row = (p.path, frame, "-" if p.face_index is None else str(p.face_index), box, top)
-        rows.append(row + ((", ".join(p.positive or []) or "-",) if multi_label else ()))
-    for n in report.no_faces:
-        frame = "-" if n.frame is None else f"{n.frame} ({n.time_s:.2f}s)"
-        rows.append((n.path, frame, "-", "-", "no face detected") + (("-",) if multi_label else ()))
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    buf = io.StringIO()
-    for r in rows:
-        buf.write("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() + "\n")
-    return buf.getvalue()
+def _progress_bar() -> Any:
+    """Pictures and video frames done, with the faces found (a video counts its frames)."""
+    from tqdm.auto import tqdm
+
+    return tqdm(desc="predict", unit="frame", file=sys.stderr, dynamic_ncols=True)
+

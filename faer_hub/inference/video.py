@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,10 +32,14 @@ class Frame:
     image: Image.Image
 
 
-def iter_frames(path: str | os.PathLike, *, every: int = 1) -> Iterator[Frame]:
+def iter_frames(path: str | os.PathLike, *, every: int = 1,
+                on_truncated: Callable[[str], None] | None = None) -> Iterator[Frame]:
     """Every ``every``-th frame of the video at ``path`` (0, every, 2 * every, ...) as RGB.
 
     Raises :class:`VideoReadError` when the file is missing, cannot be decoded, or holds no frame.
+    A video that ends before the frame count its header declares (a truncated download, a full
+    disk) calls ``on_truncated`` with a message naming the file and the frames read, after the
+    last frame; without a callback a :class:`UserWarning` says it.
     """
     try:
         import cv2
@@ -51,6 +55,8 @@ def iter_frames(path: str | os.PathLike, *, every: int = 1) -> Iterator[Frame]:
         if not capture.isOpened():
             raise VideoReadError(label, "cannot open the video (unsupported or corrupt file); "
                                         "re-encode it, e.g. ffmpeg -i in -c:v libx264 out.mp4")
+        declared = capture.get(cv2.CAP_PROP_FRAME_COUNT)
+        declared = int(declared) if declared and np.isfinite(declared) and declared > 0 else None
         fps = capture.get(cv2.CAP_PROP_FPS)
         fps = fps if fps and np.isfinite(fps) and fps > 0 else None
         index = 0
@@ -69,5 +75,14 @@ def iter_frames(path: str | os.PathLike, *, every: int = 1) -> Iterator[Frame]:
             index += 1
         if not yielded:
             raise VideoReadError(label, "the video holds no readable frame")
+        if declared is not None and index < declared:
+            message = (f"{label}: the video ends early: {index} of the {declared} frames its header declares were "
+                       "read (truncated or damaged file); the results cover those frames")
+            if on_truncated is None:
+                import warnings
+
+                warnings.warn(message, UserWarning, stacklevel=2)
+            else:
+                on_truncated(message)
     finally:
         capture.release()

@@ -12,7 +12,8 @@ from typing import Any
 import timm
 import torch
 
-from ..hub.export import ExportError, read_export_config
+from ..errors import one_line
+from ..hub.export import ExportError, label_name_problems, read_export_config
 
 
 def resolve_source(source: str) -> tuple[str, bool]:
@@ -44,6 +45,28 @@ def resolve_source(source: str) -> tuple[str, bool]:
     )
 
 
+def _check_hub_export(name: str) -> None:
+    """Check a Hub repo's ``config.json`` against its ``model.safetensors`` as an export folder's
+    (:func:`faer_hub.hub.export.export_problems`: tensor shapes compared before any allocation, so a
+    config asking for a billion classes is refused, not allocated). Repos without these two files,
+    or that cannot be fetched, are left to timm, which reports them."""
+    from huggingface_hub import hf_hub_download
+
+    from ..hub.export import export_problems
+
+    repo_id, _, revision = name[len("hf-hub:"):].partition("@")
+    try:
+        files = [Path(hf_hub_download(repo_id, file, revision=revision or None))
+                 for file in ("config.json", "model.safetensors")]
+    except Exception:  # noqa: BLE001  (offline, no such file, no access: timm's own error follows)
+        return
+    if files[0].parent != files[1].parent:
+        return
+    _, problems = export_problems(files[0].parent)
+    if problems:
+        raise ExportError(f"model source {name!r}: " + "; ".join(problems) + ". Ask the repo's owner to re-export it.")
+
+
 def create_model_from_source(source: str, pretrained: bool = False, **kwargs: Any) -> torch.nn.Module:
     """Create a model in eval mode from any source (see :func:`resolve_source`).
 
@@ -53,9 +76,19 @@ def create_model_from_source(source: str, pretrained: bool = False, **kwargs: An
     name, has_weights = resolve_source(source)
     if name.startswith("local-dir:"):
         read_export_config(name[len("local-dir:"):])  # config and weights agree, or an error naming the file
-    model = timm.create_model(name, pretrained=pretrained or has_weights, **kwargs)
+    elif name.startswith("hf-hub:"):
+        _check_hub_export(name)
+    try:
+        model = timm.create_model(name, pretrained=pretrained or has_weights, **kwargs)
+    except RuntimeError as err:  # a Hub repo's weights that do not fit its config (exports are checked above)
+        if "state_dict" not in str(err):
+            raise
+        details = [line.strip() for line in str(err).splitlines()[1:] if line.strip()]
+        raise ExportError(f"model source {source!r}: its weights do not fit its config "
+                          f"({one_line(RuntimeError(details[0] if details else str(err)), limit=300)}); "
+                          "re-export or download it again") from None
     labels = (getattr(model, "pretrained_cfg", {}) or {}).get("label_names")
-    if labels is not None and len(labels) != model.num_classes:
-        raise ExportError(f"model source {source!r}: its config has {len(labels)} label_names for "
-                          f"{model.num_classes} outputs; fix label_names in its config.json or re-export it")
+    problems = label_name_problems(labels, model.num_classes, f"model source {source!r}")
+    if problems:
+        raise ExportError("; ".join(problems) + "; fix label_names in its config.json or re-export it")
     return model.eval()

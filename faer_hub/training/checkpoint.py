@@ -36,10 +36,10 @@ from accelerate import Accelerator
 from safetensors.torch import load_file, save_file
 
 from ..errors import one_line
-from ..io import apply_umask, fsync_tree
+from ..io import apply_umask, fsync_tree, naming_write_failures
 
 __all__ = [
-    "ResumeError", "TrainState", "check_resume_layout", "checkpoint_dirs", "load_newest_loadable", "latest_checkpoint", "load_checkpoint", "prune_checkpoints",
+    "DamagedCheckpointError", "ResumeError", "TrainState", "read_train_state", "check_resume_layout", "checkpoint_dirs", "load_newest_loadable", "latest_checkpoint", "load_checkpoint", "prune_checkpoints",
     "save_best_weights", "save_checkpoint",
 ]
 
@@ -75,11 +75,29 @@ class TrainState:
 
     @classmethod
     def from_file(cls, path: Path) -> "TrainState":
-        return cls(**json.loads(path.read_text()))
+        """The state saved in ``path``; :class:`DamagedCheckpointError` naming it when it cannot be read."""
+        try:
+            return cls(**json.loads(path.read_text(encoding="utf-8")))
+        except (OSError, UnicodeDecodeError, ValueError, TypeError) as err:  # JSONDecodeError is a ValueError
+            raise DamagedCheckpointError(f"{path} cannot be read ({type(err).__name__}: "
+                                         f"{one_line(err, first_line=True, limit=200)})") from None
 
 
 class ResumeError(RuntimeError):
     """A checkpoint that cannot be resumed as asked."""
+
+
+class DamagedCheckpointError(ResumeError):
+    """A file of a checkpoint cannot be read: the whole checkpoint is skipped wherever it is read."""
+
+
+def read_train_state(checkpoint: Path) -> Optional[TrainState]:
+    """The train state of ``checkpoint``, or None when its ``train_state.json`` is missing or damaged:
+    the one reader for everything that only looks (layout advice, pruning)."""
+    try:
+        return TrainState.from_file(checkpoint / STATE_FILE)
+    except DamagedCheckpointError:
+        return None
 
 
 def check_resume_layout(state: TrainState, checkpoint: Path, layout: dict[str, int]) -> None:
@@ -94,8 +112,8 @@ def check_resume_layout(state: TrainState, checkpoint: Path, layout: dict[str, i
     def describe(d: dict[str, int]) -> str:
         return (f"{d['num_processes']} process(es) x {d['per_device_batch_size']} per device x "
                 f"{d['gradient_accumulation_steps']} accumulation")
-    boundary = [p.name for p in checkpoint_dirs(checkpoint.parent)
-                if TrainState.from_file(p / STATE_FILE).batches_done == 0]
+    states = {p.name: read_train_state(p) for p in checkpoint_dirs(checkpoint.parent)}
+    boundary = [name for name, saved in states.items() if saved is not None and saved.batches_done == 0]
     raise ResumeError(
         f"{checkpoint} was saved mid-epoch (epoch {state.epoch + 1}, batch {state.batches_done}) with "
         f"{describe(state.layout)}, but this run has {describe(layout)}. A mid-epoch checkpoint resumes only on the "
@@ -119,8 +137,8 @@ def checkpoint_dirs(checkpoints: Path) -> list[Path]:
 
 
 def latest_checkpoint(checkpoints: Path) -> Optional[Path]:
-    dirs = checkpoint_dirs(checkpoints)
-    return dirs[-1] if dirs else None
+    """The newest checkpoint whose train state can be read (None when there is none)."""
+    return next((p for p in reversed(checkpoint_dirs(checkpoints)) if read_train_state(p) is not None), None)
 
 
 def _write_dir_atomically(accelerator: Accelerator, final: Path, write) -> None:
@@ -133,7 +151,13 @@ def _write_dir_atomically(accelerator: Accelerator, final: Path, write) -> None:
             shutil.rmtree(final)
         tmp.mkdir(parents=True)
     accelerator.wait_for_everyone()
-    write(tmp)
+    try:
+        with naming_write_failures(final, folder=tmp):  # a full disk: one line naming the file
+            write(tmp)
+    except BaseException:
+        if accelerator.is_main_process:  # the complete checkpoints stay; the partial one goes
+            shutil.rmtree(tmp, ignore_errors=True)
+        raise
     accelerator.wait_for_everyone()
     if accelerator.is_main_process:
         apply_umask(tmp)  # Accelerate and safetensors write private (0600) files
@@ -187,7 +211,7 @@ def load_checkpoint(
     if not (path / STATE_FILE).is_file():
         raise ResumeError(f"{path} is not a complete checkpoint of this run (no {STATE_FILE}); "
                           f"complete ones: {', '.join(p.name for p in checkpoint_dirs(path.parent)) or 'none'}")
-    state = TrainState.from_file(path / STATE_FILE)
+    state = TrainState.from_file(path / STATE_FILE)  # damaged: DamagedCheckpointError naming the file
     check_resume_layout(state, path, layout)
     state.layout = dict(layout)
     accelerator.load_state(str(path))
@@ -218,6 +242,9 @@ def load_newest_loadable(
     for path in reversed(checkpoint_dirs(checkpoints)):
         try:
             return path, load_checkpoint(accelerator, path, layout=layout, ema=ema), skipped
+        except DamagedCheckpointError as err:
+            skipped.append((path.name, one_line(err, limit=300)))
+            continue
         except ResumeError:
             raise
         except Exception as err:  # noqa: BLE001  (any unreadable file: safetensors, pickle, JSON, I/O)
@@ -258,14 +285,17 @@ def load_best_weights(path: Path, model: torch.nn.Module, *, ema: bool = False) 
 
 
 def prune_checkpoints(accelerator: Accelerator, checkpoints: Path, keep_last: int, best_dir: Optional[str]) -> None:
-    """Keep the newest ``keep_last`` step checkpoints, the best weights they refer to, and
-    ``best_dir``; remove everything else (including temporary folders of killed runs)."""
+    """Keep the newest ``keep_last`` readable step checkpoints, the best weights they refer to, and
+    ``best_dir``; remove everything else (including temporary folders of killed runs). A damaged
+    checkpoint (unreadable ``train_state.json``) is skipped: never counted as kept; one newer than
+    the kept ones is left for the run to write again, an older one is removed."""
     if accelerator.is_main_process and checkpoints.is_dir():
-        steps = checkpoint_dirs(checkpoints)
-        kept = steps[-keep_last:]
-        referenced = {best_dir} | {TrainState.from_file(p / STATE_FILE).best_dir for p in kept}
+        states = {p: read_train_state(p) for p in checkpoint_dirs(checkpoints)}
+        kept = [p for p, saved in states.items() if saved is not None][-keep_last:]
+        referenced = {best_dir} | {states[p].best_dir for p in kept}
+        newer_damaged = {p for p, saved in states.items() if saved is None and kept and p.name > kept[-1].name}
         for path in checkpoints.iterdir():
-            stale_step = _STEP_DIR.match(path.name) and path not in kept
+            stale_step = _STEP_DIR.match(path.name) and path not in kept and path not in newer_damaged
             stale_best = _BEST_DIR.match(path.name) and path.name not in referenced
             stale_tmp = path.name.startswith(".") and path.name.endswith(".tmp")
             if stale_step or stale_best or stale_tmp:

@@ -1,12 +1,20 @@
 """Training configuration: typed dataclasses loaded from YAML, with ``section.key=value`` overrides.
 
-Every key is checked before any work starts: an unknown key or a value of the wrong type
-stops with a :class:`ConfigError` that names the key, where it came from, and the valid keys.
+Every key is checked before any work starts: an unknown key, a value of the wrong type or out of
+its range, or a model name timm does not know stops with a :class:`ConfigError` that names the
+key, where it came from, and the valid keys or range, on one line of bounded length. YAML is read
+by a safe loader with a cap on the file size and on what aliases expand to (an alias bomb fails
+at once instead of filling the memory).
+
+The checks are hand-written rather than pydantic: pydantic is not a dependency of faer_hub
+(only gradio's, in the ``app`` extra), and its messages would need rewriting into these anyway.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import math
+import reprlib
 import types
 import typing
 from dataclasses import dataclass, field
@@ -175,6 +183,75 @@ class Config:
 
 # ----------------------------------------------------------------------------- loading
 
+MAX_CONFIG_BYTES = 1 << 20
+"""Largest config file read (a training config is a few kilobytes)."""
+MAX_YAML_VALUES = 10_000
+"""Most values a config may hold once its YAML aliases are expanded (a config has about 80)."""
+
+
+class _BoundedLoader(yaml.SafeLoader):
+    """PyYAML's safe loader that refuses documents whose aliases expand past :data:`MAX_YAML_VALUES`
+    values, or refer to themselves, before any Python object is built from them."""
+
+    def compose_document(self) -> yaml.Node:
+        node = super().compose_document()
+        _expanded_size(node, {}, set())
+        return node
+
+
+class _YamlTooLarge(yaml.YAMLError):
+    pass
+
+
+def _expanded_size(node: yaml.Node, sizes: dict[int, int], open_nodes: set[int]) -> int:
+    """How many values ``node`` stands for with every alias written out (shared nodes counted once
+    per use, computed once each)."""
+    if id(node) in sizes:
+        return sizes[id(node)]
+    if id(node) in open_nodes:
+        raise _YamlTooLarge("an alias refers to the node that contains it (a recursive anchor)")
+    open_nodes.add(id(node))
+    size = 1
+    if isinstance(node, yaml.SequenceNode):
+        size += sum(_expanded_size(child, sizes, open_nodes) for child in node.value)
+    elif isinstance(node, yaml.MappingNode):
+        size += sum(_expanded_size(k, sizes, open_nodes) + _expanded_size(v, sizes, open_nodes) for k, v in node.value)
+    if size > MAX_YAML_VALUES:
+        raise _YamlTooLarge(f"its aliases expand to more than {MAX_YAML_VALUES:,} values (an alias bomb?); "
+                            "a training config holds about 80")
+    open_nodes.discard(id(node))
+    sizes[id(node)] = size
+    return size
+
+
+def _parse_yaml(text: str, source: str) -> Any:
+    """``text`` parsed by :class:`_BoundedLoader`; a :class:`ConfigError` naming ``source`` otherwise."""
+    if len(text) > MAX_CONFIG_BYTES:
+        raise ConfigError(f"{source}: {len(text):,} characters, more than a training config's limit of "
+                          f"{MAX_CONFIG_BYTES:,}; pass a training config such as training/configs/rafdb.yaml")
+    try:
+        return yaml.load(text, Loader=_BoundedLoader)  # noqa: S506  (a SafeLoader subclass)
+    except _YamlTooLarge as err:
+        raise ConfigError(f"{source}: refused: {err}") from None
+    except yaml.YAMLError as err:
+        raise ConfigError(f"{source} is not valid YAML: {_short_text(str(err))}") from None
+    except RecursionError:
+        raise ConfigError(f"{source}: refused: nested too deeply to be a training config") from None
+
+
+def _short_text(text: str, limit: int = 300) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+_SHOWN = reprlib.Repr()
+_SHOWN.maxstring, _SHOWN.maxother, _SHOWN.maxlist, _SHOWN.maxdict, _SHOWN.maxlevel = 60, 60, 6, 6, 2
+
+
+def _shown(value: Any) -> str:
+    """``repr(value)`` cut short: config values go into one-line messages."""
+    return _SHOWN.repr(value)
+
 
 def load_config(
     path: Union[str, Path, None] = None, overrides: Sequence[str] = (), *, base: Optional[Mapping[str, Any]] = None
@@ -192,10 +269,7 @@ def load_config(
         except UnicodeDecodeError:
             raise ConfigError(f"{path} is not a YAML text file (not UTF-8 text); pass a training config such as "
                               "training/configs/rafdb.yaml") from None
-        try:
-            loaded = yaml.safe_load(text)
-        except yaml.YAMLError as err:
-            raise ConfigError(f"{path} is not valid YAML: {err}") from None
+        loaded = _parse_yaml(text, str(path))
         if loaded is None:
             loaded = {}
         if not isinstance(loaded, dict):
@@ -205,10 +279,12 @@ def load_config(
     for item in overrides:
         key, sep, value = item.partition("=")
         if not sep or not key.strip():
-            raise ConfigError(f"--set {item!r}: expected section.key=value, e.g. --set optim.lr=1e-3")
+            raise ConfigError(f"--set {_shown(item)}: expected section.key=value, e.g. --set optim.lr=1e-3")
         try:
-            parsed = yaml.safe_load(value) if value.strip() else None
-        except yaml.YAMLError:
+            parsed = _parse_yaml(value, f"--set {key.strip()}") if value.strip() else None
+        except ConfigError as err:
+            if "refused" in str(err):
+                raise
             parsed = value
         node = raw
         parts = key.strip().split(".")
@@ -219,18 +295,19 @@ def load_config(
                 node[part] = nxt
             node = nxt
         node[parts[-1]] = parsed
-        _check_values(_build(Config, raw, prefix="", source=f"--set {item}"), f"--set {item}")
+        shown = f"--set {_short_text(item, 100)}"
+        _check_values(_build(Config, raw, prefix="", source=shown), shown)
     return _build(Config, raw, prefix="", source=source)
 
 
 def _check_values(config: Config, source: str) -> None:
     from ..tasks import TASKS
 
-    def need(ok: bool, key: str, what: str) -> None:
+    def need(ok: bool, key: str, what: str) -> None:  # every message: one line, the key, the range
         if not ok:
             raise ConfigError(f"{source}: config key '{key}' {what}")
 
-    need(config.task in TASKS, "task", f"must be one of {', '.join(TASKS)}, got {config.task!r}")
+    need(config.task in TASKS, "task", f"must be one of {', '.join(TASKS)}, got {_shown(config.task)}")
     task = TASKS[config.task]
     need(not config.data.balanced_sampling or task.kind == "fer", "data.balanced_sampling",
          f"needs single-label classes to balance; task {task.name!r} is {task.spec.description}")
@@ -250,6 +327,52 @@ def _check_values(config: Config, source: str) -> None:
     need(0.0 <= config.loss.label_smoothing < 1.0, "loss.label_smoothing", "must be in [0, 1)")
     need(config.loss.center_weight >= 0, "loss.center_weight", "must be 0 or more")
     need(config.loss.mse_weight >= 0, "loss.mse_weight", "must be 0 or more")
+    need(0 <= config.seed < 2**32, "seed", f"must be in [0, 2**32), got {config.seed}")
+    _check_model(config.model, need)
+    need(0.0 < config.data.validation_size < 1.0, "data.validation_size",
+         f"must be a fraction in (0, 1), got {config.data.validation_size}")
+    for key in ("synthetic_train", "synthetic_test"):
+        need(1 <= getattr(config.data, key) <= 1_000_000, f"data.{key}", "must be between 1 and 1,000,000 images")
+    for i, beta in enumerate(config.optim.betas):
+        need(0.0 <= beta < 1.0, f"optim.betas[{i}]", f"must be in [0, 1), got {beta}")
+    need(config.optim.weight_decay >= 0, "optim.weight_decay", "must be 0 or more")
+    need(config.optim.backbone_lr_scale >= 0, "optim.backbone_lr_scale", "must be 0 or more")
+    need(0.0 <= config.optim.momentum < 1.0, "optim.momentum", "must be in [0, 1)")
+    need(0.0 <= config.optim.min_lr_ratio <= 1.0, "optim.min_lr_ratio", "must be in [0, 1]")
+    need(config.optim.grad_clip_norm is None or config.optim.grad_clip_norm > 0, "optim.grad_clip_norm",
+         "must be positive, or null for no clipping")
+    need(config.loss.focal_gamma >= 0, "loss.focal_gamma", "must be 0 or more")
+    need(config.loss.focal_alpha is None or 0.0 <= config.loss.focal_alpha <= 1.0, "loss.focal_alpha",
+         "must be in [0, 1], or null")
+    need(config.loss.center_lr_scale >= 0, "loss.center_lr_scale", "must be 0 or more")
+    need(config.train.max_steps_per_epoch is None or config.train.max_steps_per_epoch >= 1,
+         "train.max_steps_per_epoch", "must be at least 1, or null for whole epochs")
+    need(0.0 <= config.train.ema_decay < 1.0, "train.ema_decay", "must be in [0, 1)")
+    need(bool(config.tracking.project_name.strip()), "tracking.project_name", "must not be empty")
+
+
+MAX_IMG_SIZE = 4096
+
+
+def _check_model(model: ModelConfig, need: Any) -> None:
+    """The model name against timm's registry and the sizes the architecture accepts."""
+    import timm
+
+    from .. import models  # noqa: F401  (registers the faer_* architectures)
+
+    need(timm.is_model(model.name), "model.name",
+         f"must be a timm model name, got {_shown(model.name)}; FAER sizes: {', '.join(_faer_sizes())}")
+    need(32 <= model.img_size <= MAX_IMG_SIZE, "model.img_size",
+         f"must be between 32 (ConvNeXt downsamples by 32) and {MAX_IMG_SIZE}, got {model.img_size}")
+    need(0.0 <= model.drop_path_rate < 1.0, "model.drop_path_rate", "must be in [0, 1)")
+    need(model.ls_init_value is None or model.ls_init_value > 0, "model.ls_init_value", "must be positive, or null")
+
+
+def _faer_sizes() -> list[str]:
+    import timm
+
+    sizes = ("atto", "femto", "pico", "nano", "tiny", "small", "base", "large")
+    return [name for name in (f"faer_{size}" for size in sizes) if timm.is_model(name)]
 
 
 def config_to_dict(config: Config) -> dict[str, Any]:
@@ -273,13 +396,13 @@ def _deep_merge(a: Mapping[str, Any], b: Mapping[str, Any]) -> dict[str, Any]:
 def _build(cls: type, raw: Any, *, prefix: str, source: str) -> Any:
     where = prefix.rstrip(".") or "top level"
     if not isinstance(raw, dict):
-        raise ConfigError(f"{source}: '{where}' must be a mapping of keys, got {raw!r}")
+        raise ConfigError(f"{source}: '{where}' must be a mapping of keys, got {_shown(raw)}")
     hints = typing.get_type_hints(cls)
     fields = {f.name: f for f in dataclasses.fields(cls)}
     unknown = [k for k in raw if k not in fields]
     if unknown:
         raise ConfigError(
-            f"{source}: unknown config key '{prefix}{unknown[0]}'; valid keys in {where}: "
+            f"{source}: unknown config key '{prefix}{_short_text(str(unknown[0]), 60)}'; valid keys in {where}: "
             + ", ".join(fields)
         )
     values = {}
@@ -307,7 +430,7 @@ def _type_name(hint: Any) -> str:
 def _check(value: Any, hint: Any, key: str, source: str) -> Any:
     def fail() -> ConfigError:
         return ConfigError(
-            f"{source}: config key '{key}' must be {_type_name(hint)}, got {value!r} ({type(value).__name__})"
+            f"{source}: config key '{key}' must be {_type_name(hint)}, got {_shown(value)} ({type(value).__name__})"
         )
 
     origin = typing.get_origin(hint)
@@ -343,13 +466,16 @@ def _check(value: Any, hint: Any, key: str, source: str) -> Any:
             return value
         raise fail()
     if hint is float:
+        number = None
         if isinstance(value, (int, float)) and not isinstance(value, bool):
-            return float(value)
-        if isinstance(value, str):  # PyYAML reads `1e-3` (no dot) as a string
+            number = float(value)
+        elif isinstance(value, str):  # PyYAML reads `1e-3` (no dot) as a string
             try:
-                return float(value)
+                number = float(value)
             except ValueError:
                 pass
+        if number is not None and math.isfinite(number):  # nan and inf are no setting
+            return number
         raise fail()
     if hint is str:
         if isinstance(value, str):

@@ -18,7 +18,7 @@ from accelerate import PartialState
 
 from .config import Config, ConfigError
 
-__all__ = ["LaunchSettings", "cpu_processes", "resolve_launch", "start_processes"]
+__all__ = ["LaunchSettings", "cpu_processes", "is_main_process", "report_refusal", "resolve_launch", "start_processes"]
 
 PRECISION_ENV = "ACCELERATE_MIXED_PRECISION"
 DYNAMO_ENV = "ACCELERATE_DYNAMO_BACKEND"
@@ -81,3 +81,21 @@ def start_processes(timeout_minutes: float) -> PartialState:
         raise ConfigError(f"{launched} processes were launched but Accelerate sees {state.num_processes}; "
                           "on CPU set ACCELERATE_USE_CPU=1")
     return state
+
+
+def is_main_process() -> bool:
+    """Whether this is the launcher's process 0 (or the only process), known before Accelerate starts."""
+    return int(os.environ.get("RANK", "0")) == 0
+
+
+def report_refusal(message: str, *, every_process: bool = False) -> None:
+    """Print a refusal once: on process 0 only, since every process of a launch checks the same
+    config and files and refuses alike (N identical lines otherwise). ``every_process`` for a failure
+    that may be one process's own (a full disk): each says it, prefixed with its rank."""
+    import sys
+
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if every_process and world > 1:
+        print(f"error (process {os.environ.get('RANK', '0')}/{world}): {message}", file=sys.stderr)
+    elif is_main_process():
+        print(f"error: {message}", file=sys.stderr)

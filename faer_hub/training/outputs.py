@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import shutil
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Mapping, Optional, Sequence
 
@@ -14,14 +16,19 @@ from ..io import _json_safe, write_json, write_text
 
 __all__ = [
     "CONFIG_FILE", "LOG_FILE", "METRICS_FILE", "OutputDirError", "JsonlLog", "check_output_dir", "prepare_output_dir",
-    "run_facts", "write_json", "write_text", "write_yaml",
+    "previous_run_kept_until_done", "run_facts", "write_json", "write_text", "write_yaml",
 ]
 
 CONFIG_FILE = "config.yaml"
 LOG_FILE = "log.jsonl"
 METRICS_FILE = "metrics.json"
 RUN_ENTRIES = (CONFIG_FILE, LOG_FILE, METRICS_FILE, "checkpoints", "export", "tensorboard")
-"""What a run writes; ``--overwrite`` removes exactly these (a generated ``data/`` is kept)."""
+"""What a run writes; ``--overwrite`` replaces exactly these (a generated ``data/`` is kept)."""
+REPLACED_RUN = ".replaced-run"
+"""Where ``--overwrite`` keeps the previous run until the new one has finished (then deleted)."""
+
+_set_aside: set[Path] = set()
+"""Output folders whose previous run this process moved to :data:`REPLACED_RUN`."""
 
 
 class OutputDirError(RuntimeError):
@@ -33,7 +40,7 @@ def check_output_dir(output_dir: Path, *, resume: bool, overwrite: bool) -> list
     return the run entries found."""
     if resume and overwrite:
         raise OutputDirError("--resume and --overwrite contradict each other; pass one")
-    previous = [name for name in RUN_ENTRIES if (output_dir / name).exists()]
+    previous = [name for name in (*RUN_ENTRIES, REPLACED_RUN) if (output_dir / name).exists()]
     if previous and not (resume or overwrite):
         raise OutputDirError(
             f"{output_dir} holds a previous run ({', '.join(previous)}). Pass --resume to continue it, "
@@ -45,13 +52,52 @@ def check_output_dir(output_dir: Path, *, resume: bool, overwrite: bool) -> list
 
 
 def prepare_output_dir(output_dir: Path, *, resume: bool, overwrite: bool) -> None:
-    """Check ``output_dir`` (see :func:`check_output_dir`), clear it for ``overwrite``, create it."""
+    """Check ``output_dir`` (see :func:`check_output_dir`) and create it. With ``overwrite`` the
+    previous run is moved aside to :data:`REPLACED_RUN`, not deleted: :func:`previous_run_kept_until_done`
+    deletes it once the new run has finished and puts it back if the new run fails. (A run killed
+    while replacing one leaves it there; the next ``--overwrite`` keeps it until it finishes.)"""
     previous = check_output_dir(output_dir, resume=resume, overwrite=overwrite)
-    if overwrite:
-        for name in previous:
-            path = output_dir / name
-            shutil.rmtree(path) if path.is_dir() else path.unlink()
     output_dir.mkdir(parents=True, exist_ok=True)
+    if overwrite and previous:
+        aside = output_dir / REPLACED_RUN
+        if aside.exists():  # a killed replacement: `previous` is its unfinished new run, ours to remove
+            for name in previous:
+                if name != REPLACED_RUN:
+                    _remove(output_dir / name)
+        else:
+            aside.mkdir()
+            for name in previous:
+                (output_dir / name).rename(aside / name)
+        _set_aside.add(output_dir)
+
+
+def _remove(path: Path) -> None:
+    shutil.rmtree(path) if path.is_dir() and not path.is_symlink() else path.unlink(missing_ok=True)
+
+
+@contextmanager
+def previous_run_kept_until_done(output_dir: Path) -> Iterator[None]:
+    """Around a whole training run: a previous run that ``--overwrite`` moved aside is deleted once
+    the block ends without error, and put back in place (the new run's entries removed) when it
+    fails, so a failing new run never costs the finished one."""
+    try:
+        yield
+    except BaseException:
+        if output_dir in _set_aside:
+            _set_aside.discard(output_dir)
+            aside = output_dir / REPLACED_RUN
+            for name in RUN_ENTRIES:
+                if (aside / name).exists() or (output_dir / name).exists():
+                    _remove(output_dir / name)
+                if (aside / name).exists():
+                    (aside / name).rename(output_dir / name)
+            shutil.rmtree(aside, ignore_errors=True)
+        raise
+    from .launch import is_main_process
+
+    if output_dir in _set_aside or (is_main_process() and (output_dir / REPLACED_RUN).is_dir()):
+        _set_aside.discard(output_dir)  # (also the one a killed replacement left, once its run has finished)
+        shutil.rmtree(output_dir / REPLACED_RUN, ignore_errors=True)
 
 
 def write_yaml(path: Path, data: Mapping[str, Any]) -> None:

@@ -16,6 +16,7 @@ from faer_hub.faces.align import (
     resolve_protocol, similarity_matrix,
 )
 from faer_hub.faces.detect import Detection
+from faer_hub.hub.export import save_export
 
 CELEBA_OFFICIAL_1_BASED = ((70.745, 112.0), (108.237, 112.0), (89.432, 153.514))
 
@@ -137,12 +138,12 @@ def test_models_carry_their_protocol_into_exports(tmp_path):
     assert protocol_of_model(timm.create_model("faer_atto")) is None
     template = [[31, 44], [69, 44], [50, 62], [36, 80], [64, 80]]
     model = timm.create_model("faer_atto.rafdb", face_crop={"name": "rafdb", "template": template})
-    folder = faer_hub.hub.export.save_export(model, tmp_path / "export")
+    folder = save_export(model, tmp_path / "export")
     config = json.loads((folder / "config.json").read_text())
     assert config["face_crop"]["template"] == template and "face_crop" not in config["pretrained_cfg"]
     loaded = timm.create_model(f"local-dir:{folder}", pretrained=True)
     assert protocol_of_model(loaded).template == tuple(map(tuple, template))
-    plain = faer_hub.hub.export.save_export(timm.create_model("faer_atto.celeba"), tmp_path / "celeba")
+    plain = save_export(timm.create_model("faer_atto.celeba"), tmp_path / "celeba")
     assert json.loads((plain / "config.json").read_text())["face_crop"] == "celeba"
 
 

@@ -57,14 +57,43 @@ def test_celeba_export_declares_multi_label(tmp_path):
     assert len(config["label_names"]) == 40
 
 
-def test_export_replaces_existing_folder_and_leaves_no_temp(tmp_path, rafdb_export):
+def test_export_writes_only_into_an_empty_folder_or_over_an_export_with_overwrite(tmp_path, rafdb_export):
+    from faer_hub.io import DestinationError
+
     model, _ = rafdb_export
     folder = tmp_path / "out"
     folder.mkdir()
-    (folder / "stale.txt").write_text("old run")
-    save_export(model, folder)
-    assert not (folder / "stale.txt").exists()
+    save_export(model, folder)  # an empty folder is fine
+    with pytest.raises(DestinationError, match=f"{folder} already holds an export .*pass --overwrite"):
+        save_export(model, folder)
+    (folder / "README.md").write_text("edited")
+    save_export(model, folder, overwrite=True)
+    assert "edited" not in (folder / "README.md").read_text()
+    (folder / "notes.txt").write_text("the user's")  # no longer only an export: never replaced
+    with pytest.raises(DestinationError, match=r"holds files that are not an export \(notes.txt\)"):
+        save_export(model, folder, overwrite=True)
+    assert (folder / "notes.txt").read_text() == "the user's" and (folder / "model.safetensors").is_file()
     assert [p.name for p in tmp_path.iterdir()] == ["out"]
+
+
+def test_label_names_must_be_distinct_wherever_they_enter(tmp_path, rafdb_export):
+    import json
+
+    from faer_hub.hub.export import ExportError, label_name_problems
+
+    _, folder = rafdb_export
+    assert label_name_problems(["a", "b"], 2, "x") == []
+    assert label_name_problems(["a", "a"], 2, "x") == ["x: label_names repeat 'a'; each output needs its own name"]
+    assert label_name_problems(["a", ""], 2, "x") == ["x: label_names must be non-empty strings"]
+    copy = tmp_path / "dup"
+    copy.mkdir()
+    for f in folder.iterdir():
+        (copy / f.name).write_bytes(f.read_bytes())
+    config = json.loads((copy / "config.json").read_text())
+    config["label_names"][6] = "happiness"
+    (copy / "config.json").write_text(json.dumps(config))
+    with pytest.raises(ExportError, match="label_names repeat 'happiness'"):
+        read_export_config(copy)
 
 
 def test_export_refuses_head_that_does_not_match_task(tmp_path):

@@ -14,6 +14,7 @@ from PIL import Image
 import faer_hub  # noqa: F401
 from faer_hub.io import read_image
 from faer_hub.faces.detect import Detection
+from faer_hub.inference.output import output_name
 from faer_hub.inference.predict import Predictor, predict, write_report
 
 SMALL = dict(pretrained_cfg_overlay=dict(input_size=(3, 64, 64)))
@@ -93,12 +94,24 @@ def test_detected_faces_are_cropped_one_result_each(raf_export, photo_dir, tmp_p
     assert report.predictions[1].landmarks == [tuple(pt) for pt in _fake_face(30, 20, 50, 60).landmarks]
     # the model's view of each face: the RAF-DB crop resized to the model's 64 px input
     crops = sorted(p.name for p in (tmp_path / "crops").iterdir())
-    assert crops == ["rgb_face0.png", "rgb_face1.png"]
+    stem = output_name(str(photo_dir / "rgb.jpg"), None, "")
+    assert crops == [f"{stem}_face0.png", f"{stem}_face1.png"] and stem.startswith("rgb-")
     image = read_image(photo_dir / "rgb.jpg")
     expected = predictor.model_view(predictor.crop(image, _fake_face(30, 20, 50, 60)))
-    saved = Image.open(tmp_path / "crops" / "rgb_face1.png")
+    saved = Image.open(tmp_path / "crops" / f"{stem}_face1.png")
     assert saved.size == (64, 64) and np.array_equal(np.asarray(saved), np.asarray(expected))
-    assert report.predictions[1].crop_path == str(tmp_path / "crops" / "rgb_face1.png")
+    assert report.predictions[1].crop_path == str(tmp_path / "crops" / f"{stem}_face1.png")
+
+
+def test_crops_of_same_named_files_in_two_folders_do_not_collide(raf_export, tmp_path):
+    for folder in ("a", "b"):
+        (tmp_path / folder).mkdir()
+        _noise(seed=ord(folder)).save(tmp_path / folder / "photo.jpg")
+    predictor = Predictor(str(raf_export), detector=lambda im: [_fake_face(10, 10, 40, 40)], save_crops=tmp_path / "c")
+    report = predictor.predict([tmp_path / "a" / "photo.jpg", tmp_path / "b" / "photo.jpg"])
+    crops = [p.crop_path for p in report]
+    assert len(set(crops)) == 2 and sorted(str(p) for p in (tmp_path / "c").iterdir()) == sorted(crops)
+    assert not np.array_equal(np.asarray(Image.open(crops[0])), np.asarray(Image.open(crops[1])))
 
 
 def test_face_crop_override_and_models_without_protocol(photo_dir):
@@ -134,18 +147,21 @@ def test_output_formats(raf_export, photo_dir):
     write_report(report, "jsonl", buf)
     records = [json.loads(line) for line in buf.getvalue().splitlines()]
     assert sum("top_k" in r for r in records) == 5 and sum("error" in r for r in records) == 2
+    names = [r["path"].split("photos/")[-1] for r in records]  # input order: failed files where they come
+    assert names == ["cmyk.jpg", "fake.jpg", "gray.png", "rgb.jpg", "rgba.png", "sub/deep16.png", "truncated.jpg"]
     assert {"label", "score"} == set(records[0]["top_k"][0])
     assert list(records[0])[:6] == ["path", "face_index", "box", "score", "landmarks", "top_k"]
     assert records[0]["box"] == [1, 2, 3, 4] and records[0]["landmarks"][4] == [4, 5]
     buf = io.StringIO()
     write_report(report, "csv", buf)
     rows = list(csv.DictReader(io.StringIO(buf.getvalue())))
-    assert len(rows) == 7 and rows[0]["label_1"] == records[0]["top_k"][0]["label"]
-    assert [r["status"] for r in rows[:5]] == ["ok"] * 5  # failed files have rows too, as in JSON lines
-    assert [(r["path"], r["status"]) for r in rows[5:]] == [(r["path"], f"error: {r['error']}") for r in records[5:]]
-    assert rows[5]["p_happiness"] == "" and rows[5]["box_w"] == ""
-    assert rows[0]["box_w"] == "3.00" and rows[0]["right_mouth_y"] == "5.00" and rows[1]["box_w"] == ""
+    assert [r["path"] for r in rows] == [r["path"] for r in records]
+    assert rows[0]["label_1"] == records[0]["top_k"][0]["label"]
+    assert [r["status"] for r in rows] == [f"error: {r['error']}" if "error" in r else "ok" for r in records]
+    assert rows[1]["p_happiness"] == "" and rows[1]["box_w"] == ""
+    assert rows[0]["box_w"] == "3.00" and rows[0]["right_mouth_y"] == "5.00" and rows[2]["box_w"] == ""
     assert float(rows[0]["p_happiness"]) == pytest.approx(records[0]["probabilities"]["happiness"], abs=1e-6)
+    assert list(report.to_pandas().columns) == list(rows[0])  # the DataFrame has the CSV's columns
     buf = io.StringIO()
     write_report(report, "table", buf)
     assert "rgb.jpg" in buf.getvalue() and "fake.jpg" not in buf.getvalue()

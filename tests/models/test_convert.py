@@ -99,3 +99,32 @@ def test_a_matching_head_that_timm_would_drop_is_warned_about(authors_checkpoint
                                  pretrained_cfg_overlay=dict(file=str(path), num_classes=7))
     reference = torch.load(path, weights_only=True)["state_dict"]["module.head.weight"]
     assert torch.equal(kept.head.fc.weight, reference) and not torch.equal(dropped.head.fc.weight, reference)
+
+
+def test_a_checkpoint_without_cc_attention_is_refused_or_exported_with_a_warning_when_asked(tmp_path):
+    """A plain ConvNeXt checkpoint has no CC Attention: its export would hold that layer at
+    random initialisation, so convert refuses it unless told, and then warns."""
+    from safetensors.torch import load_file, save_file
+
+    plain = timm.create_model("convnext_atto", num_classes=7)
+    path = tmp_path / "convnext.safetensors"
+    save_file(plain.state_dict(), path)
+    with pytest.raises(ValueError, match=r"convnext.safetensors holds no CC Attention weights .*allow-missing-weights"):
+        convert_checkpoint(path, tmp_path / "x", task="rafdb", model_name="faer_atto")
+    assert not (tmp_path / "x").exists()
+    with pytest.warns(UserWarning, match="keeps CC Attention at random initialisation"):
+        folder = convert_checkpoint(path, tmp_path / "x", task="rafdb", model_name="faer_atto",
+                                    allow_missing_weights=True)
+    exported = load_file(folder / "model.safetensors")
+    assert torch.equal(exported["head.fc.weight"], plain.state_dict()["head.fc.weight"])
+
+
+def test_convert_replaces_an_earlier_export_only_with_overwrite(authors_checkpoint, tmp_path):
+    from faer_hub.io import DestinationError
+
+    _, path = authors_checkpoint
+    folder = convert_checkpoint(path, tmp_path / "export", task="rafdb", model_name="faer_atto")
+    with pytest.raises(DestinationError, match="already holds an export"):
+        convert_checkpoint(path, folder, task="rafdb", model_name="faer_atto")
+    convert_checkpoint(path, folder, task="rafdb", model_name="faer_atto", overwrite=True)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["export"]

@@ -51,3 +51,22 @@ def test_an_export_whose_labels_disagree_with_its_outputs_is_refused_naming_the_
 def test_a_path_that_is_not_a_folder_says_what_to_pass(tmp_path):
     with pytest.raises(FileNotFoundError, match="looks like a path but is not a folder"):
         resolve_source(str(tmp_path / "model.safetensors"))
+
+
+def test_a_hub_repo_whose_config_asks_for_a_billion_classes_is_refused_before_allocating(raf_export, hf_cache,
+                                                                                          monkeypatch):
+    import huggingface_hub.constants
+    from offline_hub import populate_hf_cache
+
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(hf_cache))
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
+    files = {name: raf_export / name for name in ("config.json", "model.safetensors", "README.md")}
+    populate_hf_cache(hf_cache, "me/good", files)
+    assert create_model_from_source("hf-hub:me/good").num_classes == 7
+    snapshot = populate_hf_cache(hf_cache, "me/huge", files)
+    config = json.loads((snapshot / "config.json").read_text())
+    config["model_args"]["num_classes"] = 10**9
+    (snapshot / "config.json").write_text(json.dumps(config))
+    with pytest.raises(ExportError, match=r"'hf-hub:me/huge': .*head.fc.weight has shape \[7, 320\] but "
+                                          r".*config.json builds \[1000000000, 320\]"):
+        create_model_from_source("hf-hub:me/huge")

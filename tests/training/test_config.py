@@ -85,6 +85,47 @@ def test_bad_file_names_the_file_and_key(tmp_path):
         load_config(tmp_path / "missing.yaml")
 
 
+@pytest.mark.parametrize("override, message", [
+    ("optim.betas=[2,2]", r"'optim.betas\[0\]' must be in \[0, 1\), got 2.0"),
+    ("model.img_size=0", r"'model.img_size' must be between 32 .* got 0"),
+    ("model.name=nonexistent_model", r"'model.name' must be a timm model name, got 'nonexistent_model'; FAER sizes: "
+                                     r"faer_atto"),
+    ("seed=-1", r"'seed' must be in \[0, 2\*\*32\), got -1"),
+    ("data.validation_size=1.5", r"'data.validation_size' must be a fraction in \(0, 1\), got 1.5"),
+    ("train.max_steps_per_epoch=-1", r"'train.max_steps_per_epoch' must be at least 1, or null"),
+    ("train.max_steps_per_epoch=0", r"'train.max_steps_per_epoch' must be at least 1, or null"),
+    ("optim.lr=.inf", r"'optim.lr' must be float, got inf"),
+    ("optim.weight_decay=-0.1", r"'optim.weight_decay' must be 0 or more"),
+    ("loss.focal_alpha=1.5", r"'loss.focal_alpha' must be in \[0, 1\], or null"),
+    ("train.ema_decay=1", r"'train.ema_decay' must be in \[0, 1\)"),
+    ("optim.grad_clip_norm=0", r"'optim.grad_clip_norm' must be positive, or null"),
+    ("data.synthetic_train=0", r"'data.synthetic_train' must be between 1 and 1,000,000 images"),
+])
+def test_out_of_range_values_are_refused_at_load_time(override, message):
+    with pytest.raises(ConfigError, match=message):
+        load_config(None, [override])
+    assert load_config(None, ["train.max_steps_per_epoch=null"]).train.max_steps_per_epoch is None
+
+
+def test_an_alias_bomb_or_a_huge_value_fails_at_once_on_one_short_line(tmp_path):
+    rows = ["task: rafdb", "model:", "  name: &a [x, x, x, x, x, x, x, x, x, x]", "tracking:"]
+    rows += [f"  l{i}: &l{i} [" + ", ".join([f"*{'a' if i == 0 else f'l{i - 1}'}"] * 10) + "]" for i in range(9)]
+    bomb = tmp_path / "bomb.yaml"  # 10**10 values once expanded
+    bomb.write_text("\n".join(rows) + "\n")
+    with pytest.raises(ConfigError, match=rf"^{bomb}: refused: its aliases expand to more than 10,000 values"):
+        load_config(bomb)
+    (tmp_path / "loop.yaml").write_text("a: &a [*a]\n")
+    with pytest.raises(ConfigError, match="refers to the node that contains it"):
+        load_config(tmp_path / "loop.yaml")
+    (tmp_path / "big.yaml").write_text("# padding\n" * 200_000)
+    with pytest.raises(ConfigError, match="more than a training config's limit of 1,048,576"):
+        load_config(tmp_path / "big.yaml")
+    for override in ["model.name=" + "x" * 100_000, "optim.lr=[" + ",".join(["1"] * 5000) + "]", "optim." + "y" * 5000 + "=1"]:
+        with pytest.raises(ConfigError) as err:
+            load_config(None, [override])
+        assert len(str(err.value)) < 500 and "\n" not in str(err.value)
+
+
 def test_global_batch_must_split_into_devices_and_accumulation():
     c = load_config(None, ["train.global_batch_size=256", "train.per_device_batch_size=48"])
     with pytest.raises(ConfigError, match=r"global_batch_size 256 is not .*48 x 2 process\(es\).*per_device_batch_size="):

@@ -100,6 +100,7 @@ def test_mid_epoch_resume_on_another_batch_layout_is_refused_epoch_boundary_resu
         "step-00000007", "step-00000008"]  # epoch 1's end, then mid-epoch 2
 
     # 8 images per device x 1 process -> 4 x 1 x accumulation 2: the mid-epoch position means other samples
+    before = _snapshot(out)
     other_layout = ["--output-dir", str(out), "--resume", "--set", "train.per_device_batch_size=4"]
     refused = run_script(other_layout, check=False)
     assert refused.returncode == 2 and "Traceback" not in refused.stderr
@@ -107,6 +108,18 @@ def test_mid_epoch_resume_on_another_batch_layout_is_refused_epoch_boundary_resu
     assert "step-00000008 was saved mid-epoch (epoch 2, batch 1) with 1 process(es) x 8 per device x 1 accumulation" in message
     assert "this run has 1 process(es) x 4 per device x 2 accumulation" in message
     assert "--set train.per_device_batch_size=8" in message and "--resume-from step-00000007" in message
+    assert _snapshot(out) == before  # a refused resume changes nothing: config.yaml still holds 8 per device
+
+    # two processes x 4: every process refuses; the refusal is printed once and no process shows a traceback
+    # (the launcher, torch.distributed's elastic agent, still reports that its workers exited with status 2)
+    from .test_multiprocess import CPU_ONLY, LAUNCH_2
+
+    refused = run_script(other_layout, launcher=LAUNCH_2, env=CPU_ONLY, check=False)
+    assert refused.returncode != 0
+    assert refused.stderr.count("was saved mid-epoch") == 1, refused.stderr[-3000:]
+    assert "this run has 2 process(es) x 4 per device x 1 accumulation" in refused.stderr
+    assert f'File "{TRAIN_SCRIPT}"' not in refused.stderr and "exitcode  : 2" in refused.stderr
+    assert _snapshot(out) == before
 
     run_script(["--output-dir", str(out), "--resume-from", "step-00000007", "--set", "train.per_device_batch_size=4"])
     resumes = [e for e in read_log(out) if e["event"] == "resume"]
@@ -132,6 +145,58 @@ def test_a_truncated_newest_checkpoint_is_skipped_and_resume_still_ends_bit_iden
     assert [(e["event"], e["checkpoint"]) for e in events if e["event"].startswith("resume")] == [
         ("resume_skipped", "step-00000004"), ("resume", "step-00000002")]
     _assert_same_outcome(baseline_run, out)
+
+
+def test_a_damaged_train_state_skips_its_checkpoint_everywhere_and_resume_still_ends_bit_identical(
+        tmp_path, baseline_run, fer_config, raf_dir, monkeypatch):
+    """The newest checkpoint's train_state.json is cut short: resume walks back past it, and pruning
+    (which reads every kept checkpoint's state) no longer raises JSONDecodeError."""
+    out = tmp_path / "run"
+    args = ["--config", str(fer_config), "--data-dir", str(raf_dir), "--output-dir", str(out)]
+    crash_run(monkeypatch, args, step=5)
+    state = out / "checkpoints" / "step-00000004" / "train_state.json"
+    state.write_text(state.read_text()[:40])
+
+    resumed = run_script(["--output-dir", str(out), "--resume"])
+    assert "skipped checkpoint step-00000004, which cannot be loaded" in resumed.stderr
+    events = read_log(out)
+    assert [(e["event"], e["checkpoint"]) for e in events if e["event"].startswith("resume")] == [
+        ("resume_skipped", "step-00000004"), ("resume", "step-00000002")]
+    skipped = next(e for e in events if e["event"] == "resume_skipped")
+    assert "train_state.json cannot be read (JSONDecodeError" in skipped["reason"]
+    _assert_same_outcome(baseline_run, out)
+
+
+def test_pruning_and_the_layout_advice_skip_a_damaged_checkpoint(tmp_path):
+    from faer_hub.training import checkpoint as ckpt
+
+    class Main:
+        is_main_process = True
+
+        def wait_for_everyone(self):
+            pass
+
+    checkpoints = tmp_path / "checkpoints"
+    for step, best in ((2, None), (4, "best-step-00000004"), (6, None), (8, None)):
+        folder = checkpoints / f"step-{step:08d}"
+        folder.mkdir(parents=True)
+        (folder / "train_state.json").write_text(ckpt.TrainState(global_step=step, best_dir=best).to_json())
+    (checkpoints / "best-step-00000004").mkdir()
+    (checkpoints / "step-00000001").mkdir()
+    (checkpoints / "step-00000001" / "train_state.json").write_text("{")  # damaged, older than the kept
+    (checkpoints / "step-00000008" / "train_state.json").write_text("{\"epoch\": 1, ")  # damaged, the newest
+    assert ckpt.read_train_state(checkpoints / "step-00000008") is None
+    assert ckpt.latest_checkpoint(checkpoints) == checkpoints / "step-00000006"
+    ckpt.prune_checkpoints(Main(), checkpoints, keep_last=2, best_dir=None)
+    assert sorted(p.name for p in checkpoints.iterdir()) == [
+        "best-step-00000004", "step-00000004", "step-00000006", "step-00000008"]  # 8: written again by the run
+    with pytest.raises(ckpt.DamagedCheckpointError, match="step-00000008/train_state.json cannot be read"):
+        ckpt.load_checkpoint(Main(), checkpoints / "step-00000008", layout={})
+
+
+def _snapshot(folder):
+    """Every file under ``folder`` with its bytes: what "nothing changed on disk" compares."""
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
 
 
 def test_lr_of_every_step_is_the_schedule_with_accumulation_and_after_resumes(tmp_path, raf_dir, monkeypatch):

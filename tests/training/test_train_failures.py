@@ -4,6 +4,7 @@ nothing written to the output folder, so the corrected command simply runs."""
 from __future__ import annotations
 
 import shutil
+from pathlib import Path
 
 import pytest
 
@@ -59,3 +60,64 @@ def test_missing_backbone_weights_offline_write_nothing(tmp_path, raf_dir):
     assert "could not load ImageNet backbone weights for 'faer_atto.in1k'" in message
     assert "--set model.pretrained=false" in message
     assert not (out / "config.yaml").exists()
+
+
+def _snapshot(folder):
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def test_overwrite_keeps_the_finished_run_until_the_new_one_has_finished(tmp_path, baseline_run, fer_config, raf_dir,
+                                                                         monkeypatch, capsys):
+    """--overwrite on a finished run: a bad value is refused before anything is touched; a new run that
+    fails midway puts the finished one back; only a new run that finishes replaces it."""
+    from .conftest import InjectedCrash, crash_after_step, load_train_module
+
+    out = tmp_path / "run"
+    shutil.copytree(baseline_run, out)
+    finished = _snapshot(out)
+    args = ["--config", str(fer_config), "--data-dir", str(raf_dir), "--output-dir", str(out), "--overwrite"]
+    train = load_train_module()
+
+    assert train.run_command([*args, "--set", "optim.betas=[2,2]"]) == 2
+    assert "config key 'optim.betas[0]' must be in [0, 1), got 2.0" in capsys.readouterr().err
+    assert _snapshot(out) == finished
+
+    crash_after_step(monkeypatch, 3)  # the new run dies after writing its config, log and first checkpoint
+    with pytest.raises(InjectedCrash):
+        train.main(args)
+    monkeypatch.undo()
+    assert _snapshot(out) == finished and sorted(p.name for p in out.iterdir()) == sorted(
+        p.name for p in baseline_run.iterdir())
+
+    assert train.run_command([*args, *QUICK]) == 0
+    assert not (out / ".replaced-run").exists()
+    assert sorted(p.name for p in (out / "checkpoints").iterdir() if p.name.startswith("step-")) == ["step-00000001"]
+
+
+def test_a_full_disk_during_a_checkpoint_names_the_file_and_keeps_the_good_checkpoints(tmp_path, fer_config, raf_dir,
+                                                                                        monkeypatch, capsys):
+    import errno
+
+    from accelerate import Accelerator
+
+    from .conftest import load_train_module
+
+    save_state = Accelerator.save_state
+    calls = []
+
+    def filling_up(self, output_dir=None, **kwargs):
+        calls.append(output_dir)
+        if len(calls) < 2:
+            return save_state(self, output_dir, **kwargs)
+        (Path(output_dir) / "model.safetensors").write_bytes(b"half a tensor")  # what the writer got out
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(Accelerator, "save_state", filling_up)
+    out = tmp_path / "run"
+    status = load_train_module().run_command(
+        ["--config", str(fer_config), "--data-dir", str(raf_dir), "--output-dir", str(out)])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert status == 2 and "Traceback" not in "\n".join(err)
+    assert (f"error: cannot write {out / 'checkpoints' / 'step-00000004' / 'model.safetensors'}: "
+            "no space left on device") in err[-1]  # (after the progress bar the failure interrupted)
+    assert sorted(p.name for p in (out / "checkpoints").iterdir()) == ["step-00000002"]  # no partial folder left

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import evaluate
 
-__all__ = ["METRICS_DIR", "METRIC_NAMES", "load_metric", "metric_name_for"]
+__all__ = ["METRICS_DIR", "METRIC_NAMES", "load_metric"]
 
 METRICS_DIR = Path(__file__).resolve().parent
 METRIC_NAMES = ("fer_accuracy", "fae_accuracy", "va_regression")
@@ -30,9 +30,3 @@ def load_metric(name: str) -> evaluate.EvaluationModule:
         raise ValueError(f"unknown metric {name!r}; packaged metrics: {', '.join(METRIC_NAMES)}")
     return evaluate.load(str(METRICS_DIR / name), keep_in_memory=True)
 
-
-def metric_name_for(kind: str) -> str:
-    """The packaged metric of a task kind (``'fer'``, ``'fae'`` or ``'va'``; :data:`faer_hub.tasks.KINDS`)."""
-    from ...tasks import KINDS
-
-    return KINDS[kind].metric

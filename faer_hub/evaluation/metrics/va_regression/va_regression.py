@@ -3,6 +3,8 @@
 import datasets
 import evaluate
 import numpy as np
+from scipy.stats import pearsonr
+from sklearn.metrics import mean_squared_error
 
 _DESCRIPTION = """
 Continuous affect (valence and arousal, each in [-1, 1]) metrics, per dimension and averaged over
@@ -32,16 +34,19 @@ METRICS = ("ccc", "pcc", "rmse", "sagr")
 
 
 def concordance(pred: np.ndarray, true: np.ndarray) -> float | None:
-    """Lin's concordance correlation coefficient 2 s_xy / (s_x^2 + s_y^2 + (mean_x - mean_y)^2)."""
+    """Lin's concordance correlation coefficient 2 s_xy / (s_x^2 + s_y^2 + (mean_x - mean_y)^2).
+
+    Written out: neither scipy nor scikit-learn has it."""
     dp, dt = pred - pred.mean(), true - true.mean()
     denominator = (dp**2).mean() + (dt**2).mean() + (pred.mean() - true.mean()) ** 2
     return float(2 * (dp * dt).mean() / denominator) if denominator > 0 else None
 
 
 def pearson(pred: np.ndarray, true: np.ndarray) -> float | None:
-    dp, dt = pred - pred.mean(), true - true.mean()
-    scale = np.sqrt((dp**2).mean() * (dt**2).mean())
-    return float((dp * dt).mean() / scale) if scale > 0 else None
+    """scipy's Pearson correlation; None for a constant series, where it is undefined."""
+    if np.ptp(pred) == 0 or np.ptp(true) == 0:
+        return None
+    return float(pearsonr(pred, true).statistic)
 
 
 @evaluate.utils.file_utils.add_start_docstrings(_DESCRIPTION, _KWARGS_DESCRIPTION)
@@ -83,7 +88,7 @@ class VaRegression(evaluate.Metric):
             per_dim[str(name)] = {
                 "ccc": concordance(p, t),
                 "pcc": pearson(p, t),
-                "rmse": float(np.sqrt(((p - t) ** 2).mean())),
+                "rmse": float(np.sqrt(mean_squared_error(t, p))),
                 "sagr": float((np.sign(p) == np.sign(t)).mean()),
             }
         out = {}
