@@ -1,14 +1,18 @@
 """Try FAER models in the browser: a Gradio app for ``faer-hub app`` and for a Hugging Face Space.
 
 One module serves both: ``faer-hub app --model <source>`` runs it on this machine, and the
-``app.py`` that ``faer-hub space`` writes for a Space imports :func:`launch` from here (no
-second copy). A photo goes through exactly what ``faer-hub predict`` does
+``app.py`` that ``faer-hub space`` writes for a Space (:mod:`faer_hub.hub.space`) imports
+:func:`launch` from here (no second copy). A photo goes through exactly what ``faer-hub predict`` does
 (:class:`faer_hub.inference.predict.Predictor`: :func:`faer_hub.io.read_image`, MTCNN, each model's face
 crop), so the page shows the same labels and numbers as the command line.
 
 Offline by design: Gradio's analytics and version check are turned off
 (``GRADIO_ANALYTICS_ENABLED=False``), no share link is opened, the theme uses fonts shipped
 inside gradio, and the example images are drawn at start-up (generated faces, no downloads).
+
+Uploads are kept no longer than the server runs: :func:`launch` gives Gradio the app's own temp
+folder (mode 0700, :func:`app_folder`), removed when the server exits or gets SIGTERM; uploads
+above ``max_upload_mb`` are refused.
 
     faer-hub app --model runs/demo/export --model faer_atto.rafdb --port 7860
 """
@@ -17,13 +21,16 @@ from __future__ import annotations
 
 import atexit
 import html
+import io
+import json
 import os
 import shutil
+import signal
 import sys
 import tempfile
 import threading
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -35,7 +42,6 @@ from .io import ImageReadError, atomic_path, read_image, write_text
 
 __all__ = [
     "Analysis", "EXAMPLE_FACES", "FaceDemo", "build_app", "launch", "offline_environment", "write_example_faces",
-    "write_space",
 ]
 
 OFFLINE_ENV = {
@@ -52,11 +58,35 @@ EXAMPLE_FACES: tuple[tuple[str, tuple[tuple[str, int], ...]], ...] = (
     ("neutral", (("neutral", 1),)),
     ("two_faces", (("happiness", 3), ("anger", 6))),
 )
+DEFAULT_MAX_UPLOAD_MB = 20
+"""Largest upload the page takes (``faer-hub app --max-upload-mb``); a phone photo is 3-10 MB."""
 EXAMPLE_SIZE = (240, 288)
 SHOWN_SIDE = 1600
 """The boxed picture is shown at most this many pixels wide or high (a phone photo is 4000)."""
 CAM_PREDICTED = "predicted class"
 BOX_COLOURS = ((255, 196, 0), (0, 200, 255), (255, 64, 160), (120, 255, 80), (255, 120, 40), (170, 120, 255))
+
+
+GENERATED_NOTICE = (
+    "**This model was trained on generated faces, not on real photos** (its `config.json` says so): "
+    "its answers on real faces mean nothing; it shows the pipeline at work."
+)
+
+
+def app_folder() -> Path:
+    """A new temp folder for one app (mode 0700: only this user can read what people upload),
+    removed when the process exits, SIGTERM included."""
+    folder = Path(tempfile.mkdtemp(prefix="faer_app_"))
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
+    _exit_on_sigterm()
+    return folder
+
+
+def _exit_on_sigterm() -> None:
+    """Turn SIGTERM into a normal exit so ``atexit`` cleanups run (Python's default just dies)."""
+    if threading.current_thread() is not threading.main_thread() or signal.getsignal(signal.SIGTERM) != signal.SIG_DFL:
+        return
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
 
 
 def offline_environment() -> None:
@@ -93,7 +123,7 @@ class Analysis:
     message: str
     """Markdown: what was found, or why nothing could be shown."""
     kind: str = "ok"
-    """``ok``, ``not-image``, ``no-face``, ``model-error`` or ``empty``."""
+    """``ok``, ``not-image``, ``too-large``, ``too-small``, ``no-face``, ``model-error`` or ``empty``."""
     picture: Image.Image | None = None
     """The photo with each face boxed and numbered (1, 2, ... = face_index 0, 1, ... of predict)."""
     html: str = ""
@@ -102,11 +132,26 @@ class Analysis:
     """Per face: the model's input (or its Grad-CAM overlay) and a caption."""
     report: Any = None
     """The :class:`faer_hub.inference.predict.PredictionReport` behind it."""
+    notice: str = ""
+    """Markdown shown above everything: what the model's own files say about it (e.g. trained on
+    generated faces); empty when there is nothing to say."""
+    downloads: list[Path] = field(default_factory=list)
+    """The results as ``results.csv`` and ``results.json`` (the columns and records of
+    ``faer-hub predict --format csv/jsonl``), for the page's download links."""
 
 
 class _Loaded:
-    def __init__(self, source: str, predictor: Any, whole: Any) -> None:
-        self.source, self.predictor, self.whole = source, predictor, whole
+    def __init__(self, source: str, predictor: Any, whole: Any, notice: str = "") -> None:
+        self.source, self.predictor, self.whole, self.notice = source, predictor, whole, notice
+
+
+def model_notice(model: Any) -> str:
+    """What the page must say about ``model`` from its export's own ``config.json``."""
+    from .hub.cards import TRAINING_DATA_KEY
+    from .hub.export import model_export_config
+
+    config = model_export_config(model) or {}
+    return GENERATED_NOTICE if config.get(TRAINING_DATA_KEY) == "generated" else ""
 
 
 class FaceDemo:
@@ -117,11 +162,17 @@ class FaceDemo:
     """
 
     def __init__(self, sources: Sequence[str], *, pretrained: bool = False, device: str | None = None,
-                 threshold: float = 0.5, detector: Callable[[Image.Image], list] | None = None) -> None:
+                 threshold: float = 0.5, detector: Callable[[Image.Image], list] | None = None,
+                 max_upload_mb: float = DEFAULT_MAX_UPLOAD_MB, work_dir: str | os.PathLike | None = None) -> None:
         if not sources:
             raise ValueError("the app needs at least one model (--model)")
+        if not max_upload_mb > 0:
+            raise ValueError(f"--max-upload-mb {max_upload_mb}: must be a positive number of megabytes")
         self.sources = list(dict.fromkeys(sources))
         self.pretrained, self.device, self.threshold = pretrained, device, threshold
+        self.max_upload_mb = max_upload_mb
+        self._work_dir = Path(work_dir) if work_dir is not None else None
+        self._results = 0
         self._detector = detector
         self._models: dict[str, _Loaded | str] = {}
         self._lock = threading.RLock()  # Gradio runs events in threads; Grad-CAM hooks the shared model
@@ -151,7 +202,7 @@ class FaceDemo:
                                       device=self.device)
                 whole = Predictor(predictor.model, top_k=max(1, num), threshold=self.threshold, detect_faces=False,
                                   device=self.device)
-                self._models[source] = _Loaded(source, predictor, whole)
+                self._models[source] = _Loaded(source, predictor, whole, model_notice(model))
             except Exception as err:  # noqa: BLE001  (shown in the page, one line)
                 self._models[source] = one_line(err)
         return self._models[source]
@@ -163,6 +214,18 @@ class FaceDemo:
     def labels(self, source: str) -> list[str]:
         loaded = self.load(source)
         return [] if isinstance(loaded, str) else list(loaded.predictor.labels)
+
+    def notice(self, source: str | None = None) -> str:
+        """What the page says about the model ``source`` before any photo (see :func:`model_notice`)."""
+        loaded = self.load(source or self.sources[0])
+        return "" if isinstance(loaded, str) else loaded.notice
+
+    @property
+    def work_dir(self) -> Path:
+        """Where the results offered for download are written (the app's folder, else a new temp one)."""
+        if self._work_dir is None:
+            self._work_dir = app_folder()
+        return self._work_dir
 
     def analyse(self, path: str | os.PathLike | None, source: str | None = None, *, whole_image: bool = False,
                 cam: bool = False, cam_target: str | None = None) -> Analysis:
@@ -181,19 +244,33 @@ class FaceDemo:
             return Analysis(f"**The model {_md(source)} could not be loaded**: {_md(loaded)}. "
                             "Pick another model, or check the source (`faer-hub predict --model ...` says the same).",
                             "model-error")
+        notice = loaded.notice
+        size_mb = os.path.getsize(path) / 1e6
+        if size_mb > self.max_upload_mb:
+            return Analysis(f"**{_md(name)} is too large** ({size_mb:.1f} MB; this page takes at most "
+                            f"{self.max_upload_mb:g} MB, set with `faer-hub app --max-upload-mb`).", "too-large",
+                            notice=notice)
         try:
             image = read_image(path)
         except ImageReadError as err:
-            return Analysis(f"**{_md(name)} is not an image**: {_md(err.reason)}.", "not-image")
+            return Analysis(f"**{_md(name)} is not an image**: {_md(err.reason)}.", "not-image", notice=notice)
         predictor = loaded.whole if whole_image else loaded.predictor
+        if not whole_image:
+            from .inference.predict import too_small_reason  # the words `faer-hub predict` uses
+
+            reason = too_small_reason(image, predictor.detector)
+            if reason is not None:
+                return Analysis(f"**{_md(name)} is too small for face detection**: {_md(reason)} (here: tick "
+                                "*already an aligned face crop*).", "too-small", picture=image, notice=notice)
         report = predictor.predict([path])
         if report.errors:  # read_image accepted it above, so this is unexpected; show it all the same
-            return Analysis(f"**{_md(name)} could not be read**: {_md(report.errors[0].error)}.", "not-image")
+            return Analysis(f"**{_md(name)} could not be read**: {_md(report.errors[0].error)}.", "not-image",
+                            notice=notice)
         if not report.predictions:
             return Analysis(
                 f"**No face found in {_md(name)}.** The face detector (MTCNN) found none: try a photo with a "
                 "larger, frontal, well-lit face, or tick *already an aligned face crop* to classify the whole "
-                "image.", "no-face", picture=_shown(image), report=report)
+                "image.", "no-face", picture=_shown(image), report=report, notice=notice)
         predictions = report.predictions
         crops = [image if p.box is None else predictor.crop(image, _detection(p)) for p in predictions]
         views = self._views(predictor, crops, predictions, cam, cam_target)
@@ -202,7 +279,24 @@ class FaceDemo:
         message = f"**{what[0].upper() + what[1:]}** in {_md(name)}, model {_md(source)}."
         return Analysis(message, "ok", picture=_shown(draw_faces(image, predictions)),
                         html=results_html(predictions, predictor.multi_label, predictor.threshold), views=views,
-                        report=report)
+                        report=report, notice=notice,
+                        downloads=self._write_downloads(report, name, predictor.multi_label))
+
+    def _write_downloads(self, report: Any, name: str, multi_label: bool) -> list[Path]:
+        """``results.csv`` and ``results.json`` of one analysis, in a new subfolder of
+        :attr:`work_dir`, with the upload's own file name (not the server's temp path)."""
+        from .inference.predict import write_report
+
+        shown = replace(report, rows=[replace(row, path=name) for row in report.rows])
+        self._results += 1
+        folder = self.work_dir / "results" / f"{self._results:06d}"
+        folder.mkdir(parents=True, exist_ok=True)
+        csv_text, jsonl = io.StringIO(), io.StringIO()
+        write_report(shown, "csv", csv_text, multi_label=multi_label)
+        write_report(shown, "jsonl", jsonl, multi_label=multi_label)
+        records = [json.loads(line) for line in jsonl.getvalue().splitlines()]
+        return [write_text(folder / "results.csv", csv_text.getvalue()),
+                write_text(folder / "results.json", json.dumps(records, indent=2) + "\n")]
 
     def _views(self, predictor: Any, crops: list[Image.Image], predictions: list, cam: bool,
                cam_target: str | None) -> list[tuple[Image.Image, str]]:
@@ -328,10 +422,7 @@ def build_app(sources: Sequence[str] | FaceDemo, *, examples_dir: str | os.PathL
     """The Gradio ``Blocks`` of the demo for one or more model sources (not launched)."""
     gr = _import_gradio()
     demo = sources if isinstance(sources, FaceDemo) else FaceDemo(sources)
-    if examples_dir is None:
-        examples_dir = tempfile.mkdtemp(prefix="faer_app_examples_")
-        atexit.register(shutil.rmtree, examples_dir, ignore_errors=True)
-    examples_dir = Path(examples_dir)
+    examples_dir = Path(examples_dir) if examples_dir is not None else demo.work_dir / "examples"
     examples = write_example_faces(examples_dir)
     first = demo.sources[0]
 
@@ -342,19 +433,23 @@ def build_app(sources: Sequence[str] | FaceDemo, *, examples_dir: str | os.PathL
             print(f"faer-hub app: internal error on {path}: {type(err).__name__}: {err}", file=sys.stderr)
             a = Analysis(f"**Something went wrong** ({_md(type(err).__name__)}: {_md(err)}). This is a bug in "
                          "faer\\_hub: please report it with the photo and the model.", "error")
-        return a.message, a.picture, a.html, [(im, caption) for im, caption in a.views]
+        downloads = [str(p) for p in a.downloads] or None
+        return (a.notice or demo.notice(source), a.message, a.picture, a.html,
+                [(im, caption) for im, caption in a.views], gr.update(value=downloads, visible=bool(downloads)))
 
     def cam_choices(source):
         return gr.update(choices=[CAM_PREDICTED, *demo.labels(source)], value=CAM_PREDICTED)
 
     with gr.Blocks(title=title, analytics_enabled=False) as blocks:
         gr.Markdown(INTRO)
+        notice = gr.Markdown(demo.notice(first), elem_id="faer-notice")
         current = gr.State(None)
         with gr.Row():
             with gr.Column(scale=2):
                 model = gr.Dropdown(choices=demo.sources, value=first, label="Model", elem_id="faer-model",
                                     visible=len(demo.sources) > 1, interactive=True)
-                photo = gr.File(label="Photo", type="filepath", elem_id="faer-photo")
+                photo = gr.File(label=f"Photo (at most {demo.max_upload_mb:g} MB)", type="filepath",
+                                elem_id="faer-photo")
                 with gr.Accordion("Webcam snapshot", open=False):
                     webcam = gr.Image(sources=["webcam"], type="filepath", label="Webcam", elem_id="faer-webcam")
                 whole = gr.Checkbox(value=False, elem_id="faer-whole",
@@ -365,13 +460,17 @@ def build_app(sources: Sequence[str] | FaceDemo, *, examples_dir: str | os.PathL
                 gr.Examples(examples=[[str(p)] for p in examples], inputs=[photo], label="Generated faces (click one)",
                             example_labels=[p.stem.replace("_", " ") for p in examples])
             with gr.Column(scale=3):
-                message = gr.Markdown(run(None, first, False, False, None)[0], elem_id="faer-message")
+                message = gr.Markdown(demo.analyse(None).message, elem_id="faer-message")
                 picture = gr.Image(label="Faces found (numbered)", type="pil", interactive=False,
                                    elem_id="faer-picture", format="png")
                 results = gr.HTML(elem_id="faer-results")
+                # fit_columns=False: one face would be stretched to the full width of the gallery and
+                # cut at its height (the mouth and its Grad-CAM fell outside); each view is shown whole
                 views = gr.Gallery(label="Each face as the model saw it", elem_id="faer-views", columns=4,
-                                   height="auto", object_fit="contain", format="png")
-        outputs = [message, picture, results, views]
+                                   fit_columns=False, height="auto", object_fit="contain", format="png")
+                downloads = gr.File(label="Download the results (CSV, JSON)", file_count="multiple",
+                                    interactive=False, visible=False, elem_id="faer-downloads")
+        outputs = [notice, message, picture, results, views, downloads]
         options = [model, whole, cam, target]
         photo.change(lambda p: p, photo, current, queue=False).then(run, [current, *options], outputs)
         webcam.change(lambda p: p, webcam, current, queue=False).then(run, [current, *options], outputs)
@@ -383,93 +482,25 @@ def build_app(sources: Sequence[str] | FaceDemo, *, examples_dir: str | os.PathL
 
 
 def launch(sources: Sequence[str], *, host: str | None = None, port: int | None = None,
-           pretrained: bool = False, device: str | None = None, block: bool = True, quiet: bool = False) -> Any:
+           pretrained: bool = False, device: str | None = None, block: bool = True, quiet: bool = False,
+           max_upload_mb: float = DEFAULT_MAX_UPLOAD_MB) -> Any:
     """Load the models, build the page and serve it (offline; no share link).
 
     ``host``/``port`` default to ``GRADIO_SERVER_NAME``/``GRADIO_SERVER_PORT`` (as a Space sets
-    them), else 127.0.0.1 and the first free port from 7860.
+    them), else 127.0.0.1 and the first free port from 7860. Uploads larger than ``max_upload_mb``
+    are refused; uploads, the pictures shown and the results offered for download live in the app's
+    own folder (:func:`app_folder`), gone when the server stops.
     """
+    folder = app_folder()
+    os.environ["GRADIO_TEMP_DIR"] = str(folder / "gradio")  # uploads and shown pictures: here, not /tmp/gradio
     gr = _import_gradio()
-    demo = FaceDemo(sources, pretrained=pretrained, device=device)
+    demo = FaceDemo(sources, pretrained=pretrained, device=device, max_upload_mb=max_upload_mb, work_dir=folder)
     for source, error in demo.load_all().items():
         print(f"faer-hub app: warning: model {source} could not be loaded ({error}); "
               "the page says so when it is picked", file=sys.stderr)
-    examples_dir = Path(tempfile.mkdtemp(prefix="faer_app_examples_"))
-    atexit.register(shutil.rmtree, examples_dir, ignore_errors=True)
-    blocks = build_app(demo, examples_dir=examples_dir)
+    blocks = build_app(demo, examples_dir=folder / "examples")
     theme = gr.themes.Default(font=["system-ui", "sans-serif"], font_mono=["ui-monospace", "monospace"])
     blocks.launch(server_name=host, server_port=port, share=False, inbrowser=False, quiet=quiet,
-                  allowed_paths=[str(examples_dir)], prevent_thread_lock=not block, theme=theme,
-                  show_error=True, enable_monitoring=False)
+                  allowed_paths=[str(folder / "examples")], prevent_thread_lock=not block, theme=theme,
+                  show_error=True, enable_monitoring=False, max_file_size=int(max_upload_mb * 1e6))
     return blocks
-
-
-# --- Hugging Face Space ---------------------------------------------------------------------------
-
-SPACE_APP = '''"""FAER demo for {repo_id}: written by `faer-hub space`; the app itself is faer_hub.app."""
-
-from faer_hub.app import launch
-
-launch(["hf-hub:{repo_id}"], pretrained=True)
-'''
-
-SPACE_README = """---
-title: {title}
-emoji: 🙂
-colorFrom: yellow
-colorTo: blue
-sdk: gradio
-sdk_version: {gradio_version}
-app_file: app.py
-pinned: false
-license: mit
-models:
-- {repo_id}
----
-
-Try [`{repo_id}`](https://huggingface.co/{repo_id}) in the browser: drop a photo, see each face
-boxed and numbered with its {what}, and a Grad-CAM overlay for any class.
-The app is `faer_hub.app` (`faer-hub app --model hf-hub:{repo_id}` runs the same page locally).
-Research demo: not for any decision about a person.
-"""
-
-DEFAULT_PACKAGE = "faer_hub[app,detect]"
-
-_SPACE_OUTPUTS = {"fae": "attribute probabilities", "fer": "expression probabilities", "va": "valence and arousal"}
-"""What the Space page shows per face, by task kind (:data:`faer_hub.tasks.KINDS`)."""
-
-
-def write_space(export: str | os.PathLike, out_dir: str | os.PathLike, *, repo_id: str | None = None,
-                package: str = DEFAULT_PACKAGE) -> Path:
-    """Write a Space folder (``app.py``, ``requirements.txt``, ``README.md``) that runs this app on
-    ``hf-hub:<repo_id>``, the Hub repo the export folder is (or will be) pushed to.
-
-    ``repo_id`` defaults to the one named in the export's card. ``package`` is the requirement
-    line that installs faer_hub on the Space (a pip spec, e.g. ``faer_hub[app,detect] @ git+https://...``).
-    """
-    from importlib.metadata import version
-
-    from .hub.cards import read_card_facts
-    from .hub.publish import check_export_folder, find_export_folder
-    from .tasks import get_task
-
-    folder = find_export_folder(export)
-    config = check_export_folder(folder)  # complete and loadable; the card may name another repo (push --retarget-card)
-    repo_id = repo_id or read_card_facts(folder / "README.md").get("repo_id")
-    if not repo_id or "/" not in repo_id:
-        raise ValueError(f"{folder}: its card names no Hub repository; pass --repo-id org/name")
-    task = get_task(config["faer_task"]) if config.get("faer_task") else None
-    what = _SPACE_OUTPUTS[task.kind if task is not None else "fer"]
-    try:
-        gradio_version = version("gradio")
-    except Exception:  # noqa: BLE001  (not installed here: the version this package was tested with)
-        gradio_version = "6.31.0"
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    write_text(out / "app.py", SPACE_APP.format(repo_id=repo_id))
-    write_text(out / "requirements.txt",
-               "# faer_hub with the app and face detection; torch comes with it (CPU build on a free Space)\n"
-               f"{package}\n")
-    write_text(out / "README.md", SPACE_README.format(title=f"FAER {repo_id.split('/')[-1]}"[:30],
-                                                      gradio_version=gradio_version, repo_id=repo_id, what=what))
-    return out

@@ -521,7 +521,9 @@ def _add_app_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("app", help="try models in the browser: a local Gradio page (pip install 'faer_hub[app]')",
                        description="Serve a page where you drop a photo (or take a webcam snapshot) and see each face "
                                    "boxed and numbered with the model's probabilities and a Grad-CAM overlay. "
-                                   "Works offline: no analytics, no share link, no downloads. Ctrl-C stops it.")
+                                   "Works offline: no analytics, no share link, no downloads. Uploads stay in the "
+                                   "app's own temp folder (only you can read it), removed when the server stops. "
+                                   "Ctrl-C stops it.")
     p.add_argument("--model", action="append", required=True,
                    help=f"{_SOURCE_HELP}; repeat for a model picker")
     p.add_argument("--port", type=int, default=None,
@@ -531,6 +533,8 @@ def _add_app_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--pretrained", action="store_true", help="load the timm names' pretrained weights")
     p.add_argument("--allow-untrained", action="store_true", help=_UNTRAINED_HELP)
     p.add_argument("--device", default=None, help=_DEVICE_HELP)
+    p.add_argument("--max-upload-mb", type=float, default=20.0,
+                   help="refuse uploads larger than this many megabytes (default: 20)")
     p.set_defaults(handler=_run_app)
 
 
@@ -541,7 +545,10 @@ def _run_app(args: argparse.Namespace) -> int:
     _check_model(args.model, args.pretrained, args.allow_untrained)
     from .app import launch
 
-    launch(args.model, host=args.host, port=args.port, pretrained=args.pretrained, device=args.device)
+    if not args.max_upload_mb > 0:
+        raise ValueError(f"--max-upload-mb {args.max_upload_mb:g}: must be a positive number of megabytes")
+    launch(args.model, host=args.host, port=args.port, pretrained=args.pretrained, device=args.device,
+           max_upload_mb=args.max_upload_mb)
     return 0
 
 
@@ -552,18 +559,25 @@ def _add_space_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("output_dir", help="folder to write; push it as a Gradio Space")
     p.add_argument("--repo-id", default=None, help="the model's Hub repo (default: the one the export's card names)")
     p.add_argument("--package", default=None,
-                   help="requirements.txt line that installs faer_hub on the Space "
-                        "(default: faer_hub[app,detect]; "
-                        "e.g. 'faer_hub[app,detect] @ git+https://github.com/ORG/faer_hub')")
+                   help="requirements.txt line that installs faer_hub on the Space; faer_hub is not on PyPI yet, "
+                        "so name where it lives, e.g. 'faer_hub[app,detect] @ git+https://github.com/ORG/faer_hub' "
+                        "(default: faer_hub[app,detect], which installs only once it is published)")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace app.py, space.json, requirements.txt and README.md in the folder even if "
+                        "`faer-hub space` did not write them (default: refuse)")
     p.set_defaults(handler=_run_space)
 
 
 def _run_space(args: argparse.Namespace) -> int:
-    from .app import DEFAULT_PACKAGE, write_space
+    from .hub.space import DEFAULT_PACKAGE, write_space
 
-    out = write_space(args.export, args.output_dir, repo_id=args.repo_id, package=args.package or DEFAULT_PACKAGE)
-    print(f"wrote {out}/app.py, requirements.txt and README.md; push it as a Space: "
+    out = write_space(args.export, args.output_dir, repo_id=args.repo_id, package=args.package or DEFAULT_PACKAGE,
+                      overwrite=args.overwrite)
+    print(f"wrote {out}/app.py, space.json, requirements.txt and README.md; push it as a Space: "
           f"huggingface-cli upload --repo-type space <org>/<space> {out}")
+    if not args.package:
+        print(f"note: requirements.txt says {DEFAULT_PACKAGE!r}, which is not on PyPI yet; pass --package "
+              "'faer_hub[app,detect] @ git+https://...' naming where faer_hub lives", file=sys.stderr)
     return 0
 
 

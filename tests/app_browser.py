@@ -59,10 +59,11 @@ def free_port() -> int:
 
 
 @contextmanager
-def serve_app(models: list[str], *, log: Path, timeout: float = 240.0) -> Iterator[str]:
-    """Start ``faer-hub app`` for ``models`` on a free loopback port; yields its URL; stops it."""
+def serve_app(models: list[str], *, log: Path, timeout: float = 240.0, options: tuple[str, ...] = ()) -> Iterator[str]:
+    """Start ``faer-hub app`` for ``models`` (and further ``options``) on a free loopback port;
+    yields its URL; stops it with SIGTERM."""
     port = free_port()
-    argv = ["app", "--port", str(port), "--host", "127.0.0.1", "--device", "cpu"]
+    argv = ["app", "--port", str(port), "--host", "127.0.0.1", "--device", "cpu", *options]
     for model in models:
         argv += ["--model", model]
     code = _GUARD + f"\nfrom faer_hub.cli import main\nsys.exit(main({argv!r}))\n"

@@ -1,8 +1,6 @@
-"""The app's analysis without a browser (messages, order, pictures, Grad-CAM) and the Space folder."""
+"""The app's analysis without a browser (messages, order, pictures, Grad-CAM)."""
 
 from __future__ import annotations
-
-import ast
 
 import numpy as np
 import pytest
@@ -10,11 +8,15 @@ import timm
 from PIL import Image
 
 import faer_hub  # noqa: F401
-from faer_hub.app import FaceDemo, ordered_labels, write_example_faces, write_space
-from faer_hub.cli import main
+from faer_hub.app import FaceDemo, ordered_labels, write_example_faces
 from faer_hub.faces.detect import Detection
 
 from conftest import SMALL_INPUT
+
+
+def _md_plain(text: str) -> str:
+    """Markdown escapes undone (the page shows the text as itself)."""
+    return text.replace("\\", "")
 
 
 def _face(x, y, w, h):
@@ -114,35 +116,6 @@ def test_example_faces_are_found_by_the_detector(tmp_path):
     assert found == {"happiness": 1, "surprise": 1, "sadness": 1, "anger": 1, "neutral": 1, "two_faces": 2}
 
 
-def test_space_folder(raf_export, tmp_path, capsys):
-    out = write_space(raf_export, tmp_path / "space", repo_id="me/faer_atto.rafdb")
-    assert sorted(p.name for p in out.iterdir()) == ["README.md", "app.py", "requirements.txt"]
-    app = (out / "app.py").read_text()
-    ast.parse(app)
-    assert "from faer_hub.app import launch" in app and '"hf-hub:me/faer_atto.rafdb"' in app
-    assert "faer_hub[app,detect]" in (out / "requirements.txt").read_text()
-    readme = (out / "README.md").read_text()
-    assert "sdk: gradio" in readme and "app_file: app.py" in readme and "- me/faer_atto.rafdb" in readme
-    # default repo id: the one the export's card names
-    package = "faer_hub[app,detect] @ git+https://example.org/faer_hub"
-    assert main(["space", str(raf_export), str(tmp_path / "space2"), "--package", package]) == 0
-    assert "faer-hub/faer_atto.rafdb" in (tmp_path / "space2" / "app.py").read_text()
-    assert (tmp_path / "space2" / "requirements.txt").read_text().splitlines()[-1] == package
-    capsys.readouterr()
-    assert main(["space", str(tmp_path / "nowhere"), str(tmp_path / "space3")]) == 2
-    assert "no such folder" in capsys.readouterr().err
-
-
-def test_space_of_a_valence_arousal_export_says_what_its_page_shows(tmp_path):
-    import timm
-
-    from faer_hub.hub.export import save_export
-
-    export = save_export(timm.create_model("faer_atto.affectnet_va"), tmp_path / "va", task="affectnet_va")
-    readme = (write_space(export, tmp_path / "space") / "README.md").read_text()
-    assert "with its valence and arousal" in readme and "probabilities" not in readme
-
-
 def test_cards_link_the_space():
     from faer_hub.hub.cards import render_all_cards
 
@@ -151,28 +124,100 @@ def test_cards_link_the_space():
     assert "faer-hub app --model hf-hub:faer-hub/faer_base.rafdb" in card
 
 
-def test_space_app_loads_the_model_from_the_hub(raf_export, tmp_path, hf_cache):
-    """The Space's app.py, run as a Space runs it, loads hf-hub:<repo id> (here from an offline cache)."""
-    from offline_hub import populate_hf_cache, run_offline
+def test_results_are_offered_as_csv_and_json(raf_export, photo, tmp_path):
+    import csv
+    import json
 
-    out = write_space(raf_export, tmp_path / "space", repo_id="me/faer_atto.rafdb")
-    populate_hf_cache(hf_cache, "me/faer_atto.rafdb", {f: raf_export / f for f in ("config.json", "model.safetensors")})
-    result = run_offline(f"""
-        import runpy, torch, faer_hub.app as app
-        def launch(sources, **kwargs):  # what the Space would serve, without serving it
-            demo = app.FaceDemo(sources, detector=lambda image: [], device="cpu", **kwargs)
-            print("errors", demo.load_all())
-            print("labels", demo.labels(sources[0]))
-            model = demo.load(sources[0]).predictor.model
-            print("weights", float(sum(p.detach().double().sum() for p in model.parameters())))
-        app.launch = launch
-        runpy.run_path({str(out / "app.py")!r}, run_name="__main__")
-    """, hf_cache)
-    assert result.returncode == 0, result.stderr
-    lines = dict(line.split(" ", 1) for line in result.stdout.splitlines())
-    assert lines["errors"] == "{}"
-    assert lines["labels"] == str(["surprise", "fear", "disgust", "happiness", "sadness", "anger", "neutral"])
-    import timm
+    def one_face(image):
+        return [_face(40, 10, 80, 100)]
 
-    local = timm.create_model(f"local-dir:{raf_export}", pretrained=True)
-    assert float(lines["weights"]) == pytest.approx(float(sum(p.detach().double().sum() for p in local.parameters())))
+    demo = FaceDemo([str(raf_export)], detector=one_face, device="cpu", work_dir=tmp_path)
+    a = demo.analyse(photo)
+    assert [p.name for p in a.downloads] == ["results.csv", "results.json"]
+    assert all(p.is_relative_to(tmp_path) for p in a.downloads)
+    (row,) = csv.DictReader(a.downloads[0].open())
+    (record,) = json.loads(a.downloads[1].read_text())
+    (p,) = a.report.predictions
+    assert row["path"] == record["path"] == "photo.png"  # the upload's name, not the server's temp path
+    assert row["status"] == "ok" and float(row["box_w"]) == 80.0
+    assert record["probabilities"] == pytest.approx(p.probabilities, abs=1e-6)
+    assert {k[2:]: float(v) for k, v in row.items() if k.startswith("p_")} == pytest.approx(p.probabilities, abs=1e-6)
+    assert demo.analyse(photo).downloads[0].parent != a.downloads[0].parent  # one folder per analysis
+
+
+def test_a_model_trained_on_generated_faces_says_so(raf_export, tmp_path):
+    """The notice comes from the export's own config.json (written from the run's facts)."""
+    from faer_hub.app import GENERATED_NOTICE
+    from faer_hub.hub.cards import RunFacts
+    from faer_hub.hub.export import save_export
+
+    run = RunFacts(config={"model": {"name": "faer_atto", "img_size": 64}}, generated_data=True)
+    demo_export = save_export(timm.create_model("faer_atto.rafdb", **SMALL_INPUT), tmp_path / "demo", task="rafdb",
+                              run=run)
+    real = save_export(timm.create_model("faer_atto.rafdb", **SMALL_INPUT), tmp_path / "real", task="rafdb",
+                       run=RunFacts(config=run.config, generated_data=False))
+    demo = FaceDemo([str(demo_export), str(real), str(raf_export)], detector=lambda image: [], device="cpu")
+    assert demo.notice(str(demo_export)) == GENERATED_NOTICE and "generated faces" in GENERATED_NOTICE
+    assert demo.notice(str(real)) == "" and demo.notice(str(raf_export)) == ""
+    Image.new("RGB", (64, 64)).save(tmp_path / "x.png")
+    assert demo.analyse(tmp_path / "x.png", str(demo_export)).notice == GENERATED_NOTICE
+
+
+def test_uploads_too_large_or_too_small_get_a_message_not_a_bug(raf_export, tmp_path):
+    demo = FaceDemo([str(raf_export)], device="cpu", max_upload_mb=0.001, detector=lambda image: [])
+    big = tmp_path / "big.png"
+    Image.fromarray(np.random.default_rng(0).integers(0, 256, (100, 100, 3), dtype=np.uint8)).save(big)
+    a = demo.analyse(big)
+    assert a.kind == "too-large" and "big.png is too large" in a.message and "--max-upload-mb" in a.message
+    tiny = tmp_path / "tiny.png"
+    Image.new("RGB", (12, 10), (120, 100, 90)).save(tiny)
+    a = FaceDemo([str(raf_export)], device="cpu").analyse(tiny)  # the real detector: it used to raise
+    assert a.kind == "too-small"
+    from faer_hub.inference.predict import too_small_reason
+
+    assert "tiny.png is too small for face detection" in a.message and "12x10 px" in a.message
+    assert _md_plain(a.message).count(too_small_reason(Image.open(tiny))) == 1  # the CLI's words
+    whole = FaceDemo([str(raf_export)], device="cpu").analyse(tiny, whole_image=True)
+    assert whole.kind == "ok"  # a crop needs no detection: any size is resized
+    with pytest.raises(ValueError, match="max-upload-mb"):
+        FaceDemo([str(raf_export)], max_upload_mb=0)
+
+
+def test_single_face_views_are_shown_whole(raf_export, tmp_path):
+    """One face used to fill the gallery's width and be cut at its height (fit_columns)."""
+    pytest.importorskip("gradio")
+    from faer_hub.app import build_app
+
+    blocks = build_app(FaceDemo([str(raf_export)], device="cpu", work_dir=tmp_path), examples_dir=tmp_path / "ex")
+    by_id = {getattr(b, "elem_id", None): b for b in blocks.blocks.values()}
+    views = by_id["faer-views"]
+    assert views.fit_columns is False and views.object_fit == "contain" and views.height == "auto"
+    assert by_id["faer-downloads"].file_count == "multiple"
+    assert "faer-notice" in by_id
+
+
+def test_the_server_keeps_uploads_in_its_own_folder_and_removes_it_on_sigterm(raf_export, tmp_path, monkeypatch):
+    """Issue 17 item 10: a 300 MB upload was accepted, and uploads and the pictures shown stayed in the
+    system temp folder, 0644, after the server exited. `faer-hub app` as a process, served over HTTP."""
+    import os
+    import stat
+
+    import httpx
+
+    from app_browser import serve_app
+
+    tmp = tmp_path / "tmp"
+    tmp.mkdir()
+    monkeypatch.setenv("TMPDIR", str(tmp))  # the server's tempfile.gettempdir()
+    monkeypatch.delenv("GRADIO_TEMP_DIR", raising=False)
+    with serve_app([str(raf_export)], log=tmp_path / "server.log", options=("--max-upload-mb", "1")) as url:
+        (folder,) = tmp.glob("faer_app_*")
+        assert stat.S_IMODE(folder.stat().st_mode) == 0o700
+        small = httpx.post(f"{url}gradio_api/upload", files={"files": ("face.png", b"x" * 1000)}, timeout=60)
+        assert small.status_code == 200, small.text
+        (kept,) = small.json()
+        assert os.path.realpath(kept).startswith(os.path.realpath(folder))  # not /tmp/gradio
+        big = httpx.post(f"{url}gradio_api/upload", files={"files": ("big.png", b"x" * 1_500_000)}, timeout=60)
+        assert big.status_code == 413, big.text
+    # serve_app stops the server with SIGTERM: the folder, uploads included, is gone
+    assert not folder.exists() and list(tmp.iterdir()) == []

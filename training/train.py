@@ -52,7 +52,7 @@ from faer_hub.training.optim import (  # noqa: E402
 )
 from faer_hub.training.outputs import (  # noqa: E402
     CONFIG_FILE, LOG_FILE, METRICS_FILE, JsonlLog, OutputDirError, check_output_dir, prepare_output_dir,
-    previous_run_kept_until_done, write_json, write_yaml,
+    previous_run_kept_until_done, run_facts, write_json, write_yaml,
 )
 from faer_hub.training.run import (  # noqa: E402
     card_results, gradient_accumulation_steps, load_splits, make_ema, resolve_resume_config, selection_metric,
@@ -344,7 +344,9 @@ def train(args: argparse.Namespace) -> dict:
         write_json(out / METRICS_FILE, metrics)
         export = save_export(eval_net, out / "export", task=task,
                              results=card_results(selected_test, split="test", synthetic=config.data.synthetic),
-                             training_config=config_to_dict(config), overwrite=True)  # a resumed run's own
+                             run=run_facts(config_to_dict(config), config_file=args.config, overrides=args.overrides,
+                                           generated_data=config.data.synthetic, splits=splits),
+                             overwrite=True)  # a resumed run's own
         log.write("done", best_epoch=state.best_epoch, **{f"test_{select}": selected_test[select]})
         accelerator.log({f"test/{select}": selected_test[select]}, step=state.global_step)
         print(

@@ -1,15 +1,17 @@
 """The Hugging Face Hub side: export folders (:mod:`.export`), model cards (:mod:`.cards` and
-``templates/``) and publishing (:mod:`.publish`).
+``templates/``, the paper's recipes in :mod:`.paper_recipes`), publishing (:mod:`.publish`) and
+demo Space folders (:mod:`.space`).
 
 >>> from faer_hub.hub import save_export, push_export
 >>> save_export(model, "runs/raf/export", task="rafdb")          # doctest: +SKIP
 >>> push_export("runs/raf/export", "me/faer-raf")                # doctest: +SKIP
 """
 
+from .cards import RunFacts
 from .export import ExportError, export_problems, export_state_dict, read_export_config, save_export
 from .publish import ExportFolderError, HubUploadError, check_export_folder, push_dataset, push_export
 
 __all__ = [
-    "ExportError", "ExportFolderError", "HubUploadError", "check_export_folder", "export_problems",
+    "ExportError", "ExportFolderError", "HubUploadError", "RunFacts", "check_export_folder", "export_problems",
     "export_state_dict", "push_dataset", "push_export", "read_export_config", "save_export",
 ]

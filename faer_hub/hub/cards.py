@@ -1,20 +1,25 @@
-"""Model cards: one template fills the committed ``model_cards/*.md`` and every training export.
+"""Model cards: one template fills the committed ``model_cards/*.md`` and every export's card.
 
 :func:`render_model_card` builds a Hugging Face model card (YAML metadata + markdown) for a task,
-from ``faer_hub/hub/templates/model_card.md``. Only results measured with this package go into the
+from ``faer_hub/hub/templates/model_card.md``. A card says only what it is given: the export's own
+``config.json`` (architecture, input size, licence), the facts of the run that made the weights
+(:class:`RunFacts`: recipe file, overrides, resolved configuration, data, split sizes), or, for the
+committed zoo cards, the paper's recipe (:data:`faer_hub.hub.paper_recipes.PAPER_RECIPES`). It
+never reads ``training/configs``. Only results measured with this package go into the
 ``model-index`` metadata; the paper's numbers appear in the text, labelled as the paper's (it has
-none for valence/arousal). The training recipe is described from its file in ``training/configs/``
-(:data:`RECIPE_DIR`); dataset facts come from :data:`faer_hub.tasks.DATASETS`. Classification
-metrics are fractions shown in percent; valence/arousal metrics (CCC, PCC, RMSE, SAGR) keep their
-own scale.
-:func:`write_model_cards` regenerates the committed cards (``faer-hub cards --out model_cards``).
+none for valence/arousal). Dataset facts come from :data:`faer_hub.tasks.DATASETS`.
+Classification metrics are fractions shown in percent; valence/arousal metrics (CCC, PCC, RMSE,
+SAGR) keep their own scale. :func:`write_model_cards` regenerates the committed cards
+(``faer-hub cards --out model_cards``).
 """
 
 from __future__ import annotations
 
+import functools
 import math
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -24,13 +29,122 @@ from huggingface_hub import EvalResult, ModelCard, ModelCardData
 from ..io import write_text
 from ..settings import HUB_NAMESPACE, PUBLISHED_WEIGHTS
 from ..tasks import TASKS, Task, get_task
+from .paper_recipes import PAPER_RECIPES, paper_recipe_file
 
 TEMPLATE_PATH = Path(__file__).parent / "templates" / "model_card.md"
 
-RECIPE_DIR = Path(__file__).resolve().parents[2] / "training" / "configs"
-"""The training recipes (``<task>.yaml``), the one home of their facts (epochs, batch size, loss ...).
-They sit beside ``training/train.py`` in a checkout of faer_hub; an installed package has no copy,
-and its cards name the recipe file instead of describing it."""
+TRAINING_DATA_KEY = "faer_training_data"
+"""``config.json`` key of what the weights were trained on, when a training run made them:
+``"generated"`` (faces from ``faer_hub.data.synthetic``) or the dataset's name (``"rafdb"`` ...).
+Kept when an export is exported again; the card and the app's notice read it."""
+
+INSTALL_LINE = 'pip install -e ".[app,detect]"'
+"""How to install faer_hub today: it is not on PyPI, so from a checkout of its repository."""
+
+
+def check_repo_id(repo_id: str, *, where: str = "repo_id", namespaced: bool = False) -> str:
+    """``repo_id`` when it is a valid Hub repo id (huggingface_hub's rules: letters, digits, ``-``,
+    ``_``, ``.``; ``org/name`` when ``namespaced``), else :class:`ValueError` naming ``where``.
+    Repo ids go into cards' usage code and a Space's files, so nothing else may pass."""
+    from huggingface_hub.utils import HFValidationError, validate_repo_id
+
+    try:
+        validate_repo_id(repo_id)
+        if namespaced and "/" not in repo_id:
+            raise HFValidationError("expected org/name")
+    except HFValidationError:
+        shown = repo_id if len(str(repo_id)) <= 80 else str(repo_id)[:77] + "..."
+        raise ValueError(f"{where}: {shown!r} is not a Hub repo id; use org/name with letters, digits, '-', '_' "
+                         "and '.' only") from None
+    return repo_id
+
+
+@dataclass(frozen=True)
+class RunFacts:
+    """What the training run that made an export tells its card (passed in, never looked up).
+
+    ``config`` is the run's resolved configuration as plain values (its ``config.yaml``: sections
+    ``model``, ``data``, ``optim``, ``loss``, ``train``, ``eval``); ``config_file`` and
+    ``overrides`` are what the run was started with (``--config``, ``--set``); ``generated_data``
+    says the faces were generated (``faer_hub.data.synthetic``), not the dataset's;
+    ``split_sizes`` counts the images of each split used (``train``, ``validation``, ``test``).
+    """
+
+    config: Mapping[str, Any]
+    config_file: str | None = None
+    overrides: Sequence[str] = ()
+    generated_data: bool = False
+    split_sizes: Mapping[str, int] = field(default_factory=dict)
+
+    def value(self, section: str, key: str, default: Any = None) -> Any:
+        return (self.config.get(section) or {}).get(key, default)
+
+
+@dataclass(frozen=True)
+class Licence:
+    """The weights' licence, written alike into ``config.json`` and the card's metadata."""
+
+    id: str
+    """Hub licence id (``mit``, ``apache-2.0``, ``other``)."""
+    name: str | None = None
+    """``license_name`` when ``id`` is ``other``."""
+    link: str | None = None
+    """``license_link`` when ``id`` is ``other``: the terms."""
+
+
+def weights_licence(task: Task | str, run: RunFacts | None = None) -> Licence:
+    """The licence of weights trained for ``task``: the dataset's research-only terms for weights
+    that saw its images; faer_hub's MIT licence for weights trained from scratch on generated faces
+    (timm's Apache-2.0 when the backbone started from its ImageNet ConvNeXt weights)."""
+    task = get_task(task) if isinstance(task, str) else task
+    if run is not None and run.generated_data:
+        return Licence("apache-2.0" if run.value("model", "pretrained") else "mit")
+    return Licence("other", f"{task.dataset}-research-only", task.data.url)
+
+
+@dataclass(frozen=True)
+class ModelStats:
+    """timm-style model statistics of one architecture at one input size."""
+
+    params: int
+    gmacs: float | None
+    """Multiply-accumulates of one image, in billions (convolutions and matrix products); None
+    when the model could not be traced."""
+    image_size: tuple[int, int]
+
+
+@functools.lru_cache(maxsize=32)
+def _stats(architecture: str, height: int, width: int, num_classes: int, model_args: tuple) -> ModelStats:
+    import timm
+    import torch
+    from torch.utils.flop_counter import FlopCounterMode
+
+    from ..models import faer  # noqa: F401  (registers the FAER family)
+
+    with torch.device("meta"):  # shapes only: no memory, no weights, fast
+        model = timm.create_model(architecture, num_classes=num_classes, **dict(model_args)).eval()
+        x = torch.empty(1, 3, height, width)
+    params = sum(p.numel() for p in model.parameters())
+    try:
+        with FlopCounterMode(display=False) as counter, torch.no_grad():
+            model(x)
+        gmacs = counter.get_total_flops() / 2e9
+    except Exception:  # noqa: BLE001  (an op without a meta kernel: say nothing rather than guess)
+        gmacs = None
+    return ModelStats(params, gmacs, (height, width))
+
+
+def model_stats(architecture: str, input_size: Sequence[int], num_classes: int,
+                model_args: Mapping[str, Any] | None = None) -> ModelStats | None:
+    """Parameters and GMACs of ``architecture`` at ``input_size`` (C, H, W), counted on the meta
+    device (no weights, about a second); None when the architecture cannot be built here."""
+    _, h, w = input_size
+    args = tuple(sorted((k, v) for k, v in (model_args or {}).items() if isinstance(v, (int, float, str, bool))))
+    try:
+        return _stats(architecture.split(".")[0], int(h), int(w), int(num_classes), args)
+    except (ImportError, RuntimeError, TypeError, ValueError):
+        return None
+
 
 CARD_FACTS_KEY = "faer_hub"
 """Key of the card metadata recording what the card describes: ``architecture``, ``task``,
@@ -121,13 +235,16 @@ def render_model_card(
     architecture: str | None = None,
     repo_id: str | None = None,
     results: Mapping[str, Any] | None = None,
-    training_config: Mapping[str, Any] | None = None,
+    export_config: Mapping[str, Any] | None = None,
+    run: RunFacts | None = None,
+    paper_recipe: bool = False,
 ) -> str:
     """Render the model card (README.md text) for one task.
 
     Args:
         task: A :class:`~faer_hub.tasks.Task` or task name (``'rafdb'`` ...).
-        architecture: timm model name (``'faer_atto'``, ``'faer_raf'`` ...); default: the task model.
+        architecture: timm model name (``'faer_atto'``, ``'faer_raf'`` ...); default: the export
+            config's, else the task model.
         repo_id: Hub repository the card describes; default: the model's ``hf_hub_id`` (or
             ``<HUB_NAMESPACE>/<architecture>.<task>``).
         results: Metrics measured with this package (for example ``metrics.json`` of
@@ -136,7 +253,13 @@ def render_model_card(
             was evaluated when it is not the task's dataset, e.g. ``'synthetic'``), ``num_samples``
             and a class-wise dict (label -> fraction) under ``class_accuracy``. ``None`` means nothing
             was measured, and the card says so.
-        training_config: The training configuration of these weights, shown verbatim as YAML.
+        export_config: The export's ``config.json``: its input size, normalisation, model
+            arguments and licence are what the card states. Default: the registered pretrained
+            config of ``architecture`` (the zoo cards).
+        run: The facts of the training run that made these weights (recipe file, overrides,
+            resolved configuration, data); the card describes that run.
+        paper_recipe: Without ``run``: describe the paper's recipe for the task (the committed zoo
+            cards); otherwise the card says the recipe is unknown.
 
     Returns:
         The card text; it parses with ``huggingface_hub.ModelCard`` and has a valid model-index.
@@ -146,19 +269,28 @@ def render_model_card(
             "a model card needs the task the model was trained for (" + ", ".join(TASKS) + ")"
         )
     task = get_task(task) if isinstance(task, str) else task
-    architecture = architecture or task.model_name
-    cfg = _pretrained_cfg(architecture, task)
-    repo_id = repo_id or cfg.get("hf_hub_id") or f"{HUB_NAMESPACE}/{architecture}.{task.name}"
+    architecture = architecture or (export_config or {}).get("architecture") or task.model_name
+    cfg = dict((export_config or {}).get("pretrained_cfg") or {}) if export_config else _pretrained_cfg(architecture, task)
+    repo_id = check_repo_id(repo_id or cfg.get("hf_hub_id") or f"{HUB_NAMESPACE}/{architecture}.{task.name}")
     metrics = _measured_metrics(results, fractions=task.spec.fractions)
     split = str((results or {}).get("split", "test"))
     evaluated_on = str((results or {}).get("dataset_name", task.dataset_title))
     dataset_type = str((results or {}).get("dataset", task.dataset))
+    generated = ((run is not None and run.generated_data) or dataset_type == "synthetic"
+                 or (export_config or {}).get(TRAINING_DATA_KEY) == "generated")
+    licence = _export_licence(export_config) or weights_licence(task, run)
+    input_size = tuple(cfg.get("input_size") or (3, 224, 224))
+    stats = model_stats(architecture, input_size, (export_config or {}).get("num_classes", task.num_classes),
+                        (export_config or {}).get("model_args"))
+    recipe = _paper_recipe_facts(task) if run is None and paper_recipe else run
 
     card_data = ModelCardData(
         library_name="timm",
-        license=cfg.get("license", "other"),
+        license=licence.id,
+        license_name=licence.name,
+        license_link=licence.link,
         tags=_tags(task),
-        datasets=[task.dataset] if dataset_type == task.dataset else None,  # e.g. not for generated faces
+        datasets=[task.dataset] if dataset_type == task.dataset and not generated else None,  # not for generated faces
         metrics=["accuracy"] if task.spec.fractions else ["ccc", "pearsonr", "rmse", "sagr"],
         pipeline_tag="image-classification",
         model_name=repo_id.split("/")[-1],
@@ -189,14 +321,17 @@ def render_model_card(
         dataset_url=task.data.url,
         architecture=architecture,
         repo_id=repo_id,
-        weights_statement=_weights_statement(repo_id, results is not None, evaluated_on),
+        weights_statement=_weights_statement(repo_id, results is not None, generated),
         output_description=_OUTPUTS[task.spec.activation],
         input_description=_input_description(cfg),
+        stats=_stats_lines(stats, input_size),
+        install_line=INSTALL_LINE,
         face_crop=task.face_crop,
         face_crop_description=_FACE_CROPS[task.face_crop],
         label_list=", ".join(f"`{name}`" for name in task.label_names),
         activation_code=_ACTIVATION_CODE[task.spec.activation],
         regression=task.regression,
+        generated=generated,
         out_of_scope_extra=(
             "Attribute predictions are not facts about a person."
             if task.multi_label
@@ -206,13 +341,14 @@ def render_model_card(
         ),
         top_k=5 if task.multi_label else min(3, task.num_classes),
         predict_extra=" --threshold 0.5" if task.multi_label else "",
-        recipe=_recipe(task),
-        training_config=_yaml(training_config) if training_config else "",
-        protocol=_PROTOCOLS.get(task.name, _PROTOCOLS[task.dataset]),
+        recipe=_recipe(task, recipe, is_run=run is not None),
+        data_section=_data_section(task, run),
+        training_config=_yaml(run.config) if run is not None and run.config else "",
+        protocol=_protocol(task, run, generated),
         results_section=_results_section(task, metrics, results, split, evaluated_on),
         paper_section=_paper_section(task),
         limitations=_LIMITATIONS[task.kind],
-        dataset_licence=task.data.terms.format(url=task.data.url),
+        licence_section=_licence_section(task, licence, generated),
     )
     return str(card).rstrip() + "\n"
 
@@ -229,8 +365,9 @@ def read_card_facts(card: str | os.PathLike) -> dict[str, Any]:
 
 
 def render_all_cards() -> dict[str, str]:
-    """The committed cards: file name -> text, one per task model, without measured results."""
-    return {CARD_FILES[task.model_name]: render_model_card(task) for task in TASKS.values()}
+    """The committed cards: file name -> text, one per task model, with the paper's recipe and
+    without measured results."""
+    return {CARD_FILES[task.model_name]: render_model_card(task, paper_recipe=True) for task in TASKS.values()}
 
 
 def write_model_cards(out_dir: str | os.PathLike) -> list[Path]:
@@ -269,7 +406,7 @@ def _pretrained_cfg(architecture: str, task: Task) -> dict[str, Any]:
     try:
         import timm
 
-        from .. import models  # noqa: F401  (registers the FAER family)
+        from ..models import faer  # noqa: F401  (registers the FAER family)
     except ImportError:  # models not importable: render from the task alone
         return {}
     names = [architecture] if "." in architecture else [f"{architecture}.{task.name}", architecture]
@@ -303,18 +440,18 @@ def _tags(task: Task) -> list[str]:
     return tags + _PROBLEM_TAGS.get(task.problem_type, [])
 
 
-def _weights_statement(repo_id: str, trained_here: bool, evaluated_on: str) -> str:
+def _weights_statement(repo_id: str, trained_here: bool, generated: bool) -> str:
     if repo_id in PUBLISHED_WEIGHTS:
         return f"Trained weights are published at `{repo_id}`."
-    if trained_here and "synth" in evaluated_on.lower():
+    if generated:
         return (
-            "**These weights were trained and evaluated on synthetic faces** (`faer_hub.data.synthetic.write`): "
-            "they check the pipeline end to end and are useless on real photos. No trained FAER "
+            "**These weights were trained on generated faces** (`faer_hub.data.synthetic`), not on real photos: "
+            "they check the pipeline end to end and are useless on real faces. No trained FAER "
             "weights are published yet."
         )
     if trained_here:
         return (
-            "These weights were trained with `faer_hub` (configuration and measured results below). "
+            "These weights were trained with `faer_hub` (recipe, configuration and measured results below). "
             "No official trained FAER weights are published yet; the paper's authors have not "
             "released theirs either."
         )
@@ -338,49 +475,135 @@ def _input_description(cfg: Mapping[str, Any]) -> str:
     return f"{h}x{w} RGB face crop, {norm} (see `pretrained_cfg`)."
 
 
-def _recipe(task: Task) -> str:
-    """The training recipe, described from its file in :data:`RECIPE_DIR`."""
-    from ..training.config import load_config
+def _export_licence(export_config: Mapping[str, Any] | None) -> Licence | None:
+    """The licence an export's ``config.json`` records (``pretrained_cfg.license``, and
+    ``license_name``/``license_link`` beside it), or None when it records none."""
+    if not export_config:
+        return None
+    licence = (export_config.get("pretrained_cfg") or {}).get("license")
+    if not licence:
+        return None
+    return Licence(licence, export_config.get("license_name"), export_config.get("license_link"))
 
-    name = f"training/configs/{task.name}.yaml"
-    path = RECIPE_DIR / f"{task.name}.yaml"
-    if not path.is_file():
-        return f"The training recipe is `{name}` in the faer_hub repository (not part of the installed package)."
-    c = load_config(path)
-    intro = (
-        f"The paper does not address valence and arousal; `{name}` keeps its expression recipe with a regression loss"
-        if task.kind == "va"
-        else f"The paper's recipe (Xu et al. 2024, Sec. 3.2), as `{name}` runs it"
-    )
+
+def _paper_recipe_facts(task: Task) -> RunFacts:
+    return RunFacts(config=PAPER_RECIPES[task.name], config_file=paper_recipe_file(task.name))
+
+
+def _stats_lines(stats: ModelStats | None, input_size: Sequence[int]) -> str:
+    _, h, w = input_size
+    if stats is None:
+        return f"  - Image size: {h} x {w}"
+    macs = ("not counted" if stats.gmacs is None
+            else f"{stats.gmacs:.2f}" if stats.gmacs >= 0.1 else f"{stats.gmacs:.3f}")
+    return "\n".join([
+        f"  - Params (M): {stats.params / 1e6:.2f}",
+        f"  - GMACs: {macs} (one {h} x {w} image; convolutions and matrix products, `torch.utils.flop_counter`)",
+        f"  - Image size: {h} x {w}",
+    ])
+
+
+def _recipe(task: Task, facts: RunFacts | None, *, is_run: bool) -> str:
+    """The training recipe, described from the run's (or the paper table's) configuration facts."""
+    paper_file = f"`{paper_recipe_file(task.name)}`"
+    if facts is None:
+        return (
+            "Not recorded: these weights were not exported by a `faer_hub` training run (they come from "
+            "`faer-hub export` or `faer-hub convert`), so this card cannot say how they were trained. The "
+            f"paper's recipe for this task is {paper_file} in the faer_hub repository."
+        )
+    name = f"`{facts.config_file}`" if facts.config_file else "the configuration below"
+    if is_run:
+        overrides = ", ".join(f"`--set {o}`" for o in facts.overrides)
+        intro = (f"This run's recipe, {name}" if facts.config_file else "This run's recipe (its resolved configuration below)")
+        intro += (f" with {overrides}" if overrides else "") + ", as it ran"
+    elif task.kind == "va":
+        intro = f"The paper does not address valence and arousal; {name} keeps its expression recipe with a regression loss"
+    else:
+        intro = f"The paper's recipe (Xu et al. 2024, Sec. 3.2), as {name} runs it"
+    v = facts.value
     loss = {
-        "fae": f"sigmoid focal loss (gamma = {c.loss.focal_gamma:g}) on the {task.num_classes} outputs",
-        "fer": "cross-entropy" + (f" plus {c.loss.center_weight:g} x center loss on the pooled features"
-                                  if c.loss.center_weight else ""),
+        "fae": f"sigmoid focal loss (gamma = {v('loss', 'focal_gamma', 2.0):g}) on the {task.num_classes} outputs",
+        "fer": "cross-entropy" + (f" plus {v('loss', 'center_weight'):g} x center loss on the pooled features"
+                                  if v("loss", "center_weight") else ""),
         "va": "the mean over valence and arousal of 1 - CCC (concordance correlation coefficient, Lin 1989, over "
-              "each batch)" + (f" plus {c.loss.mse_weight:g} x the mean squared error" if c.loss.mse_weight else ""),
+              "each batch)" + (f" plus {v('loss', 'mse_weight'):g} x the mean squared error"
+                               if v("loss", "mse_weight") else ""),
     }[task.kind]
+    scheduler = v("optim", "scheduler")
     schedule = {
-        "exponential": f"ExponentialLR (gamma {c.optim.gamma:g} per epoch)",
+        "exponential": f"ExponentialLR (gamma {v('optim', 'gamma', 0.95):g} per epoch)",
         "cosine": "cosine decay",
         "constant": "constant learning rate",
-    }[c.optim.scheduler]
-    lines = [
-        f"{intro}: {loss}; {_OPTIMIZERS[c.optim.optimizer]}, learning rate {_sci(c.optim.lr)}, batch size "
-        f"{c.train.global_batch_size}, {c.train.epochs} epochs, {schedule}; "
-        + (f"random horizontal flip (p = {c.data.hflip:g}); " if c.data.hflip else "")
-        + f"`{c.model.name}` at {c.model.img_size}x{c.model.img_size}."
+        None: None,
+    }.get(scheduler, f"{scheduler} schedule")
+    optimizer = v("optim", "optimizer")
+    lr, batch, epochs = v("optim", "lr"), v("train", "global_batch_size"), v("train", "epochs")
+    arch, size = v("model", "name"), v("model", "img_size")
+    parts = [  # a configuration given in code may lack some: say what is known, guess nothing
+        _OPTIMIZERS.get(optimizer, str(optimizer)) if optimizer else None,
+        f"learning rate {_sci(float(lr))}" if lr is not None else None,
+        f"batch size {batch}" if batch is not None else None,
+        f"{epochs} epochs" if epochs is not None else None,
+        schedule,
     ]
-    if c.data.balanced_sampling:
+    setup = ", ".join(part for part in parts if part)
+    lines = [
+        f"{intro}: {loss}" + (f"; {setup}" if setup else "") + "; "
+        + (f"random horizontal flip (p = {v('data', 'hflip'):g}); " if v("data", "hflip") else "")
+        + (f"`{arch}` at {size}x{size}." if arch and size else f"`{arch}`." if arch else "")
+    ]
+    if v("data", "balanced_sampling"):
         lines.append("Class-balanced sampling (weight 1/class count, with replacement).")
-    start = (f"starts from timm's ImageNet ConvNeXt weights (`{c.model.name}.in1k`)" if c.model.pretrained
+    start = (f"starts from timm's ImageNet ConvNeXt weights (`{arch}.in1k`)" if v("model", "pretrained")
              else "starts from random weights")
     lines.append(
-        f"The backbone {start}." if task.kind == "va"
+        f"The backbone {start}." if task.kind == "va" or is_run
         else f"The paper initialises the backbone from MS-Celeb-1M pre-training that was never published; `faer_hub` {start}."
     )
-    metric = (c.eval.select_metric or task.primary_metric).replace("_", " ").replace("ccc", "CCC")
+    metric = (v("eval", "select_metric") or task.primary_metric).replace("_", " ").replace("ccc", "CCC")
     lines.append(f"The best epoch is the one with the highest validation {metric}.")
     return " ".join(lines)
+
+
+def _data_section(task: Task, run: RunFacts | None) -> str:
+    """What the run trained and was tested on (empty without run facts)."""
+    if run is None:
+        return ""
+    sizes = ", ".join(f"{n:,} {split}" for split, n in run.split_sizes.items() if n is not None)
+    counts = f" ({sizes} images)" if sizes else ""
+    if run.generated_data:
+        return (f"**Data**: faces generated by `faer_hub.data.synthetic` in {task.dataset_title}'s on-disk format{counts}; "
+                f"no {task.dataset_title} image was used. The numbers below say the pipeline works, nothing about "
+                "real faces.")
+    return f"**Data**: {task.dataset_title}{counts}."
+
+
+def _protocol(task: Task, run: RunFacts | None, generated: bool) -> str:
+    if generated:
+        test = (run.split_sizes.get("test") if run is not None else None)
+        metric = task.primary_metric.replace("_", " ").replace("ccc", "CCC")
+        n = f"{test:,} " if test else ""
+        return (f"{metric[0].upper() + metric[1:]} on the run's {n}generated test faces (not {task.dataset_title}'s "
+                "test set). The best epoch is chosen on generated faces held out from the training set, never "
+                "on the test set.")
+    protocol = _PROTOCOLS.get(task.name, _PROTOCOLS[task.dataset])
+    test = run.split_sizes.get("test") if run is not None else None
+    return protocol + (f" This run's test split held {test:,} images." if test else "")
+
+
+def _licence_section(task: Task, licence: Licence, generated: bool) -> str:
+    terms = task.data.terms.format(url=task.data.url)
+    if generated:
+        owner = ("faer_hub's MIT licence" if licence.id == "mit"
+                 else f"the `{licence.id}` licence of timm's ImageNet ConvNeXt weights it started from")
+        return (f"These weights never saw a {task.dataset_title} image: they were trained on generated faces, and "
+                f"carry {owner} (`license: {licence.id}`, as in `config.json`). Weights trained on the real data "
+                f"do not: {terms}")
+    return (f"{terms} The dataset is not redistributed by `faer_hub`; download it yourself after accepting its "
+            f"terms and point `faer-hub` at the folder.\n\nThe model weights inherit these terms "
+            f"(`license: other`, `license_name: {licence.name}`, `license_link` to the dataset's page, as in "
+            "`config.json`): use them for non-commercial research only.")
 
 
 _OPTIMIZERS = {"adamw": "AdamW", "adam": "Adam", "sgd": "SGD"}

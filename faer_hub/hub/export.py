@@ -19,6 +19,7 @@ from timm.models._hub import save_config_for_hf
 
 from ..io import atomic_dir, naming_write_failures
 from ..tasks import TASKS, Task, get_task
+from .cards import TRAINING_DATA_KEY, RunFacts
 
 EXPORT_FILES = ("config.json", "model.safetensors", "README.md")
 
@@ -42,7 +43,7 @@ def save_export(
     *,
     task: Union[Task, str, None] = None,
     results: Optional[Mapping[str, Any]] = None,
-    training_config: Optional[Mapping[str, Any]] = None,
+    run: Optional[RunFacts] = None,
     repo_id: Optional[str] = None,
     overwrite: bool = False,
 ) -> Path:
@@ -56,7 +57,10 @@ def save_export(
         task: The task the model was trained for (name or :class:`Task`); inferred from the
             model's pretrained config when omitted.
         results: Measured metrics to put in the card (``None``: the card says none were measured).
-        training_config: The exact training config, recorded in the card.
+        run: The facts of the training run that made these weights
+            (:class:`faer_hub.hub.cards.RunFacts`: recipe file, overrides, resolved config, data);
+            the card describes that run and ``config.json`` records the licence that follows from
+            it. ``None`` (``faer-hub export``, ``convert``): the card says the recipe is unknown.
         repo_id: The Hub repo the folder is meant for, used in the card's usage lines.
         overwrite: Replace an earlier export in ``folder``.
     """
@@ -88,8 +92,9 @@ def save_export(
         # num_classes is already top-level; transformers' timm wrapper passes it again next to
         # model_args, which fails with "got multiple values for keyword argument 'num_classes'"
         config.get("model_args", {}).pop("num_classes", None)
+        _record_training_facts(config, task, run, model_export_config(model))
         (tmp / "config.json").write_text(json.dumps(config, indent=2))
-        card = _render_card(config, task, results, training_config, repo_id)
+        card = _render_card(config, task, results, run, repo_id)
         (tmp / "README.md").write_text(card, encoding="utf-8")
     return folder
 
@@ -104,22 +109,43 @@ def export_state_dict(model: torch.nn.Module) -> dict[str, torch.Tensor]:
     }
 
 
+def _record_training_facts(config: dict[str, Any], task: Task, run: Optional[RunFacts],
+                           source: Optional[Mapping[str, Any]]) -> None:
+    """Write the weights' licence and training data into ``config``: from the run's facts, else
+    kept from the export the model was loaded from (re-exporting the demo keeps its MIT licence and
+    its "generated" notice), else the dataset's terms. The licence is timm's
+    ``pretrained_cfg.license`` with ``license_name``/``license_link`` top-level (timm's config has no
+    such fields); the card reads the same values, so both tell one story."""
+    from .cards import Licence, weights_licence
+
+    for key in ("license_name", "license_link", TRAINING_DATA_KEY):
+        config.pop(key, None)
+    source = source or {}
+    source_licence = (source.get("pretrained_cfg") or {}).get("license")
+    if run is None and source.get(TRAINING_DATA_KEY) and source_licence and source.get("faer_task") == task.name:
+        licence = Licence(source_licence, source.get("license_name"), source.get("license_link"))
+        config[TRAINING_DATA_KEY] = source[TRAINING_DATA_KEY]
+    else:
+        licence = weights_licence(task, run)
+        if run is not None:
+            config[TRAINING_DATA_KEY] = "generated" if run.generated_data else task.dataset
+    config.setdefault("pretrained_cfg", {})["license"] = licence.id
+    if licence.name:
+        config["license_name"] = licence.name
+    if licence.link:
+        config["license_link"] = licence.link
+
+
 def _render_card(
     config: Mapping[str, Any],
     task: Task,
     results: Optional[Mapping[str, Any]],
-    training_config: Optional[Mapping[str, Any]],
+    run: Optional[RunFacts],
     repo_id: Optional[str],
 ) -> str:
     from .cards import render_model_card
 
-    return render_model_card(
-        task,
-        architecture=config["architecture"],
-        repo_id=repo_id,
-        results=results,
-        training_config=training_config,
-    )
+    return render_model_card(task, repo_id=repo_id, results=results, export_config=config, run=run)
 
 
 def missing_export_files(folder: Union[str, Path]) -> list[str]:
@@ -135,6 +161,27 @@ def export_label_names(config: Mapping[str, Any]) -> Optional[list[str]]:
     """The label names an export's ``config.json`` records (top level, else in its pretrained_cfg)."""
     labels = config.get("label_names") or (config.get("pretrained_cfg") or {}).get("label_names")
     return None if labels is None else list(labels)
+
+
+def model_export_config(model: torch.nn.Module) -> Optional[dict[str, Any]]:
+    """The ``config.json`` of the export folder or Hub repo ``model`` was loaded from
+    (``local-dir:``/export folder, or ``hf-hub:`` read from the local cache), else None."""
+    cfg = getattr(model, "pretrained_cfg", None) or {}
+    path = None
+    if cfg.get("source") == "local-dir" and cfg.get("file"):
+        path = Path(cfg["file"]) / "config.json"
+    elif cfg.get("source") == "hf-hub" and cfg.get("hf_hub_id"):
+        from huggingface_hub import try_to_load_from_cache
+
+        cached = try_to_load_from_cache(cfg["hf_hub_id"], "config.json")
+        path = Path(cached) if isinstance(cached, str) else None
+    if path is None or not path.is_file():
+        return None
+    try:
+        config = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return config if isinstance(config, dict) else None
 
 
 def label_name_problems(labels: Optional[Sequence[Any]], num_classes: Any, where: str) -> list[str]:

@@ -1,6 +1,11 @@
-"""FAER models; importing this module registers them with timm."""
+"""FAER models. They register with timm when timm is imported (see ``faer_hub._timm_registration``);
+the names below load :mod:`.faer` on first use, so ``faer_hub.models.zoo`` costs no torch import."""
 
-from .cca import ContextualChannelAttention
-from .faer import FAER, FAERWeightsNotFoundError, checkpoint_filter_fn, hub_repo_id
+from .._lazy import lazy_exports
 
-__all__ = ["ContextualChannelAttention", "FAER", "FAERWeightsNotFoundError", "checkpoint_filter_fn", "hub_repo_id"]
+_EXPORTS = {
+    "ContextualChannelAttention": "cca", "FAER": "faer", "FAERWeightsNotFoundError": "faer",
+    "checkpoint_filter_fn": "faer", "hub_repo_id": "faer",
+}
+__all__ = list(_EXPORTS)
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

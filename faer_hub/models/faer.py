@@ -38,7 +38,7 @@ from torch import nn
 
 from ..settings import HUB_NAMESPACE, PUBLISHED_WEIGHTS
 from ..tasks import TASKS
-from .cca import ContextualChannelAttention
+from . import cca as _cca  # the module, not the name: importing cca first imports timm, which registers this module while cca is still loading
 
 __all__ = ["FAER", "FAERWeightsNotFoundError", "checkpoint_filter_fn"]
 
@@ -67,7 +67,7 @@ class FAER(ConvNeXt):
         **kwargs: Any,
     ) -> None:
         super().__init__(*args, **kwargs)
-        self.cca = ContextualChannelAttention(
+        self.cca = _cca.ContextualChannelAttention(
             self.num_features, kernel_size=cca_kernel_size, groups=cca_groups, reduction=cca_reduction,
         )
         self.cca_grad_checkpointing = False
@@ -171,7 +171,7 @@ def checkpoint_filter_fn(state_dict: Dict[str, Any], model: FAER) -> Dict[str, t
     attention = {k: v for k, v in state_dict.items() if k.startswith("cca.")}
     rest = {k: v for k, v in state_dict.items() if not k.startswith("cca.")}
     out = dict(convnext_checkpoint_filter_fn(rest, model))
-    if not attention and isinstance(model.cca, ContextualChannelAttention):
+    if not attention and isinstance(model.cca, _cca.ContextualChannelAttention):
         # a plain ConvNeXt backbone: keep CC Attention at its initialisation
         attention = {f"cca.{k}": v for k, v in model.cca.state_dict().items()}
     out.update(attention)

@@ -8,7 +8,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Mapping, Optional, Sequence
 
 import yaml
 
@@ -16,7 +16,7 @@ from ..io import _json_safe, write_json, write_text
 
 __all__ = [
     "CONFIG_FILE", "LOG_FILE", "METRICS_FILE", "OutputDirError", "JsonlLog", "check_output_dir", "prepare_output_dir",
-    "previous_run_kept_until_done", "write_json", "write_text", "write_yaml",
+    "previous_run_kept_until_done", "run_facts", "write_json", "write_text", "write_yaml",
 ]
 
 CONFIG_FILE = "config.yaml"
@@ -117,3 +117,19 @@ class JsonlLog:
         record = {"event": event, "time": round(time.time(), 3), **fields}
         with open(self.path, "a", encoding="utf-8") as f:
             f.write(json.dumps(_json_safe(record)) + "\n")
+
+
+def run_facts(config: Mapping[str, Any], *, config_file: Optional[Path], overrides: Sequence[str], generated_data: bool,
+              splits: Mapping[str, Any]) -> Any:
+    """What this run tells its export's card (:class:`faer_hub.hub.cards.RunFacts`): the resolved
+    ``config`` (plain values), the recipe file and ``--set`` overrides it was started with, whether
+    the faces were generated, and the size of each split."""
+    from ..hub.cards import RunFacts
+
+    return RunFacts(
+        config=config,
+        config_file=None if config_file is None else str(config_file),
+        overrides=tuple(o for o in overrides if not o.startswith("data.data_dir=")),  # --data-dir: a local path
+        generated_data=generated_data,
+        split_sizes={name: len(splits[name]) for name in ("train", "validation", "test") if name in splits},
+    )
