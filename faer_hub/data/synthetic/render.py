@@ -192,7 +192,8 @@ class _Painter:
 
     def line(self, pts, fill, width, part=None):
         self.draw.line(self._s(pts), fill=fill, width=max(1, round(width * self.ss)), joint="curve")
-        self._track(part, pts)
+        half = width / 2  # the stroke reaches half its width past the points
+        self._track(part, [(x + dx, y + dy) for x, y in pts for dx, dy in ((-half, -half), (half, half))])
 
     def rect(self, x0, y0, x1, y1, fill=None, outline=None, width=0.0, part=None):
         pts = [(x0, y0), (x1, y1)]
@@ -315,7 +316,7 @@ def _draw_face(p: _Painter, s: FaceSpec, cx: float, cy: float, a: float, b: floa
         p.line(_curve(x - ew, x + ew, ey, -eh), fill=dark, width=0.45 * th, part=part)
         p.line(_curve(x - 0.9 * ew, x + 0.9 * ew, ey, eh), fill=_shade(s.skin, 0.6), width=0.2 * th)
         if s.eyes == "smiling":  # cheeks pushed up: a crease under each eye
-            p.line(_curve(x - ew, x + ew, ey + 1.9 * eh, -0.9 * eh), fill=_shade(s.skin, 0.7), width=0.35 * th,
+            p.line(_curve(x - ew, x + ew, ey + 1.9 * eh, -0.9 * eh), fill=_shade(s.skin, 0.55), width=0.5 * th,
                    part=part)
         if s.eyes == "droopy":  # heavy upper lid
             p.polygon([(x - ew * 1.05, ey - eh * 1.3), (x + ew * 1.05, ey - eh * 1.3), (x + ew * 1.05, ey),
@@ -336,7 +337,7 @@ def _draw_face(p: _Painter, s: FaceSpec, cx: float, cy: float, a: float, b: floa
     for side in (-1, 1):
         i_dy, o_dy = inner, outer
         if s.brows == "one_raised" and side > 0:
-            i_dy, o_dy = -0.12, -0.18
+            i_dy, o_dy = -0.17, -0.26
         xi, xo = cx + side * 0.14 * a, cx + side * 0.64 * a
         yi, yo = base + i_dy * b, base + o_dy * b
         arc = -0.05 * b if s.brows == "raised" else 0.0
@@ -397,7 +398,7 @@ def _draw_face(p: _Painter, s: FaceSpec, cx: float, cy: float, a: float, b: floa
         p.line(_curve(cx - mw, cx + mw, my - 0.4 * mh, 1.2 * mh), fill=lip_dark, width=th * 0.4)
     elif m == "open_smile":
         top = _curve(cx - mw * 1.1, cx + mw * 1.1, my - 0.7 * mh, 0.4 * mh)
-        bottom = _curve(cx + mw * 1.1, cx - mw * 1.1, my - 0.7 * mh, 2.0 * mh)
+        bottom = _curve(cx + mw * 1.1, cx - mw * 1.1, my - 0.7 * mh, 2.3 * mh)
         p.polygon(top + bottom, fill=inside, outline=lip, width=1.2 * th, part="mouth")
         p.polygon(top + _curve(cx + mw * 1.0, cx - mw * 1.0, my - 0.65 * mh, 0.9 * mh), fill=teeth)
     elif m == "frown":
@@ -427,7 +428,12 @@ def _draw_face(p: _Painter, s: FaceSpec, cx: float, cy: float, a: float, b: floa
     elif m == "smirk":
         smirk = [(cx - mw, my)] + _curve(cx - 0.1 * mw, cx + mw, my, -0.01) + [(cx + 1.1 * mw, my - 1.4 * mh)]
         p.line(smirk, fill=lip, width=th * 2.0, part="mouth")
-        p.line(smirk, fill=lip_dark, width=th * 0.4)
+        p.line(smirk, fill=lip_dark, width=th * 0.6)
+        # the one-sided dimple of contempt (AU14) beside the raised corner
+        p.line(_curve(cx + 1.2 * mw, cx + 1.35 * mw, my - 1.6 * mh, 0.01), fill=_shade(s.skin, 0.55), width=th * 0.5,
+               part="mouth")
+        p.line([(cx + 1.3 * mw, my - 1.5 * mh), (cx + 1.4 * mw, my + 0.2 * mh)], fill=_shade(s.skin, 0.6),
+               width=th * 0.45, part="mouth")
     else:
         raise ValueError(f"unknown mouth {m!r}")
     # the mouth corners of each drawn mouth, (x, y) in units of (mw, mh): where a face detector

@@ -191,11 +191,13 @@ def protocol_at(name: str, size: tuple[int, int]) -> CropProtocol:
 
 
 def dataset_crop(photo: Photo, protocol: CropProtocol, size: tuple[int, int], *,
+                 landmarks: Iterable[tuple[float, float]] | None = None,
                  box: tuple[float, float, float, float] | None = None) -> tuple[Image.Image, np.ndarray]:
     """The dataset's crop of ``photo``, cut by :func:`faer_hub.faces.align.align_face` from the
-    annotated landmarks (or, for box protocols, the annotated ``box``) exactly as prediction cuts
-    a detected face, at ``size``; and the 2 x 3 matrix taking photo pixels to crop pixels."""
-    face = None if box is not None else photo.drawn.landmarks5
+    annotated ``landmarks`` as written (default: the drawn ones) or, for box protocols, the
+    annotated ``box``, exactly as prediction cuts a detected face, at ``size``; and the 2 x 3
+    matrix taking photo pixels to crop pixels."""
+    face = None if box is not None else list(landmarks if landmarks is not None else photo.drawn.landmarks5)
     matrix, crop_size = crop_geometry(face, protocol, photo.image.size, box=box)
     crop = align_face(photo.image, face, protocol, box=box)
     if crop.size != tuple(size):
@@ -207,6 +209,25 @@ def dataset_crop(photo: Photo, protocol: CropProtocol, size: tuple[int, int], *,
 
 def _map(matrix: np.ndarray, points: Iterable[tuple[float, float]]) -> np.ndarray:
     return np.asarray(list(points), np.float64).reshape(-1, 2) @ matrix[:, :2].T + matrix[:, 2]
+
+
+ANNOTATION_NOISE = 0.03
+"""Standard deviation of the annotators' landmark error, as a fraction of the distance between the
+eyes (per coordinate): manual landmarks are not exact, and neither are a detector's (MTCNN's
+error on generated faces is about 0.035). Datasets' crops are cut at the annotated points."""
+
+
+BOX_NOISE = (0.02, 0.03)
+"""Standard deviations of a generated AffectNet box's centre shift (fraction of its side) and of its
+size (relative): AffectNet's boxes come from a face detector, whose boxes jitter about the head."""
+
+
+def annotate(points: Iterable[tuple[float, float]], rng: np.random.Generator) -> list[tuple[float, float]]:
+    """``points`` as an annotator marks them: each moved by Gaussian noise (:data:`ANNOTATION_NOISE`
+    times the distance between the first two, the eyes)."""
+    array = np.asarray(list(points), np.float64).reshape(-1, 2)
+    scale = ANNOTATION_NOISE * float(np.linalg.norm(array[1] - array[0]))
+    return [(float(x), float(y)) for x, y in array + rng.normal(0.0, scale, array.shape)]
 
 
 def _expression_spec(seed: int, keys: tuple[int, ...], expression: str, **overrides) -> FaceSpec:
@@ -241,11 +262,12 @@ def _write_celeba(root: Path, layout: str, counts: dict[str, int], seed: int, si
         photo = draw_photo(spec, _rng(seed, 9, i), "celeba")
         if wild_dir is not None:
             _write_bytes(wild_dir / name, photo.jpeg)
-        crop, matrix = dataset_crop(photo, protocol, size)
+        annotated = [(round(x), round(y)) for x, y in annotate(photo.drawn.landmarks5, _rng(seed, 12, i))]  # integers
+        crop, matrix = dataset_crop(photo, protocol, size, landmarks=annotated)
         _jpeg(crop, img_dir / name)
         attrs.append(celeba_attributes(spec))
-        landmarks.append([round(v) for v in _map(matrix, photo.drawn.landmarks5).ravel()])
-        wild_landmarks.append([round(v) for point in photo.drawn.landmarks5 for v in point])
+        landmarks.append([round(v) for v in _map(matrix, annotated).ravel()])
+        wild_landmarks.append([v for point in annotated for v in point])
         identities.append(int(rng.integers(1, n_ids + 1)))
         boxes.append([round(v) for v in photo.drawn.head_box or (0, 0, 0, 0)])
     if ext == "txt":
@@ -298,13 +320,15 @@ def _write_rafdb(root: Path, layout: str, counts: dict[str, int], seed: int, siz
             aligned_name = name.replace(".jpg", "_aligned.jpg")
             spec = _expression_spec(seed, (2, split_code, i), RAFDB_LABELS[label])
             photo = draw_photo(spec, _rng(seed, 3, split_code, i), "rafdb")
-            aligned, _ = dataset_crop(photo, protocol, size)
+            annotated = [(round(x, 2), round(y, 2))  # as the file holds them
+                         for x, y in annotate(photo.drawn.landmarks5, _rng(seed, 12, split_code, i))]
+            aligned, _ = dataset_crop(photo, protocol, size, landmarks=annotated)
             if layout == "official":
                 basic = root / "basic"
                 _write_bytes(basic / "Image" / "original" / name, photo.jpeg)
                 _jpeg(aligned, basic / "Image" / "aligned" / aligned_name)
                 _write_text(basic / "Annotation" / "manual" / name.replace(".jpg", "_manu_attri.txt"),
-                            _raf_manual(photo.drawn.landmarks5, _rng(seed, 10, split_code, i)))
+                            _raf_manual(annotated, _rng(seed, 10, split_code, i)))
                 label_lines.append(f"{name} {raf_id}")
             else:
                 _jpeg(aligned, root / "DATASET" / split / str(raf_id) / aligned_name)
@@ -351,7 +375,13 @@ def _affectnet_photo(seed: int, keys: tuple[int, ...], code: int, *, cut: bool =
     if head is None:  # No-Face: the box of where the head would have been
         w, h = photo.image.size
         head = (w * 0.3, h * 0.25, w * 0.4, h * 0.48)
-    return photo, tuple(round(v) for v in head)  # type: ignore[return-value]
+    # a detector's box jitters about the head: centre and size (BOX_NOISE)
+    x, y, w, h = head
+    rng = _rng(seed, 13, *keys)
+    dx, dy = rng.normal(0.0, BOX_NOISE[0], 2) * max(w, h)
+    grow = 1.0 + rng.normal(0.0, BOX_NOISE[1])
+    box = (x + dx + w * (1 - grow) / 2, y + dy + h * (1 - grow) / 2, w * grow, h * grow)
+    return photo, tuple(round(v) for v in box)  # type: ignore[return-value]
 
 
 def _affectnet_landmarks(photo: Photo, box: tuple[int, int, int, int]) -> list[tuple[float, float]]:
