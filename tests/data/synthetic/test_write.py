@@ -221,7 +221,8 @@ def test_affectnet_crops_of_the_newer_release_are_the_official_box_crops(tmp_pat
     with Image.open(newer / "train_set/images/0.jpg") as crop:
         assert crop.size == (96, 96)
     landmarks = np.load(newer / "train_set/annotations/0_lnd.npy").reshape(68, 2)
-    assert ((landmarks > 0) & (landmarks < 96)).all()  # the 68 points, in crop pixels
+    inner = landmarks[17:]  # brows, nose, eyes, mouth (the jaw line may leave a jittered box)
+    assert ((inner > 0) & (inner < 96)).all()  # the 68 points, in crop pixels
     assert len(_affectnet_rows(official)) == 3
 
 
@@ -242,8 +243,9 @@ def _crop_error(photo: Image.Image, annotated: np.ndarray, protocol: str, size: 
 
 def test_prediction_crops_of_generated_photos_register_on_the_dataset_crops(synth_root, detector):
     """The crop `faer-hub predict` cuts from a generated photo (detected landmarks) lies within
-    3 px of the photo's dataset crop at the dataset's size (median over the faces; AffectNet, whose
-    detected face has no box of its own, within 2 % of the 224 px side)."""
+    3 px of the photo's dataset crop at the dataset's size (median over the faces). AffectNet's
+    dataset boxes jitter as a detector's do and a detected face's box is inferred from its
+    landmarks: within 3.5 % of the 224 px side (measured: about 2.6 %)."""
     raf = synth_root("rafdb", "official") / "basic"
     celeba = synth_root("celeba", "official")
     affectnet = synth_root("affectnet", "official")
@@ -264,5 +266,5 @@ def test_prediction_crops_of_generated_photos_register_on_the_dataset_crops(synt
     for dataset, values in errors.items():
         found = [v for v in values if v is not None]
         assert len(found) >= 0.9 * len(values), (dataset, values)
-        limit = 0.02 * 224 if dataset == "affectnet" else 3.0
+        limit = 0.035 * 224 if dataset == "affectnet" else 3.0
         assert np.median(found) <= limit, (dataset, sorted(found))
