@@ -26,7 +26,7 @@ from .errors import AnnotationError, BuildReport, DatasetNotFoundError, SkippedR
 logger = logging.getLogger(__name__)
 
 REPORT_FILE = "faer_build_report.json"
-_CODE_VERSION = "2"  # bump when parsing changes so cached datasets are rebuilt
+_CODE_VERSION = "3"  # bump when parsing or cropping changes so cached datasets are rebuilt
 CROP_JPEG_QUALITY = 95
 
 
