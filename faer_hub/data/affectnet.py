@@ -4,7 +4,9 @@ folder-per-class redistributions.
 Configs ``'7'`` (default; codes 0-6, :data:`faer_hub.tasks.AFFECTNET7_LABELS`) and ``'8'``
 (codes 0-7). Codes 8-10 (None, Uncertain, No-Face) are always dropped and contempt (7) is
 dropped for 7 classes; both are counted as *filtered by design* in the build report. The
-original release's images are cropped to their face box (clamped to the image). Splits: train,
+original release's images are cropped to their face box by the ``affectnet`` face-crop protocol
+(:mod:`faer_hub.faces.align`: squared about its centre, clamped to the image), the crop
+prediction cuts from a detected face. Splits: train,
 and test = the official validation set (papers report on it).
 
 Valence and arousal (AffectNet's dimensional annotation, both in [-1, 1]; Mollahosseini et al.,
@@ -31,6 +33,7 @@ from pathlib import Path
 import datasets
 import numpy as np
 
+from ..faces.align import PROTOCOLS, square_box
 from ..io import IMAGE_EXTENSIONS
 from ..tasks import AFFECTNET7_LABELS, AFFECTNET8_LABELS, AFFECTNET_VA_EXPRESSIONS, AFFECTNET_VA_LABELS
 from ._builder import Candidate, FaerBuilder, FaerBuilderConfig, Layout, Row, layout_not_found, read_rows
@@ -50,6 +53,11 @@ NO_VALUE = -2.0
 VA_CONFIG = "va"
 TRAIN_DIRS = ("train", "training", "train_set")
 TEST_DIRS = ("val", "validation", "valid", "val_set", "test")
+
+
+def dataset_box(box: tuple[float, float, float, float]) -> tuple[float, float, float, float]:
+    """The region the builder cuts for a CSV face box: the ``affectnet`` protocol's (squared if it squares)."""
+    return square_box(box) if PROTOCOLS["affectnet"].square else box
 
 
 def _new_release_has_va(annotations: Path) -> bool:
@@ -230,7 +238,7 @@ class AffectNet(FaerBuilder):
                 va.append(value)
             else:
                 rows.append(Row(image_id, images / image_id, str(path), line, self._fields(label, tuple(va)),
-                                face_box=box))  # type: ignore[arg-type]
+                                face_box=dataset_box(box)))  # type: ignore[arg-type]
         return rows
 
     def _parse_new(self, split: str) -> list[Row]:

@@ -393,8 +393,12 @@ def stale_cards(card_dir: str | os.PathLike) -> list[str]:
 _FACE_CROPS = {
     "celeba": "CelebA's align&cropped protocol: a similarity transform putting the eyes and the mouth centre "
               "on fixed points of a 178x218 image",
-    "rafdb": "RAF-DB's aligned protocol: a five-point similarity transform onto a 100x100 template",
-    "affectnet": "AffectNet's protocol: the face box, squared and clamped to the image",
+    "rafdb": "RAF-DB's aligned protocol: a similarity transform of the two eyes and the mouth centre, as RAF-DB's "
+             "README describes it, onto 100x100; where RAF-DB put those points is not published, so the target "
+             "positions are an estimate (faer_hub.faces.align.RAFDB_TEMPLATE), replaceable through the face_crop "
+             "entry of the model's config",
+    "affectnet": "AffectNet's protocol: the face box, squared and clamped to the image; for a detected face the "
+                 "box comes from its five landmarks by an estimated rule (faer_hub.faces.align.AFFECTNET_BOX_RULE)",
 }
 
 

@@ -25,16 +25,10 @@ EXPORT_FILES = ("config.json", "model.safetensors", "README.md")
 
 
 def face_crop_config(model: torch.nn.Module, task: Optional[Task] = None) -> Any:
-    """The face-crop protocol to record for ``model``: its config's, else its task's (JSON-ready)."""
-    cfg = getattr(model, "pretrained_cfg", {}) or {}
-    face_crop = cfg.get("face_crop")
-    if face_crop is None and task is not None:
-        face_crop = task.face_crop
-    if face_crop is not None and not isinstance(face_crop, str):
-        from ..faces.align import resolve_protocol
+    """The face-crop protocol to record for ``model`` (:func:`faer_hub.faces.align.face_crop_setting`)."""
+    from ..faces.align import face_crop_setting
 
-        face_crop = resolve_protocol(face_crop).to_config()
-    return face_crop
+    return face_crop_setting((getattr(model, "pretrained_cfg", {}) or {}).get("face_crop"), task)
 
 
 def save_export(

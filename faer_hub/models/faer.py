@@ -214,14 +214,11 @@ def _face_crop_of(model: FAER) -> Any:
 
         cached = try_to_load_from_cache(cfg["hf_hub_id"], "config.json")
         config = Path(cached) if isinstance(cached, str) else None
-    if config is not None and config.is_file():
-        face_crop = json.loads(config.read_text()).get("face_crop")
-        if face_crop is not None:
-            return face_crop
+    configured = json.loads(config.read_text()).get("face_crop") if config is not None and config.is_file() else None
+    from ..faces.align import face_crop_setting
     from ..tasks import Task
 
-    task = Task.from_model(model)
-    return task.face_crop if task is not None else None
+    return face_crop_setting(configured, None if configured is not None else Task.from_model(model))
 
 
 def _create_faer(variant: str, pretrained: bool = False, **kwargs: Any) -> FAER:

@@ -142,7 +142,8 @@ def test_celeba_layouts_agree(synth_root, cache):
         assert other["test"]["image_id"] == loaded[0]["test"]["image_id"]
 
 
-def test_affectnet_official_crops_the_face_box_clamped_to_the_image(synth_root, cache):
+def test_affectnet_official_crops_the_squared_face_box_clamped_to_the_image(synth_root, cache):
+    """The builder cuts what the ``affectnet`` protocol cuts: the CSV box squared about its centre."""
     root = synth_root("affectnet", "official")
     rows = list(csv.reader((root / "Manually_Annotated_file_lists/validation.csv").open()))
     boxes = {r[0]: tuple(int(v) for v in r[1:5]) for r in rows}
@@ -150,11 +151,13 @@ def test_affectnet_official_crops_the_face_box_clamped_to_the_image(synth_root, 
     clamped = 0
     for row in dd["test"]:
         x, y, w, h = boxes[row["image_id"]]
+        side = max(w, h)
+        x, y, w, h = x + (w - side) / 2, y + (h - side) / 2, side, side
         with Image.open(root / "Manually_Annotated_Images" / row["image_id"]) as full:
             full = full.convert("RGB")
-            box = (max(0, x), max(0, y), min(full.width, x + w), min(full.height, y + h))
+            box = (max(0, round(x)), max(0, round(y)), min(full.width, round(x + w)), min(full.height, round(y + h)))
             expected = np.asarray(full.crop(box), dtype=np.float32)
-        clamped += box != (x, y, x + w, y + h)
+        clamped += box != (round(x), round(y), round(x + w), round(y + h))
         crop = np.asarray(row["image"].convert("RGB"), dtype=np.float32)
         assert crop.shape == expected.shape
         assert np.abs(crop - expected).mean() < 4.0  # only JPEG re-encoding differs

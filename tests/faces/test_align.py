@@ -12,8 +12,9 @@ from PIL import Image, ImageDraw
 import faer_hub
 from faer_hub.data.synthetic.render import random_face_spec, render
 from faer_hub.faces.align import (
-    CELEBA_TEMPLATE, PROTOCOLS, RAFDB_TEMPLATE, CropProtocol, align_face, box_region, protocol_of_model,
-    resolve_protocol, similarity_matrix,
+    AFFECTNET_BOX_RULE, CELEBA_TEMPLATE, PROTOCOLS, RAFDB_TEMPLATE, CropProtocol, align_face, box_from_landmarks,
+    box_region, crop_geometry, face_crop_setting, fit_box_rule, protocol_of_model, resolve_protocol,
+    similarity_matrix,
 )
 from faer_hub.faces.detect import Detection
 from faer_hub.hub.export import save_export
@@ -98,32 +99,95 @@ def test_generated_faces_come_out_level_and_framed(protocol):
     assert np.abs(points - target).max() < 0.06 * p.size[0], points - target
 
 
-def test_affectnet_crop_is_the_squared_box_clamped_like_the_builder():
+def _five(eyes_mouth: np.ndarray, nose_shift=(0.0, 0.0)) -> np.ndarray:
+    """Five landmarks around (left eye, right eye, mouth centre); the nose is moved by ``nose_shift``."""
+    mouth_half = (eyes_mouth[1] - eyes_mouth[0]) * 0.3
+    nose = eyes_mouth[:2].mean(0) * 0.5 + eyes_mouth[2] * 0.5 + np.asarray(nose_shift)
+    return np.stack([eyes_mouth[0], eyes_mouth[1], nose, eyes_mouth[2] - mouth_half, eyes_mouth[2] + mouth_half])
+
+
+def test_rafdb_crop_uses_the_eyes_and_the_mouth_centre_as_its_readme_says():
+    """RAF-DB: "similarity transformation according to the two eye locations and the center of
+    mouth", then 100 x 100: those three points land on the template; the nose plays no part."""
+    assert PROTOCOLS["rafdb"].points == "eyes_mouth" and PROTOCOLS["rafdb"].size == (100, 100)
+    template = np.asarray(RAFDB_TEMPLATE)
+    eyes_mouth = _apply(_similarity(31, 3.1, (90, 40)), template)
+    photo = _photo_with_markers(eyes_mouth)
+    crop = align_face(photo, _five(eyes_mouth), "rafdb")
+    assert np.abs(_marker_centres(crop, MARKERS[:3]) - template).max() < 0.75
+    moved_nose = align_face(photo, _five(eyes_mouth, nose_shift=(25.0, -10.0)), "rafdb")
+    assert np.array_equal(np.asarray(crop), np.asarray(moved_nose))
+
+
+def test_affectnet_box_follows_the_landmarks_by_the_documented_rule():
+    side, shift = AFFECTNET_BOX_RULE
+    upright = _five(np.array([[80.0, 100.0], [120.0, 100.0], [100.0, 140.0]]))  # eyes-to-mouth d = 40
+    x, y, w, h = box_from_landmarks(upright)
+    assert w == h == pytest.approx(side * 40)
+    assert (x + w / 2, y + h / 2) == pytest.approx((100.0, 120.0 + shift * 40))
+    # a rolled face: same side, centre turned with the face about the eyes-mouth midpoint
+    turn = _similarity(25, 1.0, (0, 0))
+    rolled = _apply(turn, upright - [100, 120]) + [100, 120]
+    rx, ry, rw, _ = box_from_landmarks(rolled)
+    expected_centre = _apply(turn, [[0.0, shift * 40]])[0] + [100, 120]
+    assert rw == pytest.approx(w) and (rx + rw / 2, ry + rw / 2) == pytest.approx(tuple(expected_centre))
+    with pytest.raises(ValueError, match="not a face"):
+        box_from_landmarks([(5.0, 5.0)] * 5)
+
+
+def test_fit_box_rule_recovers_the_rule_that_made_the_boxes():
+    rng = np.random.default_rng(0)
+    faces = [_five(_apply(_similarity(rng.uniform(-20, 20), rng.uniform(0.5, 3), rng.uniform(0, 400, 2)),
+                          [[-20, 0], [20, 0], [0, 42]])) for _ in range(9)]
+    rule = (2.7, -0.2)
+    boxes = [box_from_landmarks(f, rule) for f in faces]
+    assert fit_box_rule(boxes, faces) == pytest.approx(rule)
+    tall = [(x - 5, y, w + 10, h + 30) for x, y, w, h in boxes]  # non-square boxes are squared first
+    assert fit_box_rule(tall, faces)[1] > rule[1]
+
+
+def test_affectnet_prediction_and_builder_cut_the_same_squared_clamped_box():
     image = Image.new("RGB", (300, 200))
-    face = Detection((250.0, 40.0, 80.0, 100.0), 0.99, ((0.0, 0.0),) * 5)
-    assert box_region(face.box, image.size, square=True) == (240, 40, 300, 140)
-    assert align_face(image, face, "affectnet").size == (60, 100)
-    assert box_region(face.box, image.size) == (250, 40, 300, 140)  # the builder's (unsquared) boxes
-    assert align_face(image, face, "box").size == (50, 100)
+    landmarks = _five(np.array([[262.0, 80.0], [298.0, 80.0], [280.0, 115.0]]))  # a face at the right border
+    box = box_from_landmarks(landmarks)
+    region = box_region(box, image.size, square=True)
+    assert region[2] == 300 and region[2] - region[0] < region[3] - region[1]  # clamped, no longer square
+    detected = Detection((250.0, 40.0, 80.0, 100.0), 0.99, tuple(map(tuple, landmarks)))
+    assert align_face(image, detected, "affectnet").size == (region[2] - region[0], region[3] - region[1])
+    # the builder's path: the dataset's box, no landmarks
+    assert align_face(image, None, "affectnet", box=box).size == (region[2] - region[0], region[3] - region[1])
+    # "box" (no protocol) keeps the detector's box as it is
+    assert align_face(image, detected, "box").size == (50, 100)
     with pytest.raises(ValueError, match="outside"):
         align_face(image, Detection((400, 0, 10, 10), 0.9, ((0.0, 0.0),) * 5), "box")
-    with pytest.raises(ValueError, match="pass a Detection or box="):
-        align_face(image, [(0, 0)] * 5, "affectnet")
+    with pytest.raises(ValueError, match="pass a Detection, landmarks or box="):
+        align_face(image, None, "affectnet")
+
+
+def test_crop_geometry_maps_points_into_the_crop_align_face_cuts():
+    points = _apply(_similarity(-12, 2.0, (120, 60)), np.asarray(CELEBA_TEMPLATE))
+    photo = _photo_with_markers(points)
+    matrix, size = crop_geometry(_five(points), "celeba", photo.size)
+    crop = align_face(photo, _five(points), "celeba")
+    assert crop.size == size
+    assert np.abs(_marker_centres(crop, MARKERS[:3]) - _apply(matrix, points)).max() < 0.75
 
 
 def test_large_shrinks_are_prefiltered_not_aliased():
     stripes = np.zeros((1200, 1200, 3), np.uint8)
     stripes[:, ::2] = 255  # one-pixel stripes: point sampling gives black or white, averaging grey
-    points = np.asarray(RAFDB_TEMPLATE) * 10 + 50
+    points = _five(np.asarray(RAFDB_TEMPLATE) * 10 + 50)
     crop = np.asarray(align_face(Image.fromarray(stripes), points, "rafdb"), float)
     assert 90 < crop.mean() < 165 and crop.std() < 40
 
 
 def test_protocols_resolve_from_names_and_configs():
     assert resolve_protocol("rafdb") is PROTOCOLS["rafdb"] and resolve_protocol(None) is None
-    custom = resolve_protocol({"name": "rafdb", "template": [[30, 40], [70, 40], [50, 60], [35, 80], [65, 80]]})
-    assert custom.size == (100, 100) and custom.template[0] == (30.0, 40.0)
+    custom = resolve_protocol({"name": "rafdb", "template": [[30, 40], [70, 40], [50, 80]]})
+    assert custom.size == (100, 100) and custom.template[0] == (30.0, 40.0) and custom.points == "eyes_mouth"
     assert resolve_protocol(custom.to_config()) == custom
+    refit = resolve_protocol({"name": "affectnet", "box_rule": [2.9, -0.3]})
+    assert refit.box_rule == (2.9, -0.3) and refit.square and resolve_protocol(refit.to_config()) == refit
     with pytest.raises(ValueError, match="unknown face crop 'lfw'"):
         resolve_protocol("lfw")
     with pytest.raises(ValueError, match="needs a size and 5 template points"):
@@ -136,7 +200,7 @@ def test_models_carry_their_protocol_into_exports(tmp_path):
     )} == {"faer_atto.celeba": "celeba", "faer_atto.rafdb": "rafdb", "faer_atto.affectnet7": "affectnet",
            "faer_atto.affectnet8": "affectnet", "faer_atto": None}
     assert protocol_of_model(timm.create_model("faer_atto")) is None
-    template = [[31, 44], [69, 44], [50, 62], [36, 80], [64, 80]]
+    template = [[31, 44], [69, 44], [50, 80]]
     model = timm.create_model("faer_atto.rafdb", face_crop={"name": "rafdb", "template": template})
     folder = save_export(model, tmp_path / "export")
     config = json.loads((folder / "config.json").read_text())
@@ -145,6 +209,18 @@ def test_models_carry_their_protocol_into_exports(tmp_path):
     assert protocol_of_model(loaded).template == tuple(map(tuple, template))
     plain = save_export(timm.create_model("faer_atto.celeba"), tmp_path / "celeba")
     assert json.loads((plain / "config.json").read_text())["face_crop"] == "celeba"
+
+
+def test_the_config_else_task_fallback_is_decided_in_one_place():
+    class Task:
+        face_crop = "affectnet"
+
+    assert face_crop_setting(None, Task()) == "affectnet"
+    assert face_crop_setting("celeba", Task()) == "celeba"
+    assert face_crop_setting(None, None) is None
+    assert face_crop_setting({"name": "rafdb", "template": [[30, 40], [70, 40], [50, 80]]}, Task()) == {
+        "name": "rafdb", "kind": "similarity", "size": [100, 100], "points": "eyes_mouth",
+        "template": [[30.0, 40.0], [70.0, 40.0], [50.0, 80.0]]}
 
 
 def test_public_api():

@@ -34,7 +34,7 @@ def _faces(n: int, seed: int):
             background=((120, 120, 120), (120, 120, 120)), skin=(220, 180, 150), angle=0.0, scale=1.0,
             jitter=(1.0,) * 6, brightness=1.0, noise=2.0, bangs=False, mustache=False, goatee=False,
             earrings=False, necktie=False, blurry=False, lipstick=False, rosy_cheeks=False, bushy_brows=False,
-            expression="neutral",
+            expression="neutral", light=0.0, clutter=0,
         )
         image, boxes = render_face(spec, size=(SIZE, SIZE))
         images.append(image)

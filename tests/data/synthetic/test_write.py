@@ -10,8 +10,9 @@ import pytest
 from PIL import Image
 
 from faer_hub.cli import main as cli_main
-from faer_hub.data.synthetic.render import EXPRESSION_PARTS, random_face_spec, render, render_face
+from faer_hub.data.synthetic.render import EXPRESSION_PARTS, default_face_box, random_face_spec, render, render_face
 from faer_hub.data.synthetic.write import celeba_attributes, write_synthetic
+from faer_hub.faces.align import AFFECTNET_BOX_RULE, align_face, crop_geometry, fit_box_rule
 from faer_hub.tasks import CELEBA_ATTRIBUTES
 
 
@@ -106,8 +107,10 @@ def test_regions_rotate_with_the_face():
 
 
 def test_expressions_are_drawn_differently():
-    spec = random_face_spec(np.random.default_rng(2), noise=0.0, glasses=False)
-    images = {e: np.asarray(render(replace(spec, mouth=m, brows=b, eyes=ey), (64, 64)).image, np.int16)
+    """At 64 px with the face filling the image, as in the expression datasets' crops."""
+    spec = random_face_spec(np.random.default_rng(2), noise=0.0, accessories=0)
+    box = default_face_box((64, 64), "raf")
+    images = {e: np.asarray(render(replace(spec, mouth=m, brows=b, eyes=ey), (64, 64), box).image, np.int16)
               for e, (m, b, ey) in EXPRESSION_PARTS.items()}
     names = list(images)
     for i, a in enumerate(names):
@@ -143,3 +146,125 @@ def test_cli_synth(tmp_path, capsys):
     assert len(list((tmp_path / "aff/train_set/images").glob("*.jpg"))) == 8
     assert "wrote" in capsys.readouterr().out
     assert cli_main(["synth", "affectnet", str(tmp_path / "aff")]) == 2
+
+
+# --- photos first, crops derived by the prediction crop ------------------------------------------
+def _jpeg_close(a: Image.Image, b: Image.Image) -> bool:
+    """Equal up to JPEG re-encoding."""
+    return a.size == b.size and np.abs(np.asarray(a, np.float32) - np.asarray(b.convert("RGB"), np.float32)).mean() < 3
+
+
+def _raf_manual(path) -> tuple[np.ndarray, list[str]]:
+    lines = path.read_text().splitlines()
+    return np.array([[float(v) for v in line.split("\t")] for line in lines[:5]]), lines[5:]
+
+
+def test_rafdb_aligned_faces_are_cut_from_the_originals_at_their_manual_landmarks(synth_root):
+    root = synth_root("rafdb", "official") / "basic"
+    names = [line.split()[0] for line in (root / "EmoLabel/list_patition_label.txt").read_text().splitlines()]
+    assert len(names) == 42
+    for name in (names[0], names[-1]):
+        points, extra = _raf_manual(root / "Annotation/manual" / name.replace(".jpg", "_manu_attri.txt"))
+        assert points.shape == (5, 2) and len(extra) == 3 and extra[0] in "012" and extra[2] in "01234"
+        with Image.open(root / "Image/original" / name) as original:
+            assert original.width > 100 and original.height > 100  # in the wild, larger than the crop
+            expected = align_face(original.convert("RGB"), points, "rafdb")
+        with Image.open(root / "Image/aligned" / name.replace(".jpg", "_aligned.jpg")) as aligned:
+            assert _jpeg_close(expected, aligned)
+
+
+def test_celeba_in_the_wild_images_landmarks_and_boxes(synth_root):
+    root = synth_root("celeba", "official")
+    wild = (root / "Anno/list_landmarks_celeba.txt").read_text().splitlines()
+    aligned = (root / "Anno/list_landmarks_align_celeba.txt").read_text().splitlines()
+    boxes = (root / "Anno/list_bbox_celeba.txt").read_text().splitlines()
+    assert wild[0] == "23" and wild[1] == aligned[1] and boxes[1] == "image_id x_1 y_1 width height"
+    for row, row_aligned, row_box in list(zip(wild, aligned, boxes))[2:4]:
+        name, *values = row.split()
+        points = np.array(values, float).reshape(5, 2)
+        x, y, w, h = (int(v) for v in row_box.split()[1:])
+        assert (x <= points[:, 0]).all() and (points[:, 0] <= x + w).all()  # the box holds the face
+        assert (y <= points[:, 1]).all() and (points[:, 1] <= y + h).all()
+        with Image.open(root / "Img/img_celeba" / name) as photo:
+            photo = photo.convert("RGB")
+            assert photo.size != (178, 218)
+            matrix, size = crop_geometry(points, "celeba", photo.size)
+            expected = align_face(photo, points, "celeba")
+        with Image.open(root / "Img/img_align_celeba" / name) as crop:
+            assert _jpeg_close(expected, crop)
+        mapped = points @ matrix[:, :2].T + matrix[:, 2]
+        assert np.abs(np.array(row_aligned.split()[1:], float).reshape(5, 2) - mapped).max() <= 1.5  # rounding
+
+
+def _affectnet_rows(root) -> list[list[str]]:
+    return list(csv.reader((root / "Manually_Annotated_file_lists/training.csv").open()))[1:]
+
+
+def _five_of_68(field: str) -> np.ndarray:
+    """AffectNet's 68 points (x;y;...) reduced to eye centres, nose tip and mouth corners."""
+    p = np.array(field.split(";"), float).reshape(68, 2)
+    return np.stack([p[36:42].mean(0), p[42:48].mean(0), p[30], p[48], p[54]])
+
+
+def test_affectnet_boxes_frame_the_head_as_the_documented_rule_says(synth_root):
+    rows = [r for r in _affectnet_rows(synth_root("affectnet", "official")) if r[6] != "10"]  # 10: No-Face
+    boxes = [tuple(int(v) for v in r[1:5]) for r in rows]
+    side, shift = fit_box_rule(boxes, [_five_of_68(r[5]) for r in rows])
+    assert side == pytest.approx(AFFECTNET_BOX_RULE[0], rel=0.06) and shift == pytest.approx(AFFECTNET_BOX_RULE[1], abs=0.03)
+    assert any(x < 0 for x, _, _, _ in boxes)  # faces cut by the border, as in the real files
+
+
+def test_affectnet_crops_of_the_newer_release_are_the_official_box_crops(tmp_path):
+    official = write_synthetic("affectnet", tmp_path / "o", num_train=3, num_test=1, seed=5)
+    newer = write_synthetic("affectnet", tmp_path / "n", layout="new", num_train=3, num_test=1, seed=5,
+                            image_size=96)
+    with Image.open(newer / "train_set/images/0.jpg") as crop:
+        assert crop.size == (96, 96)
+    landmarks = np.load(newer / "train_set/annotations/0_lnd.npy").reshape(68, 2)
+    inner = landmarks[17:]  # brows, nose, eyes, mouth (the jaw line may leave a jittered box)
+    assert ((inner > 0) & (inner < 96)).all()  # the 68 points, in crop pixels
+    assert len(_affectnet_rows(official)) == 3
+
+
+def _crop_error(photo: Image.Image, annotated: np.ndarray, protocol: str, size: tuple[int, int], detector,
+                box=None) -> float | None:
+    """Mean distance, in pixels of the dataset's crop at ``size``, between where the dataset's crop
+    and the crop prediction cuts from the detected face put the annotated landmarks (None: no face)."""
+    faces = detector(photo)
+    if not faces:
+        return None
+    errors = []
+    for face, face_box in ((None if box is not None else annotated, box), (faces[0], None)):
+        matrix, crop_size = crop_geometry(face, protocol, photo.size, box=face_box)
+        points = annotated @ matrix[:, :2].T + matrix[:, 2]
+        errors.append(points * np.asarray(size) / np.asarray(crop_size))
+    return float(np.linalg.norm(errors[0] - errors[1], axis=1).mean())
+
+
+def test_prediction_crops_of_generated_photos_register_on_the_dataset_crops(synth_root, detector):
+    """The crop `faer-hub predict` cuts from a generated photo (detected landmarks) lies within
+    3 px of the photo's dataset crop at the dataset's size (median over the faces). AffectNet's
+    dataset boxes jitter as a detector's do and a detected face's box is inferred from its
+    landmarks: within 3.5 % of the 224 px side (measured: about 2.6 %)."""
+    raf = synth_root("rafdb", "official") / "basic"
+    celeba = synth_root("celeba", "official")
+    affectnet = synth_root("affectnet", "official")
+    errors: dict[str, list] = {"rafdb": [], "celeba": [], "affectnet": []}
+    for original in sorted((raf / "Image/original").glob("*.jpg"))[:12]:
+        points, _ = _raf_manual(raf / "Annotation/manual" / original.name.replace(".jpg", "_manu_attri.txt"))
+        with Image.open(original) as photo:
+            errors["rafdb"].append(_crop_error(photo.convert("RGB"), points, "rafdb", (100, 100), detector))
+    for row in (celeba / "Anno/list_landmarks_celeba.txt").read_text().splitlines()[2:14]:
+        name, *values = row.split()
+        with Image.open(celeba / "Img/img_celeba" / name) as photo:
+            errors["celeba"].append(_crop_error(photo.convert("RGB"), np.array(values, float).reshape(5, 2),
+                                                "celeba", (178, 218), detector))
+    for row in [r for r in _affectnet_rows(affectnet) if int(r[6]) <= 7][:12]:
+        with Image.open(affectnet / "Manually_Annotated_Images" / row[0]) as photo:
+            errors["affectnet"].append(_crop_error(photo.convert("RGB"), _five_of_68(row[5]), "affectnet",
+                                                   (224, 224), detector, box=tuple(float(v) for v in row[1:5])))
+    for dataset, values in errors.items():
+        found = [v for v in values if v is not None]
+        assert len(found) >= 0.9 * len(values), (dataset, values)
+        limit = 0.035 * 224 if dataset == "affectnet" else 3.0
+        assert np.median(found) <= limit, (dataset, sorted(found))
