@@ -68,7 +68,9 @@ def test_app_in_chromium_matches_predict_offline(raf_export, tmp_path):
             probabilities = expected[0]["probabilities"]
             assert list(shown) == sorted(probabilities, key=lambda k: -probabilities[k])
             for label, value in shown.items():
-                assert value == pytest.approx(probabilities[label], abs=0.5e-4 + 1e-6), label
+                # the page rounds to 4 decimals; the server is another process with its own thread count, whose
+                # float sums (MTCNN's landmarks, then the model) can differ from this one's in the 5th decimal
+                assert value == pytest.approx(probabilities[label], abs=2e-4), label
             page.locator("#faer-picture img").first.wait_for()  # the boxed, numbered picture
             # the Grad-CAM switch, for the predicted class
             page.locator("#faer-cam input").check()

@@ -18,6 +18,7 @@ from safetensors.torch import save_file
 from timm.models._hub import save_config_for_hf
 
 from ..io import atomic_dir, naming_write_failures
+from ..models.faer import export_config_path
 from ..tasks import TASKS, Task, get_task
 from .cards import TRAINING_DATA_KEY, RunFacts
 
@@ -160,16 +161,8 @@ def export_label_names(config: Mapping[str, Any]) -> Optional[list[str]]:
 def model_export_config(model: torch.nn.Module) -> Optional[dict[str, Any]]:
     """The ``config.json`` of the export folder or Hub repo ``model`` was loaded from
     (``local-dir:``/export folder, or ``hf-hub:`` read from the local cache), else None."""
-    cfg = getattr(model, "pretrained_cfg", None) or {}
-    path = None
-    if cfg.get("source") == "local-dir" and cfg.get("file"):
-        path = Path(cfg["file"]) / "config.json"
-    elif cfg.get("source") == "hf-hub" and cfg.get("hf_hub_id"):
-        from huggingface_hub import try_to_load_from_cache
-
-        cached = try_to_load_from_cache(cfg["hf_hub_id"], "config.json")
-        path = Path(cached) if isinstance(cached, str) else None
-    if path is None or not path.is_file():
+    path = export_config_path(getattr(model, "pretrained_cfg", None) or {})
+    if path is None:
         return None
     try:
         config = json.loads(path.read_text(encoding="utf-8"))

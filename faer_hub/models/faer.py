@@ -25,7 +25,7 @@ import json
 import re
 import warnings
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Tuple, Union
+from typing import Any, Dict, List, Mapping, Optional, Tuple, Union
 
 import torch
 from timm.data import IMAGENET_DEFAULT_MEAN, IMAGENET_DEFAULT_STD
@@ -202,19 +202,25 @@ def _hub_source(pretrained_cfg: Dict[str, Any]) -> Optional[str]:
     return pretrained_cfg.get("hf_hub_id")
 
 
+def export_config_path(pretrained_cfg: Mapping[str, Any]) -> Path | None:
+    """Where the ``config.json`` of the export a model was loaded from lies: the ``local-dir:``
+    folder, or the ``hf-hub:`` repo's file in the local cache; None when there is none on disk."""
+    path = None
+    if pretrained_cfg.get("source") == "local-dir" and pretrained_cfg.get("file"):
+        path = Path(pretrained_cfg["file"]) / "config.json"
+    elif pretrained_cfg.get("source") == "hf-hub" and pretrained_cfg.get("hf_hub_id"):
+        from huggingface_hub import try_to_load_from_cache
+
+        cached = try_to_load_from_cache(pretrained_cfg["hf_hub_id"], "config.json")
+        path = Path(cached) if isinstance(cached, str) else None
+    return path if path is not None and path.is_file() else None
+
+
 def _face_crop_of(model: FAER) -> Any:
     """The face-crop protocol to record in ``pretrained_cfg``: an export's ``config.json`` names it
     at its top level (timm's PretrainedCfg has no field for it); registered configs by their task."""
-    cfg = model.pretrained_cfg
-    config = None
-    if cfg.get("source") == "local-dir" and cfg.get("file"):
-        config = Path(cfg["file"]) / "config.json"
-    elif cfg.get("source") == "hf-hub" and cfg.get("hf_hub_id"):
-        from huggingface_hub import try_to_load_from_cache
-
-        cached = try_to_load_from_cache(cfg["hf_hub_id"], "config.json")
-        config = Path(cached) if isinstance(cached, str) else None
-    configured = json.loads(config.read_text()).get("face_crop") if config is not None and config.is_file() else None
+    config = export_config_path(model.pretrained_cfg)
+    configured = json.loads(config.read_text()).get("face_crop") if config is not None else None
     from ..faces.align import face_crop_setting
     from ..tasks import Task
 
