@@ -11,7 +11,7 @@ import faer_hub  # noqa: F401
 from faer_hub.app import FaceDemo, ordered_labels, write_example_faces
 from faer_hub.faces.detect import Detection
 
-from conftest import SMALL_INPUT
+from helpers import SMALL_INPUT
 
 
 def _md_plain(text: str) -> str:

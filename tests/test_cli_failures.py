@@ -12,7 +12,7 @@ import pytest
 
 from faer_hub.cli import EXIT_STATUSES, main
 
-from conftest import SMALL_INPUT
+from helpers import SMALL_INPUT
 
 
 @pytest.fixture(scope="module")

@@ -14,7 +14,7 @@ from PIL import Image
 import faer_hub
 from faer_hub.hub.export import read_export_config, save_export
 
-from conftest import SMALL_INPUT
+from helpers import SMALL_INPUT
 
 
 @pytest.fixture(scope="module")

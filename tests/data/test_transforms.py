@@ -12,7 +12,7 @@ from PIL import Image
 from torchvision import transforms as T
 
 import faer_hub  # noqa: F401
-from conftest import rafdb_split
+from helpers import rafdb_split
 from faer_hub.data import load_dataset
 from faer_hub.data.load import stratified_split_indices
 from faer_hub.data.loader import SplitImages, build_dataloader, class_balanced_weights, collate

@@ -8,7 +8,7 @@ import pytest
 import timm
 import torch
 
-from conftest import SMALL_INPUT
+from helpers import SMALL_INPUT
 from faer_hub.data import write_synthetic
 from faer_hub.evaluation.report import evaluate_source
 

@@ -33,7 +33,7 @@ def test_largest_face_or_the_whole_image():
 
 
 def test_evaluation_on_raw_photos_feeds_what_predict_feeds(raf_export, tmp_path):
-    from conftest import rafdb_split, record_inputs
+    from helpers import rafdb_split, record_inputs
     from faer_hub.data.loader import build_dataloader
     from faer_hub.data.transforms import BatchNormalizer, resolve_data_config
     from faer_hub.inference.predict import Predictor

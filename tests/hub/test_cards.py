@@ -168,7 +168,7 @@ def test_an_export_card_describes_its_own_run(tmp_path):
 
     import timm
 
-    from conftest import SMALL_INPUT
+    from helpers import SMALL_INPUT
     from faer_hub.hub.export import save_export
 
     model = timm.create_model("faer_atto.rafdb", **SMALL_INPUT)
@@ -206,7 +206,7 @@ def test_exporting_an_export_again_keeps_its_licence_and_training_data(tmp_path)
 
     import timm
 
-    from conftest import SMALL_INPUT
+    from helpers import SMALL_INPUT
     from faer_hub.cli import main
     from faer_hub.hub.export import save_export
 
@@ -278,7 +278,7 @@ def test_the_cards_code_runs_as_printed(tmp_path):
     pytest.importorskip("transformers")
     import timm
 
-    from conftest import SMALL_INPUT
+    from helpers import SMALL_INPUT
     from faer_hub.hub.export import EXPORT_FILES, save_export
     from faer_hub.tasks import RAFDB_LABELS
     from offline_hub import populate_hf_cache

@@ -191,7 +191,7 @@ def _awkward_files(folder):
 def test_training_loaders_and_predict_feed_bit_identical_tensors(raf_export, tmp_path):
     import torch
 
-    from conftest import rafdb_split, record_inputs
+    from helpers import rafdb_split, record_inputs
     from faer_hub.data.loader import build_dataloader
     from faer_hub.data.transforms import BatchNormalizer, resolve_data_config
     from faer_hub.training.data import build_train_loader
