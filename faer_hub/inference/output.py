@@ -16,7 +16,7 @@ import io
 import json
 import os
 import re
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
@@ -218,27 +218,34 @@ def _finished_groups(lines: Iterator[tuple[int, str | None]]) -> Finished:
     return Finished(done, start)
 
 
-def _finished_jsonl(path: Path, f: Any) -> Finished:
-    def lines() -> Iterator[tuple[int, str | None]]:
-        offset = 0
-        for number, raw in enumerate(f, 1):
-            record = None
-            if raw.endswith(b"\n"):
-                try:
-                    record = json.loads(raw)
-                except ValueError:
-                    pass
-            if not isinstance(record, dict) or not isinstance(record.get("path"), str):
-                if raw.endswith(b"\n") and raw.strip():
-                    raise ValueError(f"{path}: line {number} is not a record of faer-hub predict; "
-                                     "choose another --output, or leave out --resume to replace the file")
-                yield offset, None
-                return
-            yield offset, record["path"]
-            offset += len(raw)
-        yield offset, None
+def _record_paths(f: Any, on_bad_line: Callable[[int], None] | None = None) -> Iterator[tuple[int, str | None]]:
+    """``(offset, path)`` of each complete JSON record line of the binary file ``f``, then
+    ``(offset, None)`` where the records end: at the end, at a line cut by a kill, or at the first
+    complete line that is not a record (after ``on_bad_line(line_number)``, which may raise)."""
+    offset = 0
+    for number, raw in enumerate(f, 1):
+        record = None
+        if raw.endswith(b"\n"):
+            try:
+                record = json.loads(raw)
+            except ValueError:
+                pass
+        if not isinstance(record, dict) or not isinstance(record.get("path"), str):
+            if on_bad_line is not None and raw.endswith(b"\n") and raw.strip():
+                on_bad_line(number)
+            yield offset, None
+            return
+        yield offset, record["path"]
+        offset += len(raw)
+    yield offset, None
 
-    return _finished_groups(lines())
+
+def _finished_jsonl(path: Path, f: Any) -> Finished:
+    def not_ours(number: int) -> None:
+        raise ValueError(f"{path}: line {number} is not a record of faer-hub predict; "
+                         "choose another --output, or leave out --resume to replace the file")
+
+    return _finished_groups(_record_paths(f, not_ours))
 
 
 def _finished_csv(path: Path, f: Any, header_text: str) -> Finished:
@@ -296,22 +303,8 @@ def shard_finished(path: Path) -> Finished:
     if not path.exists():
         return Finished()
 
-    def lines() -> Iterator[tuple[int, str | None]]:
-        offset = 0
-        with open(path, "rb") as f:
-            for raw in f:
-                try:
-                    record = json.loads(raw) if raw.endswith(b"\n") else None
-                except ValueError:
-                    record = None
-                if not isinstance(record, dict) or "path" not in record:
-                    yield offset, None
-                    return
-                yield offset, record["path"]
-                offset += len(raw)
-        yield offset, None
-
-    return _finished_groups(lines())
+    with open(path, "rb") as f:
+        return _finished_groups(_record_paths(f))
 
 
 def merge_shards(output: str | os.PathLike, shards: Sequence[Path], header_text: str, *, keep_old: bool = False,
