@@ -31,7 +31,7 @@ if __package__ in (None, ""):  # `python training/train.py` from a checkout
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from faer_hub.data.errors import AnnotationError, DatasetNotFoundError  # noqa: E402
-from faer_hub.data.loader import build_dataloader  # noqa: E402
+from faer_hub.data.loader import RandomSimilarity, build_dataloader  # noqa: E402
 from faer_hub.data.transforms import BatchNormalizer, resolve_data_config  # noqa: E402
 from faer_hub.errors import one_line  # noqa: E402
 from faer_hub.evaluation.loop import evaluate_model, split_batch  # noqa: E402
@@ -158,6 +158,7 @@ def train(args: argparse.Namespace) -> dict:
     train_loader, _ = build_train_loader(
         splits["train"], data_config, batch_size=train_cfg.per_device_batch_size, seed=config.seed,
         hflip=config.data.hflip, balanced=config.data.balanced_sampling, num_workers=config.data.num_workers,
+        jitter=RandomSimilarity(config.data.jitter_degrees, config.data.jitter_translate, config.data.jitter_scale),
     )
     eval_loaders = {
         name: build_dataloader(splits[name], data_config, batch_size=train_cfg.eval_batch_size,

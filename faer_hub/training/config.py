@@ -68,6 +68,13 @@ class DataConfig:
     """Class-balanced sampling with replacement (weight 1/class count), as papers do on AffectNet."""
     hflip: float = 0.5
     """Probability of a random horizontal flip (the paper's only augmentation)."""
+    jitter_degrees: float = 0.0
+    """Random rotation of each training crop, up to this many degrees either way
+    (:class:`faer_hub.data.loader.RandomSimilarity`; not in the paper's recipe; 0: off)."""
+    jitter_translate: float = 0.0
+    """Random shift of each training crop, up to this fraction of its side either way (0: off)."""
+    jitter_scale: float = 0.0
+    """Random scaling of each training crop by a factor in [1 - s, 1 + s] (0: off)."""
     num_workers: int = 4
     cache_dir: Optional[str] = None
     """Where the Arrow cache of the dataset is built (default: the Hugging Face datasets cache).
@@ -332,6 +339,9 @@ def _check_values(config: Config, source: str) -> None:
         need(getattr(config.train, key) >= 1, f"train.{key}", "must be at least 1")
     need(config.optim.lr > 0, "optim.lr", "must be positive")
     need(0.0 <= config.data.hflip <= 1.0, "data.hflip", "must be a probability in [0, 1]")
+    need(0.0 <= config.data.jitter_degrees <= 45.0, "data.jitter_degrees", "must be in [0, 45]")
+    need(0.0 <= config.data.jitter_translate <= 0.25, "data.jitter_translate", "must be a fraction in [0, 0.25]")
+    need(0.0 <= config.data.jitter_scale <= 0.5, "data.jitter_scale", "must be a fraction in [0, 0.5]")
     need(config.data.num_workers >= 0, "data.num_workers", "must be 0 or more")
     need(0.0 < config.optim.gamma <= 1.0, "optim.gamma", "must be in (0, 1]")
     need(config.optim.warmup_epochs >= 0, "optim.warmup_epochs", "must be 0 or more")

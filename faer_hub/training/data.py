@@ -21,7 +21,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Sampler
 
-from ..data.loader import build_dataloader, class_balanced_weights
+from ..data.loader import RandomSimilarity, build_dataloader, class_balanced_weights
 
 __all__ = ["EpochSampler", "build_train_loader", "cache_location", "derive_seed"]
 
@@ -73,18 +73,19 @@ def build_train_loader(
     batch_size: int,
     seed: int,
     hflip: float = 0.5,
+    jitter: RandomSimilarity | None = None,
     balanced: bool = False,
     num_workers: int = 0,
 ) -> tuple[DataLoader, EpochSampler]:
     """The training DataLoader (and its sampler, for ``set_epoch``) over one HF split.
 
     :func:`faer_hub.data.loader.build_dataloader` in the order of an :class:`EpochSampler`, whose
-    seeds draw each example's random horizontal flip (probability ``hflip``). ``balanced``:
+    seeds draw each example's random horizontal flip (probability ``hflip``) and ``jitter``. ``balanced``:
     class-balanced draws with replacement (:func:`faer_hub.data.loader.class_balanced_weights`).
     """
     weights = class_balanced_weights(split) if balanced else None
     sampler = EpochSampler(len(split), seed=seed, weights=weights)
-    loader = build_dataloader(split, data_config, batch_size=batch_size, sampler=sampler, hflip=hflip,
+    loader = build_dataloader(split, data_config, batch_size=batch_size, sampler=sampler, hflip=hflip, jitter=jitter,
                               drop_last=len(split) >= batch_size, num_workers=num_workers)
     return loader, sampler
 

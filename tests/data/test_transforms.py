@@ -15,7 +15,7 @@ import faer_hub  # noqa: F401
 from helpers import rafdb_split
 from faer_hub.data import load_dataset
 from faer_hub.data.load import stratified_split_indices
-from faer_hub.data.loader import SplitImages, build_dataloader, class_balanced_weights, collate
+from faer_hub.data.loader import RandomSimilarity, SplitImages, build_dataloader, class_balanced_weights, collate
 from faer_hub.data.transforms import BatchNormalizer, build_transform, resolve_data_config
 from faer_hub.training.data import build_train_loader
 
@@ -73,6 +73,30 @@ def test_the_flip_is_drawn_by_each_examples_seed_and_leaves_global_rng_alone(mod
         dataset[0]
     with pytest.raises(ValueError, match="sampler"):
         build_dataloader(_labelled([3]), config, batch_size=1, hflip=0.5)
+
+
+def test_the_jitter_moves_each_crop_by_its_own_seed_within_its_bounds(model):
+    image = Image.new("RGB", (40, 40), (0, 0, 0))
+    image.paste((255, 255, 255), (16, 16, 24, 24))  # a white square in the centre
+    resize = build_transform(resolve_data_config(model, image_size=40), normalize=False)
+    jitter = RandomSimilarity(degrees=0.0, translate=0.1, scale=0.0)
+    dataset = SplitImages(_labelled([3], [image]), resize, jitter=jitter)
+
+    def centre(pixels):
+        ys, xs = torch.nonzero(pixels[0] > 127, as_tuple=True)
+        return xs.float().mean().item(), ys.float().mean().item()
+
+    torch_state = torch.get_rng_state()
+    centres = [centre(dataset[(0, seed)]["pixel_values"]) for seed in range(30)]
+    assert torch.equal(torch.get_rng_state(), torch_state)
+    assert centres == [centre(dataset[(0, seed)]["pixel_values"]) for seed in range(30)]  # the seed decides
+    shifts = np.array(centres) - 19.5
+    assert np.abs(shifts).max() <= 4.0 + 0.5 and len({tuple(c) for c in centres}) > 5  # up to 10 % of 40 px
+    spread = RandomSimilarity(degrees=10.0, scale=0.2)(image, torch.Generator().manual_seed(1))
+    assert spread.size == image.size and np.asarray(spread).any()
+    assert not RandomSimilarity() and SplitImages(_labelled([3], [image]), resize, jitter=RandomSimilarity()).jitter is None
+    with pytest.raises(ValueError, match="sampler"):
+        build_dataloader(_labelled([3]), resolve_data_config(model, image_size=16), batch_size=1, jitter=jitter)
 
 
 def test_collate_types():

@@ -19,7 +19,8 @@ TINY_FER = {
     "task": "rafdb",
     "seed": 0,
     "model": {"name": "faer_atto", "pretrained": False, "img_size": 32, "drop_path_rate": 0.1},
-    "data": {"num_workers": 0, "validation_size": 0.1},
+    "data": {"num_workers": 0, "validation_size": 0.1,  # the demo's jitter: resume must redraw it exactly
+             "jitter_degrees": 4, "jitter_translate": 0.03, "jitter_scale": 0.05},
     "optim": {"lr": 1.0e-3, "scheduler": "exponential", "gamma": 0.9, "warmup_epochs": 0.5, "grad_clip_norm": 5.0},
     "loss": {"center_weight": 0.01},
     "train": {"epochs": 2, "global_batch_size": 8, "per_device_batch_size": 8, "eval_batch_size": 8,

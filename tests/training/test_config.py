@@ -65,6 +65,7 @@ def test_overrides_are_typed():
     ("optim=3", r"'optim' must be a mapping"),
     ("task=mnist", r"'task' must be one of celeba, rafdb, affectnet7, affectnet8"),
     ("data.hflip=2", r"'data.hflip' must be a probability"),
+    ("data.jitter_translate=0.5", r"'data.jitter_translate' must be a fraction in \[0, 0.25\]"),
     ("oops", r"expected section.key=value"),
 ])
 def test_bad_overrides_name_the_key(override, message):
