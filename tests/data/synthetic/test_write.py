@@ -226,16 +226,17 @@ def test_affectnet_crops_of_the_newer_release_are_the_official_box_crops(tmp_pat
     assert len(_affectnet_rows(official)) == 3
 
 
-def _crop_error(photo: Image.Image, annotated: np.ndarray, protocol: str, size: tuple[int, int], detector,
-                box=None) -> float | None:
-    """Mean distance, in pixels of the dataset's crop at ``size``, between where the dataset's crop
-    and the crop prediction cuts from the detected face put the annotated landmarks (None: no face)."""
+def _crop_error(photo: Image.Image, annotated: np.ndarray, protocol: str, size: tuple[int, int], detector
+                ) -> float | None:
+    """Mean distance, in pixels of the dataset's crop at ``size``, between where the crop cut at the
+    annotated landmarks and the crop prediction cuts from the detected face put those landmarks
+    (None: no face)."""
     faces = detector(photo)
     if not faces:
         return None
     errors = []
-    for face, face_box in ((None if box is not None else annotated, box), (faces[0], None)):
-        matrix, crop_size = crop_geometry(face, protocol, photo.size, box=face_box)
+    for face in (annotated, faces[0]):
+        matrix, crop_size = crop_geometry(face, protocol, photo.size)
         points = annotated @ matrix[:, :2].T + matrix[:, 2]
         errors.append(points * np.asarray(size) / np.asarray(crop_size))
     return float(np.linalg.norm(errors[0] - errors[1], axis=1).mean())
@@ -244,8 +245,12 @@ def _crop_error(photo: Image.Image, annotated: np.ndarray, protocol: str, size: 
 def test_prediction_crops_of_generated_photos_register_on_the_dataset_crops(synth_root, detector):
     """The crop `faer-hub predict` cuts from a generated photo (detected landmarks) lies within
     3 px of the photo's dataset crop at the dataset's size (median over the faces). AffectNet's
-    dataset boxes jitter as a detector's do and a detected face's box is inferred from its
-    landmarks: within 3.5 % of the 224 px side (measured: about 2.6 %)."""
+    dataset boxes come from a detector and scatter about the face (``BOX_NOISE``: about 5.5 px
+    at 224 px, which no prediction can reproduce): its reference is the crop the documented box
+    rule cuts from the annotated landmarks, which is how prediction frames a detected face; the
+    rule itself is fitted to the dataset's boxes in the test above. AffectNet has no crop size of
+    its own: at the model's 224 px, within 2 % of the side (measured: 3.6 px, 1.6 %, as RAF-DB's
+    1.7 px at 100 px)."""
     raf = synth_root("rafdb", "official") / "basic"
     celeba = synth_root("celeba", "official")
     affectnet = synth_root("affectnet", "official")
@@ -262,9 +267,9 @@ def test_prediction_crops_of_generated_photos_register_on_the_dataset_crops(synt
     for row in [r for r in _affectnet_rows(affectnet) if int(r[6]) <= 7][:12]:
         with Image.open(affectnet / "Manually_Annotated_Images" / row[0]) as photo:
             errors["affectnet"].append(_crop_error(photo.convert("RGB"), _five_of_68(row[5]), "affectnet",
-                                                   (224, 224), detector, box=tuple(float(v) for v in row[1:5])))
+                                                   (224, 224), detector))
     for dataset, values in errors.items():
         found = [v for v in values if v is not None]
         assert len(found) >= 0.9 * len(values), (dataset, values)
-        limit = 0.035 * 224 if dataset == "affectnet" else 3.0
+        limit = 0.02 * 224 if dataset == "affectnet" else 3.0
         assert np.median(found) <= limit, (dataset, sorted(found))
