@@ -9,7 +9,8 @@ builder cuts them). It reports accuracy (CelebA: mean accuracy over the 40 attri
 both ways, and the share of photos in which a face was found. A photo without a face counts as
 wrong. For RAF-DB and CelebA it also cuts the photos at their *annotated* landmarks with the
 model's protocol (``align_face``) and classifies those: the crop geometry without the detector's
-landmark error. Trainings are skipped when ``<output-dir>/<task>/export`` exists (``--retrain`` redoes them).
+landmark error. For RAF-DB it also reads the browser demo's example photos (``faer-hub app``)
+and counts the faces read as the expression they were drawn with. Trainings are skipped when ``<output-dir>/<task>/export`` exists (``--retrain`` redoes them).
 
     OMP_NUM_THREADS=1 python benchmarks/train_serve_gap.py --output-dir runs/gap
     python benchmarks/train_serve_gap.py --output-dir runs/gap --datasets rafdb   # one dataset
@@ -138,6 +139,25 @@ def annotated_crops(dataset: str, data: Path, photos: list[Path], crop_dir: Path
     return out
 
 
+def app_examples(export: Path, folder: Path) -> tuple[int, int]:
+    """(read as drawn, faces drawn) on the browser demo's example photos (``faer-hub app``)."""
+    from faer_hub.app import EXAMPLE_FACES, write_example_faces
+
+    paths = write_example_faces(folder)
+    drawn = {str(path): [expression for expression, _ in faces] for path, (_, faces) in zip(paths, EXAMPLE_FACES)}
+    with tempfile.TemporaryDirectory() as tmp:
+        listing = Path(tmp) / "out.jsonl"
+        subprocess.run([sys.executable, "-m", "faer_hub.cli", "predict", "--model", str(export), "--format", "jsonl",
+                        "--output", str(listing), "--top-k", "1", *drawn], check=False, stderr=subprocess.DEVNULL)
+        records = [json.loads(line) for line in listing.read_text().splitlines()]
+    # faces left to right, as the example images place them (predict numbers them largest first)
+    read: dict[str, list[str]] = {}
+    for record in sorted(records, key=lambda r: (r["path"], (r.get("box") or [0])[0])):
+        read.setdefault(record["path"], []).append(record["top_k"][0]["label"] if record.get("top_k") else "")
+    right = sum(a == b for path, labels in drawn.items() for a, b in zip(labels, read.get(path, [])))
+    return right, sum(map(len, drawn.values()))
+
+
 def measure(dataset: str, run_dir: Path, retrain: bool) -> dict:
     export = train(TASKS[dataset], run_dir, retrain)
     data = run_dir / "data" / dataset
@@ -152,10 +172,13 @@ def measure(dataset: str, run_dir: Path, retrain: bool) -> dict:
         on_crops = predict(export, crops, detect=False)
         annotated = annotated_crops(dataset, data, photos, Path(tmp)) if dataset != "affectnet" else []
         on_annotated = predict(export, annotated, detect=False) if annotated else {}
+        examples = app_examples(export, Path(tmp) / "examples") if dataset == "rafdb" else None
     score = _attribute_accuracy if dataset == "celeba" else _class_correct
     n = len(photos)
     extra = {"annotated": sum(score(on_annotated.get(str(c)), t) for c, t in zip(annotated, truth)) / n} \
         if annotated else {}  # type: ignore[arg-type]
+    if examples:
+        extra["app_examples"] = examples
     return {**extra,
         "dataset": dataset, "task": TASKS[dataset], "images": n,
         "faces_found": sum(bool(on_photos.get(str(p), {}).get("top_k")) for p in photos) / n,
@@ -188,6 +211,10 @@ def main(argv: list[str] | None = None) -> int:
     results = [json.loads((args.output_dir / d / "gap.json").read_text())
                for d in TASKS if (args.output_dir / d / "gap.json").is_file()]
     print(table(results))
+    for r in results:
+        if "app_examples" in r:
+            print("The browser demo's example faces (faer-hub app), read as drawn by the %s model: %d of %d"
+                  % (r["dataset"], *r["app_examples"]))
     return 0
 
 
