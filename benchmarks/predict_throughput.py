@@ -102,7 +102,8 @@ def detector_setups(names: list[str]) -> dict[str, object]:
 
     one, torch_threads = MTCNNDetector(), MTCNNDetector(threads=None)
     build = {"before": DetectorAsBefore, "per image, torch threads": lambda: OneByOne(torch_threads),
-             "per image": lambda: OneByOne(one), "batched": lambda: one, "batched, torch threads": lambda: torch_threads}
+             "per image": lambda: OneByOne(one), "batched": lambda: one,
+             "batched, torch threads": lambda: torch_threads}
     return {name: build[name]() for name in names}
 
 

@@ -28,10 +28,13 @@ Alignment using Multi-task Cascaded Convolutional Networks", is the detector its
    0.897); the faces in the packaged portraits score 0.999 and more.
 
 Same-size photos are searched as one batch by :meth:`MTCNNDetector.detect_batch`. The three
-networks run on one CPU thread (``threads=1``): a search is thousands of small operations (one
-resize per candidate face), which a second thread hardly speeds up, and which it slows 5 to 10
-times whenever the other core is busy, as each waits for both threads
-(``benchmarks/predict_throughput.py``; the README gives the numbers).
+networks run on one CPU thread (``threads=1``, torch's setting put back after each search): a
+search is thousands of small operations (a resize and a network call per pyramid level, a resize
+per candidate face), each of which waits for every thread to finish. On this project's shared
+2-core machine the photo path with torch's two threads ran 6.8 times as fast with the detector on
+one (``benchmarks/predict_throughput.py --threads 2``); on an idle machine a second thread can
+speed the largest pyramid levels up, which was not measured here: ``threads=None`` keeps torch's
+setting.
 """
 
 from __future__ import annotations

@@ -1,10 +1,11 @@
 """Run a FAER model on people's own photos and videos: the one path every surface uses.
 
 Every image is decoded by :func:`faer_hub.io.read_image` (as in training), faces are found with
-MTCNN (box, score, five landmarks) and cut the way the model's training faces were cut
-(``model.pretrained_cfg["face_crop"]``, :mod:`faer_hub.faces.align`), then classified in
-batches. Videos give one row per face per sampled frame. Files that cannot be read, and pictures
-too small to hold a detectable face, become rows saying so; the rest still run.
+MTCNN (box, score, five landmarks; :data:`DETECT_WINDOW` consecutive pictures per search) and cut
+the way the model's training faces were cut (``model.pretrained_cfg["face_crop"]``,
+:mod:`faer_hub.faces.align`), then classified in batches. Videos give one row per face per
+sampled frame. Files that cannot be read, and pictures too small to hold a detectable face, become
+rows saying so; the rest still run.
 ``faer_hub.analyze``, ``faer-hub predict`` (one or many processes), the app and the benchmarks
 are thin layers over :class:`Predictor`.
 
@@ -37,8 +38,8 @@ from .sources import InputItem, is_video, iter_input_files, iter_inputs
 from .video import VideoReadError, iter_frames
 
 __all__ = [
-    "Analyzer", "DEFAULT_MAX_PIXELS", "DETECT_WINDOW", "FileError", "ImageReadError", "MIN_DETECT_SIDE", "NoFace", "OUTPUT_FORMATS",
-    "Prediction", "PredictionReport", "Predictor", "Unit", "analyze", "csv_header", "format_table",
+    "Analyzer", "DEFAULT_MAX_PIXELS", "DETECT_WINDOW", "FileError", "ImageReadError", "MIN_DETECT_SIDE", "NoFace",
+    "OUTPUT_FORMATS", "Prediction", "PredictionReport", "Predictor", "Unit", "analyze", "csv_header", "format_table",
     "iter_input_files", "predict", "too_small_reason", "write_report",
 ]
 
@@ -478,11 +479,9 @@ class Predictor:
                 image = read_image(item.source, max_pixels=self.max_pixels)
             yield None, None, image
 
-    def detect(self, images: Sequence[Image.Image]) -> list[list[Detection]]:
+    def _find_faces(self, images: Sequence[Image.Image]) -> list[list[Detection]]:
         """The faces of each decoded picture: one ``detector.detect_batch`` call when the detector
         has that method (:class:`~faer_hub.faces.detect.MTCNNDetector`), else one call per picture."""
-        if self.detector is None:
-            raise ValueError("this predictor classifies whole images (detect_faces=False): it has no detector")
         batch = getattr(self.detector, "detect_batch", None)
         if callable(batch):
             return list(batch(list(images)))
@@ -505,7 +504,7 @@ class Predictor:
         if not searched:
             return 0
         with _Clock(stats, "detect"):
-            found = self.detect([picture.image for picture in searched])
+            found = self._find_faces([picture.image for picture in searched])
         with _Clock(stats, "align"):
             for picture, detections in zip(searched, found, strict=True):
                 unit = picture.unit

@@ -345,7 +345,8 @@ def test_mtcnn_rows_are_the_same_detected_in_windows_or_one_by_one(raf_export, f
     from faer_hub.faces.detect import MTCNNDetector
 
     astronaut = skimage_photo("astronaut")
-    photos = [astronaut, skimage_photo("coffee"), skimage_photo("camera"), astronaut.transpose(Image.Transpose.FLIP_LEFT_RIGHT)]
+    photos = [astronaut, skimage_photo("coffee"), skimage_photo("camera"),
+              astronaut.transpose(Image.Transpose.FLIP_LEFT_RIGHT)]
     detector = MTCNNDetector()
 
     class OneByOne:
