@@ -2,7 +2,8 @@
 
 Photos are scikit-image's bundled ones (no downloads), written as JPEGs: a portrait, the
 cameraman (both 512 x 512), two faces side by side, and a scene without a face, cycled to
-``--images`` files. Every setup runs :meth:`faer_hub.Analyzer.iter_units` over them, the path
+``--images`` files; ``--video`` times ``--images`` frames of one video instead (MJPG, 512 x 512:
+the portrait moving a few pixels per frame). Every setup runs :meth:`faer_hub.Analyzer.iter_units` over them, the path
 ``faer-hub predict`` and ``analyze`` take, with one of these detectors:
 
 - ``before``: facenet-pytorch's MTCNN as this package ran it before: every photo searched whole
@@ -57,6 +58,21 @@ def write_photos(folder: Path, count: int) -> list[Path]:
     return paths
 
 
+def write_video(folder: Path, count: int) -> list[Path]:
+    """One MJPG video of ``count`` 512 x 512 frames: the portrait, shifted 3 px right per frame."""
+    import cv2
+    import numpy as np
+    from skimage import data
+
+    path = folder / "portrait.avi"
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 25.0, (512, 512))
+    bgr = cv2.cvtColor(np.asarray(data.astronaut()), cv2.COLOR_RGB2BGR)
+    for i in range(count):
+        writer.write(np.roll(bgr, 3 * i, axis=1))
+    writer.release()
+    return [path]
+
+
 class DetectorAsBefore:
     """facenet-pytorch's MTCNN as this package called it before: one photo at a time, searched
     whole down to 20-pixel faces, no edge search, no geometry check (the photos here are under
@@ -108,20 +124,23 @@ def detector_setups(names: list[str]) -> dict[str, object]:
 
 
 def run_once(predictor, paths: list[Path]) -> dict[str, float]:
-    """Seconds per stage (timed inside the path), wall and CPU seconds and faces for one pass."""
+    """Seconds per stage (timed inside the path), wall and CPU seconds, pictures (photos or video
+    frames) and faces for one pass."""
     stats = dict.fromkeys(STAGES, 0.0)
-    faces = 0
+    faces = pictures = 0
     wall, cpu = time.perf_counter(), time.process_time()
     for unit in predictor.iter_units(paths, stats=stats):
         faces += sum(row.status == "ok" for row in unit.rows)
-    stats.update(wall=time.perf_counter() - wall, cpu=time.process_time() - cpu, faces=faces)
+        pictures += not unit.end
+    stats.update(wall=time.perf_counter() - wall, cpu=time.process_time() - cpu, faces=faces, pictures=pictures)
     return stats
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--models", nargs="+", default=["faer_atto.rafdb", "faer_base.rafdb"])
-    parser.add_argument("--images", type=int, default=24)
+    parser.add_argument("--images", type=int, default=24, help="photos, or video frames with --video")
+    parser.add_argument("--video", action="store_true", help="time the frames of one video instead of photos")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--batch-size", type=int, default=32, help="crops per forward pass")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")
@@ -138,13 +157,14 @@ def main() -> None:
     if args.threads:
         torch.set_num_threads(args.threads)
     setups = detector_setups(args.setups)
-    print(f"CPU, torch {torch.__version__}, {torch.get_num_threads()} threads; {args.images} photos; "
+    what = "frames of one video" if args.video else "photos"
+    print(f"CPU, torch {torch.__version__}, {torch.get_num_threads()} threads; {args.images} {what}; "
           f"median of {args.rounds} rounds, setups taking turns (untrained weights: speed does not depend on them)")
     print("| model | detector | images/s | faces/s | faces found | CPU s/image | decode | detect | align | classify |")
     print("|---|---|---|---|---|---|---|---|---|---|")
     ratios = []
     with tempfile.TemporaryDirectory() as tmp:
-        paths = write_photos(Path(tmp), args.images)
+        paths = (write_video if args.video else write_photos)(Path(tmp), args.images)
         for name in args.models:
             torch.manual_seed(0)
             model = timm.create_model(name)
@@ -152,7 +172,7 @@ def main() -> None:
                           for setup, detector in setups.items()}
             rounds: dict[str, list[dict[str, float]]] = {setup: [] for setup in setups}
             for predictor in predictors.values():
-                run_once(predictor, paths[:8])  # warm-up
+                run_once(predictor, paths[:8])  # warm-up (the whole video)
             for _ in range(args.rounds):
                 for setup, predictor in predictors.items():
                     rounds[setup].append(run_once(predictor, paths))
@@ -164,9 +184,9 @@ def main() -> None:
                 seconds = median["wall"]
                 share = {k: 100 * median[k] / seconds for k in STAGES}
                 lost = " (fewer)" if median["faces"] < first[0]["faces"] else ""
-                print(f"| {name} ({size} px) | {setup} | {len(paths) / seconds:.1f} | "
+                print(f"| {name} ({size} px) | {setup} | {median['pictures'] / seconds:.1f} | "
                       f"{median['faces'] / seconds:.1f} | {median['faces']:.0f}{lost} | "
-                      f"{median['cpu'] / len(paths):.3f} | "
+                      f"{median['cpu'] / median['pictures']:.3f} | "
                       + " | ".join(f"{share[k]:.0f} %" for k in STAGES) + " |", flush=True)
                 speedup = statistics.median(a["wall"] / b["wall"] for a, b in zip(first, runs))
                 ratios.append(f"{name}: {setup} {speedup:.2f}x")
