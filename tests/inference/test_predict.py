@@ -337,16 +337,15 @@ def test_windows_stream_rows_with_bounded_memory(raf_export):
 
 
 def test_mtcnn_rows_are_the_same_detected_in_windows_or_one_by_one(raf_export, face_video, tmp_path):
-    """Photos of different sizes, two of the same size, a scene without a face, and a video's
-    same-size frames: the rows of one detect_batch call per window are those of one call per picture
-    (MTCNN's float32 arithmetic may differ by far less than the 0.01 px the rows are rounded to)."""
+    """Photos of different sizes (the two portraits of the same size), a scene without a face, and
+    a video's same-size frames: the rows of one detect_batch call per window are those of one call
+    per picture (MTCNN's float32 arithmetic may differ by far less than the 0.01 px the rows are
+    rounded to)."""
     from photos import skimage_photo
 
     from faer_hub.faces.detect import MTCNNDetector
 
-    astronaut = skimage_photo("astronaut")
-    photos = [astronaut, skimage_photo("coffee"), skimage_photo("camera"),
-              astronaut.transpose(Image.Transpose.FLIP_LEFT_RIGHT)]
+    photos = [skimage_photo("astronaut"), skimage_photo("coffee"), skimage_photo("camera")]
     detector = MTCNNDetector()
 
     class OneByOne:
@@ -357,7 +356,7 @@ def test_mtcnn_rows_are_the_same_detected_in_windows_or_one_by_one(raf_export, f
 
     batched = _rows(Predictor(str(raf_export), detector=detector, every=2).predict([*photos, face_video]))
     alone = _rows(Predictor(str(raf_export), detector=OneByOne(), every=2).predict([*photos, face_video]))
-    assert sum(row.get("face_index") is not None for row in batched) >= 6  # three photos and most frames
+    assert sum(row.get("face_index") is not None for row in batched) >= 5  # two photos and most frames
     assert len(batched) == len(alone)
     for a, b in zip(batched, alone):
         assert a.keys() == b.keys() and [a[k] for k in a if k not in NUMBERS] == [b[k] for k in b if k not in NUMBERS]
