@@ -7,7 +7,7 @@ the portrait moving a few pixels per frame). Every setup runs :meth:`faer_hub.An
 ``faer-hub predict`` and ``analyze`` take, with one of these detectors:
 
 - ``before``: facenet-pytorch's MTCNN as this package ran it before: every photo searched whole
-  down to 20-pixel faces, one at a time;
+  down to 20-pixel faces, one at a time, on torch's threads;
 - ``per image, torch threads``: :class:`faer_hub.faces.MTCNNDetector` called one photo at a
   time, its networks on torch's CPU threads (``--threads``; ``MTCNNDetector(threads=None)``), as
   the predictor ran it before it searched windows of photos on one thread;
