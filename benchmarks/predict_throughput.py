@@ -1,20 +1,30 @@
-"""Throughput of the whole prediction path on CPU: decode, detect (MTCNN), align, classify.
+"""Throughput of the whole photo path on CPU: decode, detect (MTCNN), align, classify.
 
 Photos are scikit-image's bundled ones (no downloads), written as JPEGs: a portrait, the
-cameraman, two faces side by side, and a scene without a face, cycled to ``--images`` files.
-Each model runs with each detector setup below; the setups take turns round by round (after one
-warm-up each), so that a busy machine slows them alike, and the median round of each is reported
-as images/s and faces/s, with the share of the time each stage takes:
+cameraman (both 512 x 512), two faces side by side, and a scene without a face, cycled to
+``--images`` files; ``--video`` times ``--images`` frames of one video instead (MJPG, 512 x 512:
+the portrait moving a few pixels per frame). Every setup runs :meth:`faer_hub.Analyzer.iter_units` over them, the path
+``faer-hub predict`` and ``analyze`` take, with one of these detectors:
 
 - ``before``: facenet-pytorch's MTCNN as this package ran it before: every photo searched whole
-  down to 20-pixel faces, one at a time;
-- ``per image``: :class:`faer_hub.faces.MTCNNDetector` as ``faer-hub predict`` calls it;
-- ``batched``: the same detector through ``detect_batch`` (same-size photos together).
+  down to 20-pixel faces, one at a time, on torch's threads;
+- ``per image, torch threads``: :class:`faer_hub.faces.MTCNNDetector` called one photo at a
+  time, its networks on torch's CPU threads (``--threads``; ``MTCNNDetector(threads=None)``), as
+  the predictor ran it before it searched windows of photos on one thread;
+- ``per image``: the same on one thread (``MTCNNDetector()``);
+- ``batched``: the predictor as it runs now: ``MTCNNDetector()``, ``detect_batch`` on windows of
+  consecutive photos (same-size ones searched together), one thread;
+- ``batched, torch threads``: the same on torch's threads.
 
-The faces found are counted per setup; a setup that finds fewer than ``before`` is flagged.
+With ``--threads 1`` the ``torch threads`` setups are the one-thread ones.
 
-    python benchmarks/predict_throughput.py                       # faer_atto.rafdb and faer_base.rafdb
-    python benchmarks/predict_throughput.py --models faer_base.celeba --images 48 --threads 2
+The setups take turns round by round (after one warm-up each), so that a busy machine slows them
+alike; each setup's median round is reported as images/s and faces/s, CPU seconds per image and
+the share of each stage, then each setup's speed relative to the first (the median of the
+per-round ratios). A setup that finds fewer faces than the first is flagged.
+
+    python benchmarks/predict_throughput.py --models faer_atto.rafdb --threads 2
+    python benchmarks/predict_throughput.py --setups before batched --threads 1 --images 48 --rounds 5
 """
 
 from __future__ import annotations
@@ -48,6 +58,21 @@ def write_photos(folder: Path, count: int) -> list[Path]:
     return paths
 
 
+def write_video(folder: Path, count: int) -> list[Path]:
+    """One MJPG video of ``count`` 512 x 512 frames: the portrait, shifted 3 px right per frame."""
+    import cv2
+    import numpy as np
+    from skimage import data
+
+    path = folder / "portrait.avi"
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 25.0, (512, 512))
+    bgr = cv2.cvtColor(np.asarray(data.astronaut()), cv2.COLOR_RGB2BGR)
+    for i in range(count):
+        writer.write(np.roll(bgr, 3 * i, axis=1))
+    writer.release()
+    return [path]
+
+
 class DetectorAsBefore:
     """facenet-pytorch's MTCNN as this package called it before: one photo at a time, searched
     whole down to 20-pixel faces, no edge search, no geometry check (the photos here are under
@@ -74,44 +99,53 @@ class DetectorAsBefore:
                 if score >= 0.9]
 
 
-def detector_setups() -> dict[str, tuple[object, bool]]:
-    """Name -> (detector, batched)."""
+class OneByOne:
+    """``detector`` without its ``detect_batch``: the predictor then searches one photo at a time."""
+
+    def __init__(self, detector) -> None:
+        self.detector, self.max_side = detector, detector.max_side
+
+    def __call__(self, image):
+        return self.detector(image)
+
+
+SETUPS = ("before", "per image, torch threads", "per image", "batched", "batched, torch threads")
+
+
+def detector_setups(names: list[str]) -> dict[str, object]:
+    """Name -> detector, for the names asked for."""
     from faer_hub.faces.detect import MTCNNDetector
 
-    now = MTCNNDetector()
-    return {"before": (DetectorAsBefore(), False), "per image": (now, False), "batched": (now, True)}
+    one, torch_threads = MTCNNDetector(), MTCNNDetector(threads=None)
+    build = {"before": DetectorAsBefore, "per image, torch threads": lambda: OneByOne(torch_threads),
+             "per image": lambda: OneByOne(one), "batched": lambda: one,
+             "batched, torch threads": lambda: torch_threads}
+    return {name: build[name]() for name in names}
 
 
-def run_once(predictor, detector, batched: bool, paths: list[Path], chunk: int) -> dict[str, float]:
-    """Seconds per stage for one pass over ``paths``, through the Predictor's own steps."""
-    from faer_hub.io import read_image
-
-    times = dict.fromkeys(STAGES, 0.0)
-    crops = []
-    for start in range(0, len(paths), chunk if batched else 1):
-        t0 = time.perf_counter()
-        images = [read_image(path) for path in paths[start:start + (chunk if batched else 1)]]
-        t1 = time.perf_counter()
-        found = detector.detect_batch(images) if batched else [detector(image) for image in images]
-        t2 = time.perf_counter()
-        crops += [predictor.crop(image, face) for image, faces in zip(images, found) for face in faces]
-        times["decode"] += t1 - t0
-        times["detect"] += t2 - t1
-        times["align"] += time.perf_counter() - t2
-    t3 = time.perf_counter()
-    predictor.classify(crops)
-    times["classify"] = time.perf_counter() - t3
-    times["faces"] = len(crops)
-    return times
+def run_once(predictor, paths: list[Path]) -> dict[str, float]:
+    """Seconds per stage (timed inside the path), wall and CPU seconds, pictures (photos or video
+    frames) and faces for one pass."""
+    stats = dict.fromkeys(STAGES, 0.0)
+    faces = pictures = 0
+    wall, cpu = time.perf_counter(), time.process_time()
+    for unit in predictor.iter_units(paths, stats=stats):
+        faces += sum(row.status == "ok" for row in unit.rows)
+        pictures += not unit.end
+    stats.update(wall=time.perf_counter() - wall, cpu=time.process_time() - cpu, faces=faces, pictures=pictures)
+    return stats
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--models", nargs="+", default=["faer_atto.rafdb", "faer_base.rafdb"])
-    parser.add_argument("--images", type=int, default=24)
+    parser.add_argument("--images", type=int, default=24, help="photos, or video frames with --video")
+    parser.add_argument("--video", action="store_true", help="time the frames of one video instead of photos")
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--batch-size", type=int, default=32, help="crops per forward pass, photos per detect_batch")
+    parser.add_argument("--batch-size", type=int, default=32, help="crops per forward pass")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")
+    parser.add_argument("--setups", nargs="+", default=list(SETUPS[1:4]), choices=SETUPS,
+                        help="detectors to compare, taking turns; ratios are relative to the first")
     args = parser.parse_args()
 
     import timm
@@ -122,33 +156,41 @@ def main() -> None:
 
     if args.threads:
         torch.set_num_threads(args.threads)
-    setups = detector_setups()
-    print(f"CPU, torch {torch.__version__}, {torch.get_num_threads()} threads; {args.images} photos; "
+    setups = detector_setups(args.setups)
+    what = "frames of one video" if args.video else "photos"
+    print(f"CPU, torch {torch.__version__}, {torch.get_num_threads()} threads; {args.images} {what}; "
           f"median of {args.rounds} rounds, setups taking turns (untrained weights: speed does not depend on them)")
-    print("| model | detector | images/s | faces/s | faces found | decode | detect | align | classify |")
-    print("|---|---|---|---|---|---|---|---|---|")
+    print("| model | detector | images/s | faces/s | faces found | CPU s/image | decode | detect | align | classify |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    ratios = []
     with tempfile.TemporaryDirectory() as tmp:
-        paths = write_photos(Path(tmp), args.images)
+        paths = (write_video if args.video else write_photos)(Path(tmp), args.images)
         for name in args.models:
             torch.manual_seed(0)
-            predictor = Predictor(timm.create_model(name), device="cpu", batch_size=args.batch_size,
-                                  detect_faces=False)
+            model = timm.create_model(name)
+            predictors = {setup: Predictor(model, device="cpu", batch_size=args.batch_size, detector=detector)
+                          for setup, detector in setups.items()}
             rounds: dict[str, list[dict[str, float]]] = {setup: [] for setup in setups}
-            for setup, (detector, batched) in setups.items():
-                run_once(predictor, detector, batched, paths[:4], args.batch_size)  # warm-up
+            for predictor in predictors.values():
+                run_once(predictor, paths[:8])  # warm-up (the whole video)
             for _ in range(args.rounds):
-                for setup, (detector, batched) in setups.items():
-                    rounds[setup].append(run_once(predictor, detector, batched, paths, args.batch_size))
-            size = predictor.model.pretrained_cfg["input_size"][-1]
+                for setup, predictor in predictors.items():
+                    rounds[setup].append(run_once(predictor, paths))
+            size = model.pretrained_cfg["input_size"][-1]
+            first = next(iter(rounds.values()))
             for setup, runs in rounds.items():
-                total = [sum(r[k] for k in STAGES) for r in runs]
-                seconds = statistics.median_low(total)
-                median = runs[total.index(seconds)]
+                walls = [r["wall"] for r in runs]
+                median = runs[walls.index(statistics.median_low(walls))]
+                seconds = median["wall"]
                 share = {k: 100 * median[k] / seconds for k in STAGES}
-                lost = " (fewer than before)" if median["faces"] < rounds["before"][0]["faces"] else ""
-                print(f"| {name} ({size} px) | {setup} | {len(paths) / seconds:.1f} | "
+                lost = " (fewer)" if median["faces"] < first[0]["faces"] else ""
+                print(f"| {name} ({size} px) | {setup} | {median['pictures'] / seconds:.1f} | "
                       f"{median['faces'] / seconds:.1f} | {median['faces']:.0f}{lost} | "
+                      f"{median['cpu'] / median['pictures']:.3f} | "
                       + " | ".join(f"{share[k]:.0f} %" for k in STAGES) + " |", flush=True)
+                speedup = statistics.median(a["wall"] / b["wall"] for a, b in zip(first, runs))
+                ratios.append(f"{name}: {setup} {speedup:.2f}x")
+    print(f"speed relative to {args.setups[0]} (median of the per-round ratios): " + "; ".join(ratios))
 
 
 if __name__ == "__main__":

@@ -2,7 +2,9 @@
 
 Draws ``--faces`` in-the-wild photos per dataset style exactly as ``faer-hub synth`` draws them
 (RAF-DB and AffectNet: the expressions in turn, with their nuisance; CelebA: its attribute mix)
-and reports the share in which a face was found, per dataset and per expression.
+and reports the share in which a face was found, per dataset and per expression. The photos are
+searched as ``faer-hub predict`` searches them: ``detect_batch`` on windows of
+:data:`faer_hub.inference.predict.DETECT_WINDOW` consecutive photos.
 
     OMP_NUM_THREADS=1 python benchmarks/synthetic_detection.py --faces 120
 """
@@ -19,6 +21,7 @@ def main(argv: list[str] | None = None) -> int:
     from faer_hub.data.synthetic.render import EXPRESSION_PARTS, random_face_spec
     from faer_hub.data.synthetic.write import FER_NUISANCE, draw_photo
     from faer_hub.faces.detect import MTCNNDetector
+    from faer_hub.inference.predict import DETECT_WINDOW
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--faces", type=int, default=120, help="photos per dataset style")
@@ -29,6 +32,7 @@ def main(argv: list[str] | None = None) -> int:
     expressions = list(EXPRESSION_PARTS)
     for dataset in args.datasets:
         found, total = Counter(), Counter()
+        window: list[tuple[str, object]] = []
         for i in range(args.faces):
             rng = np.random.default_rng([args.seed, 100, i])
             if dataset == "celeba":
@@ -39,7 +43,11 @@ def main(argv: list[str] | None = None) -> int:
                 spec = random_face_spec(rng, expression=kind, **FER_NUISANCE)
             photo = draw_photo(spec, np.random.default_rng([args.seed, 101, i]), dataset)
             total[kind] += 1
-            found[kind] += bool(detector(photo.image))
+            window.append((kind, photo.image))
+            if len(window) == DETECT_WINDOW or i == args.faces - 1:
+                for (drawn, _), faces in zip(window, detector.detect_batch([image for _, image in window])):
+                    found[drawn] += bool(faces)
+                window.clear()
         share = sum(found.values()) / sum(total.values())
         detail = ", ".join(f"{k} {found[k]}/{total[k]}" for k in total) if dataset != "celeba" else ""
         print(f"{dataset}: {sum(found.values())}/{sum(total.values())} faces found ({100 * share:.1f} %)"

@@ -27,7 +27,14 @@ Alignment using Multi-task Cascaded Convolutional Networks", is the detector its
    temple, at half and twice their size, upright and turned 90 degrees) score 0.50-0.90 (highest
    0.897); the faces in the packaged portraits score 0.999 and more.
 
-Same-size photos are searched as one batch by :meth:`MTCNNDetector.detect_batch`.
+Same-size photos are searched as one batch by :meth:`MTCNNDetector.detect_batch`. The three
+networks run on one CPU thread (``threads=1``, torch's setting put back after each search): a
+search is thousands of small operations (a resize and a network call per pyramid level, a resize
+per candidate face), each of which waits for every thread to finish. On this project's shared
+2-core machine the photo path with torch's two threads ran 6.8 times as fast with the detector on
+one (``benchmarks/predict_throughput.py --threads 2``); on an idle machine a second thread can
+speed the largest pyramid levels up, which was not measured here: ``threads=None`` keeps torch's
+setting.
 """
 
 from __future__ import annotations
@@ -35,7 +42,8 @@ from __future__ import annotations
 import math
 import warnings
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -168,19 +176,24 @@ class MTCNNDetector:
         check_geometry: Drop detections whose landmarks are not laid out like a face
             (:func:`plausible_face`).
         batch_size: Same-size photos searched together by :meth:`detect_batch`.
+        threads: Torch CPU threads of the calling thread while it searches (module docstring);
+            None keeps torch's setting. Put back as it was after each search.
         device: Torch device for the three networks (default CPU).
     """
 
     def __init__(self, *, min_face_size: int = 20, relative_min_face: float = 1 / 16,
                  relative_min_face_cap: int = 64, thresholds: Sequence[float] = (0.6, 0.7, 0.7),
                  min_score: float = 0.9, max_side: int = 1600, refine_edges: bool = True,
-                 check_geometry: bool = True, batch_size: int = 8, device: str | None = None) -> None:
+                 check_geometry: bool = True, batch_size: int = 8, threads: int | None = 1,
+                 device: str | None = None) -> None:
         if min_face_size < 12:
             raise ValueError(f"min_face_size must be at least 12 pixels (MTCNN's window), got {min_face_size}")
         if not 0 <= relative_min_face < 1:
             raise ValueError(f"relative_min_face must be in [0, 1), got {relative_min_face}")
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+        if threads is not None and threads < 1:
+            raise ValueError(f"threads must be >= 1 (or None for torch's setting), got {threads}")
         import torch
 
         mtcnn, self._detect_face = _import_detect_face()
@@ -193,6 +206,7 @@ class MTCNNDetector:
         self.refine_edges = refine_edges
         self.check_geometry = check_geometry
         self.batch_size = batch_size
+        self.threads = threads
         self._mtcnn = mtcnn(keep_all=True, min_face_size=min_face_size, thresholds=self.thresholds,
                             post_process=False, device=device or "cpu")
         for net in (self._mtcnn.pnet, self._mtcnn.rnet, self._mtcnn.onet):
@@ -219,7 +233,10 @@ class MTCNNDetector:
         :func:`faer_hub.io.read_image`, so an unreadable one raises :class:`faer_hub.io.ImageReadError`
         for the call: read files first to report them one by one.
         """
-        pictures = [read_image(image) for image in images]
+        with _torch_threads(self.threads):
+            return self._detect_batch([read_image(image) for image in images])
+
+    def _detect_batch(self, pictures: list[Image.Image]) -> list[list[Detection]]:
         plans = [self.plan(*picture.size) for picture in pictures]
         working = [picture if plan.size == picture.size
                    else picture.resize(plan.size, Image.Resampling.BILINEAR, reducing_gap=2.0)
@@ -290,6 +307,22 @@ class MTCNNDetector:
                 continue
             found.append(Detection(box=box, score=score, landmarks=tuple((float(x), float(y)) for x, y in pts)))
         return sorted(found, key=lambda d: -d.box[2] * d.box[3])
+
+
+@contextmanager
+def _torch_threads(threads: int | None) -> Iterator[None]:
+    """Torch's CPU threads set to ``threads`` for the calling thread, then put back."""
+    import torch
+
+    before = torch.get_num_threads()
+    if threads is None or threads == before:
+        yield
+        return
+    torch.set_num_threads(threads)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 @dataclass(frozen=True)

@@ -1,10 +1,11 @@
 """Run a FAER model on people's own photos and videos: the one path every surface uses.
 
 Every image is decoded by :func:`faer_hub.io.read_image` (as in training), faces are found with
-MTCNN (box, score, five landmarks) and cut the way the model's training faces were cut
-(``model.pretrained_cfg["face_crop"]``, :mod:`faer_hub.faces.align`), then classified in
-batches. Videos give one row per face per sampled frame. Files that cannot be read, and pictures
-too small to hold a detectable face, become rows saying so; the rest still run.
+MTCNN (box, score, five landmarks; :data:`DETECT_WINDOW` consecutive pictures per search) and cut
+the way the model's training faces were cut (``model.pretrained_cfg["face_crop"]``,
+:mod:`faer_hub.faces.align`), then classified in batches. Videos give one row per face per
+sampled frame. Files that cannot be read, and pictures too small to hold a detectable face, become
+rows saying so; the rest still run.
 ``faer_hub.analyze``, ``faer-hub predict`` (one or many processes), the app and the benchmarks
 are thin layers over :class:`Predictor`.
 
@@ -37,13 +38,17 @@ from .sources import InputItem, is_video, iter_input_files, iter_inputs
 from .video import VideoReadError, iter_frames
 
 __all__ = [
-    "Analyzer", "DEFAULT_MAX_PIXELS", "FileError", "ImageReadError", "MIN_DETECT_SIDE", "NoFace", "OUTPUT_FORMATS",
-    "Prediction", "PredictionReport", "Predictor", "Unit", "analyze", "csv_header", "format_table",
+    "Analyzer", "DEFAULT_MAX_PIXELS", "DETECT_WINDOW", "FileError", "ImageReadError", "MIN_DETECT_SIDE", "NoFace",
+    "OUTPUT_FORMATS", "Prediction", "PredictionReport", "Predictor", "Unit", "analyze", "csv_header", "format_table",
     "iter_input_files", "predict", "too_small_reason", "write_report",
 ]
 
 Box = tuple[float, float, float, float]
 """Face box ``(x, y, width, height)`` in pixels of the EXIF-oriented image (or video frame)."""
+
+DETECT_WINDOW = 8
+"""Consecutive pictures searched for faces with one ``detect_batch`` call (at most ``batch_size``):
+eight decoded pictures in memory at a time; MTCNN runs same-size ones (a video's frames) as one batch."""
 
 MIN_DETECT_SIDE = 20
 """Shortest side (pixels, as the detector sees the picture) that can hold a face MTCNN finds: its
@@ -242,10 +247,21 @@ def too_small_reason(image: Image.Image, detector: Any = None) -> str | None:
 
 @dataclass
 class _Pending:
+    """One face cut and waiting for the model (or a whole image, without detection)."""
+
     unit: Unit
     face_index: int | None
     detection: Detection | None
     crop: Image.Image
+
+
+@dataclass
+class _Picture:
+    """A decoded picture waiting to be searched for faces; ``faces`` is its unit's queue entry."""
+
+    unit: Unit
+    image: Image.Image
+    faces: list[_Pending] = field(default_factory=list)
 
 
 class Predictor:
@@ -381,14 +397,42 @@ class Predictor:
         """Stream the run: one :class:`Unit` per picture or video frame, in input order, each as
         soon as its batch is classified (then an ``end`` unit per input).
 
+        Consecutive pictures (photos and video frames alike) are searched for faces
+        :data:`DETECT_WINDOW` at a time with one ``detector.detect_batch`` call when the detector
+        has one (MTCNN searches same-size pictures, such as a video's frames, as one batch), else
+        one by one; the faces are classified ``batch_size`` at a time. At most ``batch_size``
+        pictures wait for classification and :data:`DETECT_WINDOW` for detection, so memory
+        stays bounded and rows keep coming on a long run of pictures without faces.
+
         ``skip(path)`` leaves inputs out (``--resume``); ``shard=(rank, world)`` keeps the inputs
         numbered ``rank`` modulo ``world`` (several processes); ``keep_images`` keeps each decoded
         picture on its unit (``--annotate``); ``stats`` adds up seconds per stage (decode, detect,
         align, classify) for benchmarks.
         """
         bar = _progress_bar() if progress else None
-        queue: deque[tuple[Unit, list[_Pending]]] = deque()
-        waiting = faces = 0
+        queue: deque[tuple[Unit, list[_Pending]]] = deque()  # input order, until classified
+        window: list[_Picture] = []  # decoded, until searched for faces
+        window_size = min(self.batch_size, DETECT_WINDOW) if self.detector is not None else 1
+        waiting = held = faces = 0  # faces and pictures (or failed inputs) waiting for the model
+
+        def detect() -> None:
+            nonlocal waiting, faces
+            found = self._detect(window, stats)
+            if bar is not None:
+                faces += found
+                bar.set_postfix_str(f"{faces} faces", refresh=False)
+                bar.update(len(window))
+            window.clear()
+            waiting += found
+
+        def flush(at_least: int) -> Iterator[Unit]:
+            """Classify and hand out the queue once ``at_least`` faces or pictures wait (when
+            every queued picture has been searched: the window is empty)."""
+            nonlocal waiting, held
+            if queue and not window and max(waiting, held) >= at_least:
+                yield from self._flush(queue, stats)
+                waiting = held = 0
+
         try:
             for item in iter_inputs(inputs):
                 if shard is not None and item.index % shard[1] != shard[0]:
@@ -397,29 +441,27 @@ class Predictor:
                     continue
                 end = Unit(item.index, item.label, end=True)
                 try:
-                    for unit, pending in self._units(item, end.warnings, keep_images, stats):
-                        queue.append((unit, pending))
-                        waiting += len(pending)
-                        if bar is not None:
-                            faces += len(pending)
-                            bar.set_postfix_str(f"{faces} faces", refresh=False)
-                            bar.update(1)
-                        if waiting >= self.batch_size:
-                            yield from self._flush(queue, stats)
-                            waiting = 0
+                    for frame, time_s, image in self._pictures(item, end.warnings, stats):
+                        unit = Unit(item.index, item.label, image=image if keep_images else None, frame=frame,
+                                    time_s=time_s)
+                        picture = _Picture(unit, image)
+                        queue.append((unit, picture.faces))
+                        window.append(picture)
+                        held += 1
+                        if len(window) >= window_size:
+                            detect()
+                            yield from flush(self.batch_size)
                 except (ImageReadError, VideoReadError) as err:
                     queue.append((Unit(item.index, item.label, [FileError(item.label, err.reason)]), []))
+                    held += 1
                 queue.append((end, []))
-            yield from self._flush(queue, stats)
+                yield from flush(self.batch_size)
+            if window:
+                detect()
+            yield from flush(0)
         finally:
             if bar is not None:
                 bar.close()
-
-    def _units(self, item: InputItem, warnings: list[str], keep_images: bool,
-               stats: dict[str, float] | None) -> Iterator[tuple[Unit, list[_Pending]]]:
-        for frame, time_s, image in self._pictures(item, warnings, stats):
-            unit = Unit(item.index, item.label, image=image if keep_images else None, frame=frame, time_s=time_s)
-            yield unit, self._faces(unit, image, stats)
 
     def _pictures(self, item: InputItem, warnings: list[str],
                   stats: dict[str, float] | None) -> Iterator[tuple[int | None, float | None, Image.Image]]:
@@ -437,19 +479,40 @@ class Predictor:
                 image = read_image(item.source, max_pixels=self.max_pixels)
             yield None, None, image
 
-    def _faces(self, unit: Unit, image: Image.Image, stats: dict[str, float] | None) -> list[_Pending]:
+    def _find_faces(self, images: Sequence[Image.Image]) -> list[list[Detection]]:
+        """The faces of each decoded picture: one ``detector.detect_batch`` call when the detector
+        has that method (:class:`~faer_hub.faces.detect.MTCNNDetector`), else one call per picture."""
+        batch = getattr(self.detector, "detect_batch", None)
+        if callable(batch):
+            return list(batch(list(images)))
+        return [self.detector(image) for image in images]
+
+    def _detect(self, window: list[_Picture], stats: dict[str, float] | None) -> int:
+        """Fill each picture's faces (cut, waiting for the model) or its no-face row; the faces found."""
         if self.detector is None:
-            return [_Pending(unit, None, None, image)]
-        reason = too_small_reason(image, self.detector)
-        if reason is not None:
-            unit.rows.append(NoFace(unit.path, unit.frame, unit.time_s, status=f"too small: {reason}"))
-            return []
+            for picture in window:
+                picture.faces.append(_Pending(picture.unit, None, None, picture.image))
+            return len(window)
+        searched = []
+        for picture in window:
+            reason = too_small_reason(picture.image, self.detector)
+            if reason is None:
+                searched.append(picture)
+            else:
+                unit = picture.unit
+                unit.rows.append(NoFace(unit.path, unit.frame, unit.time_s, status=f"too small: {reason}"))
+        if not searched:
+            return 0
         with _Clock(stats, "detect"):
-            detections = self.detector(image)
-        if not detections:
-            unit.rows.append(NoFace(unit.path, unit.frame, unit.time_s))
+            found = self._find_faces([picture.image for picture in searched])
         with _Clock(stats, "align"):
-            return [_Pending(unit, i, det, self.crop(image, det)) for i, det in enumerate(detections)]
+            for picture, detections in zip(searched, found, strict=True):
+                unit = picture.unit
+                if not detections:
+                    unit.rows.append(NoFace(unit.path, unit.frame, unit.time_s))
+                picture.faces += [_Pending(unit, i, det, self.crop(picture.image, det))
+                                  for i, det in enumerate(detections)]
+        return sum(len(detections) for detections in found)
 
     def _flush(self, queue: deque[tuple[Unit, list[_Pending]]], stats: dict[str, float] | None) -> Iterator[Unit]:
         pending = [p for _, faces in queue for p in faces]

@@ -236,6 +236,29 @@ def test_bad_settings_are_refused():
         MTCNNDetector(min_face_size=8)
     with pytest.raises(ValueError, match="relative_min_face"):
         MTCNNDetector(relative_min_face=1.5)
+    with pytest.raises(ValueError, match="threads must be >= 1"):
+        MTCNNDetector(threads=0)
+
+
+@pytest.mark.parametrize("threads", [1, None])
+def test_networks_run_on_the_threads_asked_then_torch_is_put_back(astronaut, threads):
+    import torch
+
+    detector = MTCNNDetector(threads=threads)
+    search, seen = detector._detect_face, []
+
+    def recorded(*args):
+        seen.append(torch.get_num_threads())
+        return search(*args)
+
+    detector._detect_face = recorded
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        assert len(detector(astronaut.resize((256, 256)))) == 1
+        assert seen and set(seen) == {threads or 2} and torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)
 
 
 def test_detection_record():

@@ -282,3 +282,94 @@ def test_unreadable_and_empty_videos_are_reported(raf_export, tmp_path):
     assert set(errors) == {"garbage.mp4", "empty.avi", "missing.mov"} and not report.predictions
     assert errors["missing.mov"] == "file not found"
     assert all("video" in errors[name] for name in ("garbage.mp4", "empty.avi"))
+
+
+class _Windows:
+    """A detector with ``detect_batch``: one fake face per picture, every call's picture sizes recorded."""
+
+    def __init__(self):
+        self.calls = []
+
+    def detect_batch(self, images):
+        self.calls.append([image.size for image in images])
+        return [[_fake_face(4, 4, 30, 36)] for _ in images]
+
+    def __call__(self, image):
+        raise AssertionError("a detector with detect_batch is called once per window")
+
+
+def _rows(report):
+    return [row.to_dict() for row in report.rows]
+
+
+def test_consecutive_pictures_are_detected_in_windows_in_input_order(raf_export, tmp_path):
+    from faer_hub.inference.predict import DETECT_WINDOW
+
+    sizes = [(60 + k, 70) for k in range(2 * DETECT_WINDOW + 3)]
+    inputs = [_noise(size, seed=k) for k, size in enumerate(sizes)]
+    inputs[5:5] = [tmp_path / "missing.jpg", _noise((12, 300))]  # a failed input, one too small to search
+    windows = _Windows()
+    report = Predictor(str(raf_export), detector=windows).predict(inputs)
+    # windows of DETECT_WINDOW pictures; the too-small one is in the first but not searched
+    assert [len(call) for call in windows.calls] == [DETECT_WINDOW - 1, DETECT_WINDOW, 4]
+    assert [size for call in windows.calls for size in call] == sizes  # each picture once, in input order
+    statuses = [row["status"] if "status" in row else row.get("error", "ok") for row in _rows(report)]
+    assert statuses[:5] == ["ok"] * 5 and statuses[5] == "file not found" and statuses[6].startswith("too small")
+    assert [row.path for row in report.rows] == [f"<image {k}>" for k in range(5)] + [str(tmp_path / "missing.jpg")] + [
+        f"<image {k}>" for k in range(6, len(inputs))]
+
+    one_by_one = Predictor(str(raf_export), detector=lambda image: windows.detect_batch([image])[0])
+    assert _rows(one_by_one.predict(inputs)) == _rows(report)
+
+
+def test_windows_stream_rows_with_bounded_memory(raf_export):
+    consumed = []
+
+    def pictures():
+        for k in range(40):
+            consumed.append(k)
+            yield _noise((48, 48), seed=k)
+
+    units = Predictor(str(raf_export), detector=_Windows(), batch_size=4).iter_units(pictures())
+    first = next(units)
+    assert first.rows and first.rows[0].status == "ok" and len(consumed) == 4  # one window of batch_size pictures
+    assert sum(1 for unit in units if not unit.end) == 39 and len(consumed) == 40
+
+
+def test_mtcnn_rows_are_the_same_detected_in_windows_or_one_by_one(raf_export, face_video, tmp_path):
+    """Photos of different sizes (the two portraits of the same size), a scene without a face, and
+    a video's same-size frames: the rows of one detect_batch call per window are those of one call
+    per picture (MTCNN's float32 arithmetic may differ by far less than the 0.01 px the rows are
+    rounded to)."""
+    from photos import skimage_photo
+
+    from faer_hub.faces.detect import MTCNNDetector
+
+    photos = [skimage_photo("astronaut"), skimage_photo("coffee"), skimage_photo("camera")]
+    detector = MTCNNDetector()
+
+    class OneByOne:
+        max_side = detector.max_side
+
+        def __call__(self, image):
+            return detector(image)
+
+    batched = _rows(Predictor(str(raf_export), detector=detector, every=2).predict([*photos, face_video]))
+    alone = _rows(Predictor(str(raf_export), detector=OneByOne(), every=2).predict([*photos, face_video]))
+    assert sum(row.get("face_index") is not None for row in batched) >= 5  # two photos and most frames
+    assert len(batched) == len(alone)
+    for a, b in zip(batched, alone):
+        assert a.keys() == b.keys() and [a[k] for k in a if k not in NUMBERS] == [b[k] for k in b if k not in NUMBERS]
+        for key in set(NUMBERS) & a.keys():
+            assert np.allclose(_numbers(a[key]), _numbers(b[key]), atol=0.011), key
+
+
+NUMBERS = ("box", "landmarks", "score", "probabilities", "top_k")
+
+
+def _numbers(value):
+    if isinstance(value, dict):
+        return [value[k] for k in sorted(value)]
+    if isinstance(value, list) and value and isinstance(value[0], dict):
+        return [v["score"] for v in value]
+    return value if value is not None else []
