@@ -82,12 +82,13 @@ def test_no_face_in_scenes(detector):
 
 
 def test_no_face_in_fur_rock_or_roofs_seen_larger(detector):
-    """Twice the size, a cat's fur, gravel and a temple roof give MTCNN candidates (O-Net scores up
-    to 0.88 here): all below the 0.9 threshold."""
+    """Twice the size, upright and turned, a cat's fur, gravel and a temple roof: MTCNN's one
+    candidate (gravel turned, O-Net 0.73) stays below the 0.8 threshold."""
     temple = next(image for name, image in sklearn_photos().items() if name.endswith("china.jpg"))
     photos = {"chelsea": skimage_photo("chelsea"), "gravel": skimage_photo("gravel"), "china": temple}
     for name, image in photos.items():
-        assert detector(image.resize((2 * image.width, 2 * image.height), Image.Resampling.BICUBIC)) == [], name
+        larger = image.convert("RGB").resize((2 * image.width, 2 * image.height), Image.Resampling.BICUBIC)
+        assert detector(larger) == [] and detector(larger.rotate(90, expand=True)) == [], name
 
 
 def test_large_photos_are_searched_downscaled_and_answered_in_original_pixels(astronaut):
@@ -159,10 +160,10 @@ def test_points_that_are_not_a_face_are_dropped(monkeypatch, name, points):
 
 def test_score_threshold(monkeypatch):
     detector = MTCNNDetector(refine_edges=False)
-    _stub_search(detector, monkeypatch, FACE, score=0.89)
+    _stub_search(detector, monkeypatch, FACE, score=0.79)
     assert detector(Image.new("RGB", (300, 300))) == []
-    _stub_search(detector, monkeypatch, FACE, score=0.9)
-    assert [face.score for face in detector(Image.new("RGB", (300, 300)))] == [0.9]
+    _stub_search(detector, monkeypatch, FACE, score=0.8)
+    assert [face.score for face in detector(Image.new("RGB", (300, 300)))] == [0.8]
 
 
 def test_real_faces_have_a_face_geometry(detector, astronaut):
