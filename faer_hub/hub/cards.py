@@ -559,6 +559,10 @@ def _recipe(task: Task, facts: RunFacts | None, *, is_run: bool) -> str:
     ]
     if v("data", "balanced_sampling"):
         lines.append("Class-balanced sampling (weight 1/class count, with replacement).")
+    jitter = [float(v("data", f"jitter_{k}") or 0) for k in ("degrees", "translate", "scale")]
+    if any(jitter):
+        lines.append(f"Each crop randomly rotated by up to {jitter[0]:g} degrees, shifted by up to {jitter[1]:.0%} "
+                     f"and scaled by up to {jitter[2]:.0%} (`data.jitter_*`; not in the paper's recipe).")
     start = (f"starts from timm's ImageNet ConvNeXt weights (`{arch}.in1k`)" if v("model", "pretrained")
              else "starts from random weights")
     lines.append(
