@@ -57,7 +57,7 @@ def _add_convert_parser(sub: argparse._SubParsersAction) -> None:
 def _run_convert(args: argparse.Namespace) -> int:
     from .hub.export import EXPORT_FILES
     from .io import check_destination
-    from .models.convert import convert_checkpoint
+    from .hub.convert import convert_checkpoint
 
     # the destination rule before the model is loaded, not after
     check_destination(args.output_dir, own_files=EXPORT_FILES, overwrite=args.overwrite, what="an export")
@@ -82,7 +82,7 @@ def _add_export_parser(sub: argparse._SubParsersAction) -> None:
 def _run_export(args: argparse.Namespace) -> int:
     from .hub.export import EXPORT_FILES, save_export
     from .io import check_destination
-    from .models.sources import create_model_from_source
+    from .hub.sources import create_model_from_source
 
     # the destination rule before the model is loaded, not after
     check_destination(args.output_dir, own_files=EXPORT_FILES, overwrite=args.overwrite, what="an export")
@@ -487,7 +487,7 @@ def _add_export_onnx_parser(sub: argparse._SubParsersAction) -> None:
 
 def _run_export_onnx(args: argparse.Namespace) -> int:
     from .inference.onnx_export import export_onnx
-    from .models.sources import create_model_from_source
+    from .hub.sources import create_model_from_source
 
     model = create_model_from_source(args.model, pretrained=args.pretrained)
     size = (3, args.image_size, args.image_size) if args.image_size else None
