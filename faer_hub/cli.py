@@ -320,7 +320,7 @@ def _add_predict_parser(sub: argparse._SubParsersAction) -> None:
 
 def _run_predict(args: argparse.Namespace) -> int:
     from .inference.preflight import check_device, check_output_file, check_output_folder, check_predict_output
-    from .inference.run import distributed_world
+    from .processes import distributed_world
 
     if args.no_detect and args.detect_faces:
         raise ValueError("--detect-faces and --no-detect contradict each other; pass one")
@@ -386,13 +386,12 @@ _FAILED_COUNT_FILE = "FAER_HUB_PREDICT_FAILED_FILE"
 
 def _predict(args: argparse.Namespace) -> int:
     from .inference.predict import DEFAULT_MAX_PIXELS, Predictor
-    from .inference.run import distributed_world, run_to_output
+    from .inference.run import run_to_output
+    from .processes import cpu_processes, distributed_world
 
     device = args.device
     if device in (None, "cuda") and distributed_world() > 1:  # each process its own GPU (or the CPU)
         from accelerate import PartialState
-
-        from .training.launch import cpu_processes
 
         device = str(PartialState(cpu=cpu_processes()).device)
     predictor = Predictor(

@@ -37,13 +37,14 @@ from faer_hub.errors import one_line  # noqa: E402
 from faer_hub.evaluation.loop import evaluate_model, split_batch  # noqa: E402
 from faer_hub.hub.export import save_export  # noqa: E402
 from faer_hub.io import DestinationError, DiskFullError  # noqa: E402
+from faer_hub.processes import cpu_processes  # noqa: E402
 from faer_hub.tasks import get_task  # noqa: E402
 from faer_hub.training import checkpoint as ckpt  # noqa: E402
 from faer_hub.training.config import ConfigError, config_to_dict, load_config  # noqa: E402
 from faer_hub.training.data import build_train_loader, cache_location, derive_seed  # noqa: E402
 from faer_hub.training.guard import NonFiniteLossError, StepGuard  # noqa: E402
 from faer_hub.training.launch import (  # noqa: E402
-    PeerFailedError, check_shared_dir, cpu_processes, load_in_turn, report_refusal, resolve_launch, start_processes,
+    PeerFailedError, check_shared_dir, load_in_turn, report_refusal, resolve_launch, start_processes,
 )
 from faer_hub.training.losses import build_criterion  # noqa: E402
 from faer_hub.training.model import BackboneWeightsError, ModelWithLoss, build_model  # noqa: E402
