@@ -13,7 +13,7 @@ import os
 import sys
 from typing import Any, Callable, Optional, Sequence
 
-from .errors import one_line
+from .errors import EXPECTED_ERRORS, one_line
 
 
 
@@ -618,19 +618,6 @@ EXIT_STATUSES = """exit status:
   3  internal error: a bug in faer_hub; please report it with the command (FAER_HUB_DEBUG=1 shows the traceback)"""
 
 
-def _is_expected(err: BaseException) -> bool:
-    """Failures of the input or the environment, not of faer_hub's code."""
-    import pickle
-
-    from safetensors import SafetensorError
-
-    from .models import FAERWeightsNotFoundError
-
-    expected = (OSError, ValueError, KeyError, ImportError, FAERWeightsNotFoundError, SafetensorError,
-                pickle.UnpicklingError)
-    return isinstance(err, expected)
-
-
 def main(argv: Optional[Sequence[str]] = None) -> int:
     args = build_parser().parse_args(argv)  # usage errors: argparse exits with 2
     args.argv = list(sys.argv[1:] if argv is None else argv)
@@ -643,7 +630,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         if os.environ.get("FAER_HUB_DEBUG"):
             raise
         message = one_line(err)
-        if _is_expected(err):
+        if isinstance(err, EXPECTED_ERRORS):
             print(f"faer-hub {args.command}: error: {message}", file=sys.stderr)
             return EXIT_INPUT_ERROR
         print(f"faer-hub {args.command}: internal error: {type(err).__name__}: {message}. This is a bug in faer_hub: "

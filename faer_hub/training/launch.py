@@ -26,6 +26,7 @@ from typing import Callable, Mapping, Optional, TypeVar
 from accelerate import PartialState
 from accelerate.utils import broadcast_object_list, gather_object
 
+from ..errors import InputError
 from ..processes import cpu_processes, distributed_world
 from .config import Config, ConfigError
 from .outputs import OutputDirError, write_text
@@ -37,7 +38,7 @@ logger = logging.getLogger(__name__)
 T = TypeVar("T")
 
 
-class PeerFailedError(RuntimeError):
+class PeerFailedError(RuntimeError, InputError):
     """The process building the dataset cache failed, or did not finish in time."""
 
 PRECISION_ENV = "ACCELERATE_MIXED_PRECISION"
