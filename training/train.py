@@ -13,8 +13,8 @@ Outputs in --output-dir: config.yaml (resolved), log.jsonl, checkpoints/, metric
 export/ (Hub-ready: timm.create_model('local-dir:<output-dir>/export', pretrained=True)).
 """
 
-from __future__ import annotations
-
+# no `from __future__ import annotations`: tools load this script by path without registering it in
+# sys.modules, and a dataclass with string annotations looks its module up there
 import argparse
 import logging
 import math

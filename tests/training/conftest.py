@@ -90,7 +90,6 @@ def load_train_module():
     """training/train.py as a module (for in-process runs)."""
     spec = importlib.util.spec_from_file_location("faer_train_script", TRAIN_SCRIPT)
     module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # as `import` does: the script's dataclass looks its module up by name
     spec.loader.exec_module(module)
     return module
 
