@@ -59,3 +59,39 @@ def compare_sizes(
 def ratio(a: float, b: float) -> float | None:
     """``a / b``, or ``None`` when ``b`` is zero (nothing measured)."""
     return a / b if b else None
+
+
+def ratio_rows(compared: list[tuple[str, dict, dict]]) -> list[dict]:
+    """One row per size and mode of :func:`compare_sizes`' result: both models' medians and the
+    FAER/ConvNeXt ratios of speed and peak memory."""
+    return [{"size": size, "mode": mode, "faer": faer[mode], "convnext": conv[mode],
+             "speed_ratio": ratio(faer[mode]["images_per_s"], conv[mode]["images_per_s"]),
+             "memory_ratio": ratio(faer[mode]["peak_mib"], conv[mode]["peak_mib"])}
+            for size, faer, conv in compared for mode in faer]
+
+
+def print_table(rows: list[dict]) -> None:
+    """The rows as a text table (with the parameter counts when the workers measured them)."""
+    mode_width = max([8, *(len(row["mode"]) for row in rows)])
+    params = bool(rows) and "params_m" in rows[0]["faer"]
+    print(f"{'size':<6} {'mode':<{mode_width}} {'FAER img/s':>11} {'ConvNeXt img/s':>15} {'ratio':>6} {'FAER MiB':>9} "
+          f"{'ConvNeXt MiB':>13} {'mem ratio':>9}" + (f" {'params M (FAER/ConvNeXt)':>25}" if params else ""))
+    for row in rows:
+        faer, conv = row["faer"], row["convnext"]
+        print(f"{row['size']:<6} {row['mode']:<{mode_width}} {faer['images_per_s']:>11.1f} "
+              f"{conv['images_per_s']:>15.1f} {_fmt(row['speed_ratio']):>6} {faer['peak_mib']:>9.0f} "
+              f"{conv['peak_mib']:>13.0f} {_fmt(row['memory_ratio']):>9}"
+              + (f" {faer['params_m']:>12.1f} / {conv['params_m']:<10.1f}" if params else ""))
+
+
+def write_results(path: str | None, settings: dict, rows: list[dict]) -> None:
+    """``{"settings", "rows"}`` as JSON at ``path`` (nothing without one); ``settings`` are the
+    command line's values, less ``--worker`` and ``--json``."""
+    if path:
+        with open(path, "w") as f:
+            json.dump({"settings": {k: v for k, v in settings.items() if k not in ("worker", "json")}, "rows": rows},
+                      f, indent=2)
+
+
+def _fmt(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.2f}"

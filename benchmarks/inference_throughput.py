@@ -17,7 +17,7 @@ import json
 import resource
 import time
 
-from _compare import compare_sizes, ratio
+from _compare import compare_sizes, print_table, ratio_rows, write_results
 
 METRICS = ("images_per_s", "peak_mib")
 
@@ -92,28 +92,9 @@ def main() -> None:
 
     print(f"device={args.device} batch={args.batch_size} img={args.img_size} iters={args.iters} rounds={args.rounds}",
           flush=True)
-    rows = []
-    for size, faer, conv in compare_sizes(__file__, args.sizes, args.rounds, _worker_args(args), METRICS):
-        for mode in faer:
-            rows.append({"size": size, "mode": mode, "faer": faer[mode], "convnext": conv[mode],
-                         "speed_ratio": ratio(faer[mode]["images_per_s"], conv[mode]["images_per_s"]),
-                         "memory_ratio": ratio(faer[mode]["peak_mib"], conv[mode]["peak_mib"])})
-
-    print(f"{'size':<6} {'mode':<8} {'FAER img/s':>11} {'ConvNeXt img/s':>15} {'ratio':>6} {'FAER MiB':>9} "
-          f"{'ConvNeXt MiB':>13} {'mem ratio':>9}")
-    for row in rows:
-        faer, conv = row["faer"], row["convnext"]
-        print(f"{row['size']:<6} {row['mode']:<8} {faer['images_per_s']:>11.1f} {conv['images_per_s']:>15.1f} "
-              f"{_fmt(row['speed_ratio']):>6} {faer['peak_mib']:>9.0f} {conv['peak_mib']:>13.0f} "
-              f"{_fmt(row['memory_ratio']):>9}")
-    if args.json:
-        with open(args.json, "w") as f:
-            json.dump({"settings": {k: v for k, v in vars(args).items() if k not in ("worker", "json")}, "rows": rows},
-                      f, indent=2)
-
-
-def _fmt(value: float | None) -> str:
-    return "n/a" if value is None else f"{value:.2f}"
+    rows = ratio_rows(compare_sizes(__file__, args.sizes, args.rounds, _worker_args(args), METRICS))
+    print_table(rows)
+    write_results(args.json, vars(args), rows)
 
 
 if __name__ == "__main__":

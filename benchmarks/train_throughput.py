@@ -27,7 +27,7 @@ import time
 from pathlib import Path
 from types import SimpleNamespace
 
-from _compare import REPO, compare_sizes, ratio
+from _compare import REPO, compare_sizes, print_table, ratio_rows, write_results
 
 PAPER_CONFIG = REPO / "training" / "configs" / "rafdb.yaml"
 METRICS = ("images_per_s", "peak_mib", "params_m")
@@ -147,28 +147,9 @@ def main() -> None:
     print(f"training step (fwd + CE + bwd + finite check + training's AdamW): device={args.device} "
           f"batch={args.batch_size} img={args.img_size} precision={args.precision} "
           f"channels_last={args.channels_last} iters={args.iters} rounds={args.rounds}", flush=True)
-    rows = []
-    for size, faer, conv in compare_sizes(__file__, args.sizes, args.rounds, _worker_args(args), METRICS):
-        for mode in faer:
-            rows.append({"size": size, "mode": mode, "faer": faer[mode], "convnext": conv[mode],
-                         "speed_ratio": ratio(faer[mode]["images_per_s"], conv[mode]["images_per_s"]),
-                         "memory_ratio": ratio(faer[mode]["peak_mib"], conv[mode]["peak_mib"])})
-
-    print(f"{'size':<6} {'mode':<10} {'FAER img/s':>11} {'ConvNeXt img/s':>15} {'ratio':>6} {'FAER MiB':>9} "
-          f"{'ConvNeXt MiB':>13} {'mem ratio':>9} {'params M (FAER/ConvNeXt)':>25}")
-    for row in rows:
-        faer, conv = row["faer"], row["convnext"]
-        print(f"{row['size']:<6} {row['mode']:<10} {faer['images_per_s']:>11.1f} {conv['images_per_s']:>15.1f} "
-              f"{_fmt(row['speed_ratio']):>6} {faer['peak_mib']:>9.0f} {conv['peak_mib']:>13.0f} "
-              f"{_fmt(row['memory_ratio']):>9} {faer['params_m']:>12.1f} / {conv['params_m']:<10.1f}")
-    if args.json:
-        with open(args.json, "w") as f:
-            json.dump({"settings": {k: v for k, v in vars(args).items() if k not in ("worker", "json")}, "rows": rows},
-                      f, indent=2)
-
-
-def _fmt(value: float | None) -> str:
-    return "n/a" if value is None else f"{value:.2f}"
+    rows = ratio_rows(compare_sizes(__file__, args.sizes, args.rounds, _worker_args(args), METRICS))
+    print_table(rows)
+    write_results(args.json, vars(args), rows)
 
 
 if __name__ == "__main__":

@@ -193,7 +193,7 @@ class FaceDemo:
     def _load(self, source: str) -> _Loaded | str:
         if source not in self._models:
             from .inference.predict import Predictor
-            from .models.sources import create_model_from_source
+            from .hub.sources import create_model_from_source
 
             try:
                 model = create_model_from_source(source, pretrained=self.pretrained)

@@ -13,7 +13,7 @@ import os
 import sys
 from typing import Any, Callable, Optional, Sequence
 
-from .errors import one_line
+from .errors import EXPECTED_ERRORS, one_line
 
 
 
@@ -57,7 +57,7 @@ def _add_convert_parser(sub: argparse._SubParsersAction) -> None:
 def _run_convert(args: argparse.Namespace) -> int:
     from .hub.export import EXPORT_FILES
     from .io import check_destination
-    from .models.convert import convert_checkpoint
+    from .hub.convert import convert_checkpoint
 
     # the destination rule before the model is loaded, not after
     check_destination(args.output_dir, own_files=EXPORT_FILES, overwrite=args.overwrite, what="an export")
@@ -82,7 +82,7 @@ def _add_export_parser(sub: argparse._SubParsersAction) -> None:
 def _run_export(args: argparse.Namespace) -> int:
     from .hub.export import EXPORT_FILES, save_export
     from .io import check_destination
-    from .models.sources import create_model_from_source
+    from .hub.sources import create_model_from_source
 
     # the destination rule before the model is loaded, not after
     check_destination(args.output_dir, own_files=EXPORT_FILES, overwrite=args.overwrite, what="an export")
@@ -320,7 +320,7 @@ def _add_predict_parser(sub: argparse._SubParsersAction) -> None:
 
 def _run_predict(args: argparse.Namespace) -> int:
     from .inference.preflight import check_device, check_output_file, check_output_folder, check_predict_output
-    from .inference.run import distributed_world
+    from .processes import distributed_world
 
     if args.no_detect and args.detect_faces:
         raise ValueError("--detect-faces and --no-detect contradict each other; pass one")
@@ -386,13 +386,12 @@ _FAILED_COUNT_FILE = "FAER_HUB_PREDICT_FAILED_FILE"
 
 def _predict(args: argparse.Namespace) -> int:
     from .inference.predict import DEFAULT_MAX_PIXELS, Predictor
-    from .inference.run import distributed_world, run_to_output
+    from .inference.run import run_to_output
+    from .processes import cpu_processes, distributed_world
 
     device = args.device
     if device in (None, "cuda") and distributed_world() > 1:  # each process its own GPU (or the CPU)
         from accelerate import PartialState
-
-        from .training.launch import cpu_processes
 
         device = str(PartialState(cpu=cpu_processes()).device)
     predictor = Predictor(
@@ -487,7 +486,7 @@ def _add_export_onnx_parser(sub: argparse._SubParsersAction) -> None:
 
 def _run_export_onnx(args: argparse.Namespace) -> int:
     from .inference.onnx_export import export_onnx
-    from .models.sources import create_model_from_source
+    from .hub.sources import create_model_from_source
 
     model = create_model_from_source(args.model, pretrained=args.pretrained)
     size = (3, args.image_size, args.image_size) if args.image_size else None
@@ -619,19 +618,6 @@ EXIT_STATUSES = """exit status:
   3  internal error: a bug in faer_hub; please report it with the command (FAER_HUB_DEBUG=1 shows the traceback)"""
 
 
-def _is_expected(err: BaseException) -> bool:
-    """Failures of the input or the environment, not of faer_hub's code."""
-    import pickle
-
-    from safetensors import SafetensorError
-
-    from .models import FAERWeightsNotFoundError
-
-    expected = (OSError, ValueError, KeyError, ImportError, FAERWeightsNotFoundError, SafetensorError,
-                pickle.UnpicklingError)
-    return isinstance(err, expected)
-
-
 def main(argv: Optional[Sequence[str]] = None) -> int:
     args = build_parser().parse_args(argv)  # usage errors: argparse exits with 2
     args.argv = list(sys.argv[1:] if argv is None else argv)
@@ -644,7 +630,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         if os.environ.get("FAER_HUB_DEBUG"):
             raise
         message = one_line(err)
-        if _is_expected(err):
+        if isinstance(err, EXPECTED_ERRORS):
             print(f"faer-hub {args.command}: error: {message}", file=sys.stderr)
             return EXIT_INPUT_ERROR
         print(f"faer-hub {args.command}: internal error: {type(err).__name__}: {message}. This is a bug in faer_hub: "

@@ -1,7 +1,24 @@
-"""How an error is shown to a user: one line (the CLI, training, the app and wrapped errors share it)."""
+"""How an error is shown to a user: one line (the CLI, training, the app and wrapped errors share it),
+and which errors are the input's or the environment's rather than a bug (:data:`EXPECTED_ERRORS`)."""
 
 from __future__ import annotations
 
+import pickle
+
+from safetensors import SafetensorError
+
+
+class InputError(Exception):
+    """Mixed into faer_hub's own errors that are failures of the input or the environment (a config,
+    an output folder, a checkpoint, a run that diverged) but derive from a builtin that is not in
+    :data:`EXPECTED_ERRORS` (``RuntimeError``, ``FloatingPointError``)."""
+
+
+EXPECTED_ERRORS: tuple[type[BaseException], ...] = (
+    OSError, ValueError, KeyError, ImportError, pickle.UnpicklingError, SafetensorError, InputError,
+)
+"""Failures of the input or the environment, not of faer_hub's code: ``faer-hub`` and
+``training/train.py`` report them in one line with exit status 2 (anything else is a bug)."""
 
 MAX_LINE = 1000
 """Longest line an error is shown as, whatever it quotes (a config value, a foreign message)."""

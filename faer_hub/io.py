@@ -24,10 +24,11 @@ import errno
 import io
 import json
 import os
+import re
 import shutil
 import uuid
 import warnings
-from collections.abc import Collection, Iterator
+from collections.abc import Collection, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Optional, Union
@@ -38,7 +39,8 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 __all__ = [
     "DEFAULT_MAX_PIXELS", "IMAGE_EXTENSIONS", "DestinationError", "DiskFullError", "ImageReadError", "ImageSource",
     "apply_umask", "array_to_image", "atomic_dir", "atomic_path", "check_destination", "check_writable", "fsync_tree",
-    "naming_write_failures", "read_image", "to_rgb", "write_bytes", "write_json", "write_text",
+    "is_temp_name", "naming_write_failures", "plain_data", "read_image", "temp_name", "to_rgb", "write_bytes",
+    "write_json", "write_text",
 ]
 
 IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".pgm", ".ppm"})
@@ -195,8 +197,21 @@ def apply_umask(path: Path) -> None:
             os.chmod(target, (0o777 if target.is_dir() else 0o666) & ~mask)
 
 
-def _temp_name(path: Path, kind: str) -> Path:
+_TEMP_NAME = re.compile(r"^\..+\.(tmp|partial|old)(-\d+-[0-9a-f]{8})?$")
+
+
+def temp_name(path: Path, kind: str = "tmp", *, shared: bool = False) -> Path:
+    """The hidden name beside ``path`` that an atomic write fills before renaming it to ``path``:
+    ``.<name>.<kind>-<pid>-<random>``, unique to this writer; with ``shared``, ``.<name>.<kind>``,
+    the same name in every process of a launch (all write into it, one renames it)."""
+    if shared:
+        return path.with_name(f".{path.name}.{kind}")
     return path.with_name(f".{path.name}.{kind}-{os.getpid()}-{uuid.uuid4().hex[:8]}")
+
+
+def is_temp_name(name: str) -> bool:
+    """Whether ``name`` is one :func:`temp_name` gives (left behind by a killed writer)."""
+    return _TEMP_NAME.match(name) is not None
 
 
 def check_writable(path: Path) -> None:
@@ -235,7 +250,7 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     """
     path = Path(path)
     check_writable(path)
-    tmp = _temp_name(path, "tmp")
+    tmp = temp_name(path, "tmp")
     try:
         os.close(os.open(tmp, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o666))
     except OSError as err:
@@ -269,19 +284,38 @@ def write_text(path: str | os.PathLike, text: str) -> Path:
 
 def write_json(path: str | os.PathLike, data: Any) -> Path:
     """Write ``data`` as indented JSON (NaN -> null, +-inf -> strings) to ``path`` atomically."""
-    return write_text(path, json.dumps(_json_safe(data), indent=2) + "\n")
+    return write_text(path, json.dumps(plain_data(data), indent=2) + "\n")
 
 
-def _json_safe(value: Any) -> Any:
+def plain_data(value: Any, *, flat: bool = False) -> Any:
+    """``value`` as plain data that JSON and YAML hold: mappings become dicts with string keys,
+    tuples and lists become lists, NumPy scalars Python ones, NaN None and +-inf ``"inf"``/``"-inf"``;
+    None, bools, numbers and strings stay; anything else (a path) becomes its ``str``.
+
+    ``flat``: a mapping flattened to ``"section.key"`` names whose values are all scalars (lists and
+    None as their ``str``), which is what trackers' hyperparameter tables take.
+    """
+    if flat:
+        flat_items: dict[str, Any] = {}
+        for key, item in plain_data(value).items():
+            if isinstance(item, dict):
+                flat_items.update({f"{key}.{name}": v for name, v in plain_data(item, flat=True).items()})
+            else:
+                flat_items[key] = item if isinstance(item, (bool, int, float, str)) else str(item)
+        return flat_items
+    if isinstance(value, np.generic):
+        value = value.item()
     if isinstance(value, float) and value != value:
         return None
     if isinstance(value, float) and value in (float("inf"), float("-inf")):
         return str(value)
-    if isinstance(value, dict):
-        return {str(k): _json_safe(v) for k, v in value.items()}
+    if isinstance(value, Mapping):
+        return {str(k): plain_data(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [_json_safe(v) for v in value]
-    return value
+        return [plain_data(v) for v in value]
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    return str(value)
 
 
 class DestinationError(ValueError):
@@ -335,7 +369,7 @@ def atomic_dir(path: str | os.PathLike, *, own_files: Collection[str] = (), over
     path = Path(path)
     check_destination(path, own_files=own_files, overwrite=overwrite, what=what)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = _temp_name(path, "partial")
+    tmp = temp_name(path, "partial")
     os.mkdir(tmp, 0o777)
     try:
         with naming_write_failures(path, folder=tmp):
@@ -344,7 +378,7 @@ def atomic_dir(path: str | os.PathLike, *, own_files: Collection[str] = (), over
         fsync_tree(tmp)
         check_destination(path, own_files=own_files, overwrite=overwrite, what=what)  # may have changed meanwhile
         if path.exists():
-            old = _temp_name(path, "old")
+            old = temp_name(path, "old")
             os.replace(path, old)
             os.replace(tmp, path)
             shutil.rmtree(old, ignore_errors=True)

@@ -22,3 +22,18 @@ def test_every_line_is_bounded_unless_asked_otherwise():
     huge = ValueError("config key 'x' got " + "[1, " * 100_000)
     assert len(one_line(huge)) == MAX_LINE and one_line(huge).endswith("...")
     assert len(one_line(huge, limit=None)) > MAX_LINE
+
+
+def test_refusals_are_expected_errors_and_bugs_are_not():
+    from faer_hub.errors import EXPECTED_ERRORS
+    from faer_hub.models.faer import FAERWeightsNotFoundError
+    from faer_hub.training.checkpoint import ResumeError
+    from faer_hub.training.guard import NonFiniteLossError
+    from faer_hub.training.launch import PeerFailedError
+    from faer_hub.training.model import BackboneWeightsError
+    from faer_hub.training.outputs import OutputDirError
+
+    refusals = (OutputDirError, ResumeError, PeerFailedError, BackboneWeightsError, FAERWeightsNotFoundError)
+    assert all(isinstance(error("x"), EXPECTED_ERRORS) and isinstance(error("x"), RuntimeError) for error in refusals)
+    assert isinstance(NonFiniteLossError("x"), FloatingPointError) and isinstance(NonFiniteLossError("x"), EXPECTED_ERRORS)
+    assert not any(isinstance(bug, EXPECTED_ERRORS) for bug in (RuntimeError("x"), TypeError("x"), AttributeError("x")))

@@ -17,8 +17,8 @@ import yaml
 from PIL import Image
 
 from faer_hub.io import (
-    DestinationError, DiskFullError, ImageReadError, atomic_dir, atomic_path, check_destination, read_image, to_rgb,
-    write_json, write_text,
+    DestinationError, DiskFullError, ImageReadError, atomic_dir, atomic_path, check_destination, is_temp_name,
+    plain_data, read_image, temp_name, to_rgb, write_json, write_text,
 )
 
 REPO = Path(__file__).resolve().parents[1]
@@ -159,6 +159,28 @@ def test_a_failed_write_leaves_the_previous_file_and_no_temporary(tmp_path):
             (tmp / "config.json").write_text("{}")
             raise RuntimeError("crash")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["metrics.json"]
+
+
+def test_temporary_names_are_hidden_beside_the_target_and_recognised(tmp_path):
+    target = tmp_path / "export"
+    own = temp_name(target)
+    assert own != temp_name(target) and own.parent == tmp_path and own.name.startswith(".export.tmp-")
+    assert temp_name(target, shared=True) == tmp_path / ".export.tmp"  # every process of a launch writes into it
+    assert all(is_temp_name(p.name) for p in (own, temp_name(target, "partial"), temp_name(target, shared=True)))
+    assert not any(is_temp_name(name) for name in ("export", ".hidden", "step-00000002.tmp", ".export.tmp-x"))
+
+
+def test_plain_data_is_what_json_and_yaml_hold():
+    import json
+
+    data = {"path": Path("a/b"), "betas": (0.9, 0.999), 1: np.float32(0.5), "n": np.int64(3), "nan": float("nan"),
+            "inf": float("-inf"), "none": None, "nested": {"ok": True}}
+    plain = plain_data(data)
+    assert plain == {"path": "a/b", "betas": [0.9, 0.999], "1": 0.5, "n": 3, "nan": None, "inf": "-inf", "none": None,
+                     "nested": {"ok": True}}
+    assert json.loads(json.dumps(plain)) == plain and yaml.safe_load(yaml.safe_dump(plain)) == plain
+    hparams = plain_data({"optim": {"betas": (0.9, 0.999), "lr": 1e-3}, "model": {"pretrained": None}}, flat=True)
+    assert hparams == {"optim.betas": "[0.9, 0.999]", "optim.lr": 0.001, "model.pretrained": "None"}
 
 
 def test_a_folder_is_written_only_when_absent_empty_or_its_own_kind_replaced_with_overwrite(tmp_path):

@@ -55,3 +55,61 @@ def test_looking_for_timm_does_not_use_up_the_registration():
     code = ("import importlib.util, faer_hub; importlib.util.find_spec('timm'); importlib.util.find_spec('timm'); "
             "import timm; print(timm.is_model('faer_atto'))")
     assert _run(code) == "True"
+
+
+LAYERS = (
+    ("faer_hub", "_lazy", "_timm_registration", "errors", "settings", "processes", "io", "tasks"),
+    ("faces",), ("models",), ("data",), ("hub",), ("viz",), ("evaluation",), ("inference",), ("training",),
+    ("app",), ("cli",),
+)
+"""faer_hub's parts from the bottom up: a module imports from its own layer or the ones below,
+never above (models/ is the architecture alone: no hub, training or inference)."""
+
+
+def _imports_of(path, package_root):
+    """``(line, imported module)`` for every import in ``path``, inside functions too (relative
+    imports resolved against ``package_root``, the folder of the top package)."""
+    import ast
+
+    top = package_root.parent
+    package = list(path.relative_to(top).parts[:-1])
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            yield from ((node.lineno, alias.name) for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and not node.level:
+            yield node.lineno, node.module
+        elif isinstance(node, ast.ImportFrom):
+            base = package[: len(package) - (node.level - 1)]
+            if node.module:
+                yield node.lineno, ".".join([*base, node.module])
+                continue
+            for alias in node.names:  # `from . import x`: a submodule x, or a name of the package
+                is_module = top.joinpath(*base, alias.name).is_dir() or top.joinpath(*base, f"{alias.name}.py").is_file()
+                yield node.lineno, ".".join([*base, alias.name] if is_module else base)
+
+
+def _layer(module: str) -> int:
+    parts = module.split(".")
+    part = parts[1] if len(parts) > 1 else "faer_hub"
+    return next(i for i, layer in enumerate(LAYERS) if part in layer)
+
+
+def test_no_module_imports_from_a_layer_above_its_own():
+    from pathlib import Path
+
+    root = Path(faer_hub.__file__).parent
+    upward = []
+    for path in sorted(root.rglob("*.py")):
+        module = ".".join(path.relative_to(root.parent).with_suffix("").parts).removesuffix(".__init__")
+        for line, imported in _imports_of(path, root):
+            if imported.split(".")[0] == "faer_hub" and _layer(imported) > _layer(module):
+                upward.append(f"{path.relative_to(root.parent)}:{line} imports {imported}")
+    assert upward == []
+
+
+def test_the_layer_check_sees_imports_inside_functions(tmp_path):
+    package = tmp_path / "faer_hub"
+    (package / "models").mkdir(parents=True)
+    (package / "models" / "faer.py").write_text("def load():\n    from ..hub.export import save_export\n")
+    found = list(_imports_of(package / "models" / "faer.py", package))
+    assert found == [(2, "faer_hub.hub.export")] and _layer(found[0][1]) > _layer("faer_hub.models.faer")

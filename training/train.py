@@ -13,45 +13,49 @@ Outputs in --output-dir: config.yaml (resolved), log.jsonl, checkpoints/, metric
 export/ (Hub-ready: timm.create_model('local-dir:<output-dir>/export', pretrained=True)).
 """
 
-from __future__ import annotations
-
+# no `from __future__ import annotations`: tools load this script by path without registering it in
+# sys.modules, and a dataclass with string annotations looks its module up there
 import argparse
 import logging
 import math
+import os
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, Optional
 
 import torch
 from accelerate import Accelerator
 from accelerate.utils import DataLoaderConfiguration, ProjectConfiguration, set_seed
+from timm.utils import ModelEmaV3
 from tqdm.auto import tqdm
 
 if __package__ in (None, ""):  # `python training/train.py` from a checkout
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from faer_hub.data.errors import AnnotationError, DatasetNotFoundError  # noqa: E402
 from faer_hub.data.loader import RandomSimilarity, build_dataloader  # noqa: E402
 from faer_hub.data.transforms import BatchNormalizer, resolve_data_config  # noqa: E402
-from faer_hub.errors import one_line  # noqa: E402
+from faer_hub.errors import EXPECTED_ERRORS, one_line  # noqa: E402
 from faer_hub.evaluation.loop import evaluate_model, split_batch  # noqa: E402
 from faer_hub.hub.export import save_export  # noqa: E402
-from faer_hub.io import DestinationError, DiskFullError  # noqa: E402
-from faer_hub.tasks import get_task  # noqa: E402
+from faer_hub.io import DiskFullError, plain_data  # noqa: E402
+from faer_hub.processes import cpu_processes  # noqa: E402
+from faer_hub.tasks import Task, get_task  # noqa: E402
 from faer_hub.training import checkpoint as ckpt  # noqa: E402
-from faer_hub.training.config import ConfigError, config_to_dict, load_config  # noqa: E402
+from faer_hub.training.config import Config, config_to_dict, load_config  # noqa: E402
 from faer_hub.training.data import build_train_loader, cache_location, derive_seed  # noqa: E402
 from faer_hub.training.guard import NonFiniteLossError, StepGuard  # noqa: E402
 from faer_hub.training.launch import (  # noqa: E402
-    PeerFailedError, check_shared_dir, cpu_processes, load_in_turn, report_refusal, resolve_launch, start_processes,
+    LaunchSettings, check_shared_dir, load_in_turn, report_refusal, resolve_launch, start_processes,
 )
 from faer_hub.training.losses import build_criterion  # noqa: E402
-from faer_hub.training.model import BackboneWeightsError, ModelWithLoss, build_model  # noqa: E402
+from faer_hub.training.model import ModelWithLoss, build_model  # noqa: E402
 from faer_hub.training.optim import (  # noqa: E402
     StepSchedule, build_optimizer, build_scheduler, resume_schedule, scaled_lr,
 )
 from faer_hub.training.outputs import (  # noqa: E402
-    CONFIG_FILE, LOG_FILE, METRICS_FILE, JsonlLog, OutputDirError, check_output_dir, prepare_output_dir,
+    CONFIG_FILE, LOG_FILE, METRICS_FILE, JsonlLog, check_output_dir, prepare_output_dir,
     previous_run_kept_until_done, run_facts, write_json, write_yaml,
 )
 from faer_hub.training.run import (  # noqa: E402
@@ -60,9 +64,6 @@ from faer_hub.training.run import (  # noqa: E402
 )
 
 logger = logging.getLogger("faer.train")
-EXPECTED_ERRORS = (ConfigError, OutputDirError, NonFiniteLossError, ckpt.ResumeError, DatasetNotFoundError,
-                   AnnotationError, BackboneWeightsError, DestinationError, DiskFullError, PeerFailedError)
-"""Failures of the input, not of the code: reported in one line with exit status 2."""
 PER_PROCESS_ERRORS = (NonFiniteLossError, DiskFullError)
 """Failures one process may meet alone: every process reports its own (the others, once by process 0)."""
 
@@ -94,30 +95,104 @@ def main(argv: list[str] | None = None) -> dict:
         return train(args)
 
 
-def train(args: argparse.Namespace) -> dict:
-    out: Path = args.output_dir
-    overrides = list(args.overrides) + ([f"data.data_dir={args.data_dir}"] if args.data_dir else [])
-    # 1. configuration: validated completely before any work
-    if args.resume:
-        config = resolve_resume_config(out / CONFIG_FILE, args.config, overrides)
-    else:
-        config = load_config(args.config, overrides)
-    task = get_task(config.task)
-    select = selection_metric(config, task)
-    train_cfg = config.train
+@dataclass
+class Run:
+    """One run once prepared: what the epochs and the final test read (timm's train.py passes these
+    one by one). ``module`` is the prepared model-with-loss, ``net`` the bare timm model inside it."""
 
-    # 2. Accelerate: processes, mixed precision, gradient accumulation, trackers
+    args: argparse.Namespace
+    config: Config
+    task: Task
+    select: str
+    """The validation metric that selects the best epoch."""
+    accelerator: Accelerator
+    launch: LaunchSettings
+    accum: int
+    """Gradient accumulation steps."""
+    splits: dict
+    log: JsonlLog
+    normalize: BatchNormalizer
+    train_loader: Any
+    val_loader: Any
+    test_loader: Any
+    module: Any
+    net: torch.nn.Module
+    ema: Optional[ModelEmaV3]
+    optimizer: Any
+    scheduler: Any
+    schedule: StepSchedule
+    steps_per_epoch: int
+    backbone_pretrained: bool
+    base_lr: float
+
+    @property
+    def out(self) -> Path:
+        return self.args.output_dir
+
+    @property
+    def checkpoints(self) -> Path:
+        return self.out / "checkpoints"
+
+    @property
+    def ema_module(self) -> Optional[torch.nn.Module]:
+        return self.ema.module if self.ema else None
+
+    @property
+    def use_ema(self) -> bool:
+        return self.ema is not None and self.config.eval.use_ema
+
+    @property
+    def eval_net(self) -> torch.nn.Module:
+        """What is validated, tested and exported: the EMA weights with eval.use_ema."""
+        return self.ema.module if self.use_ema else self.net
+
+
+def train(args: argparse.Namespace) -> dict:
+    """The outline: configuration, Accelerate, data and model, resume, the epochs (train, validate,
+    checkpoint), then the test of the selected epoch and its export."""
+    config = load_run_config(args)
+    task = get_task(config.task)
+    select = selection_metric(config, task)  # a metric the task reports, checked before any work
+    accelerator, launch, accum = start_accelerator(args, config)
+    run = prepare_run(args, config, task, select, accelerator, launch, accum)
+    state = resume_or_start(run)
+    guard = StepGuard(accelerator, run.checkpoints)
+    started = time.time()
+    for epoch in range(state.epoch, config.train.epochs):
+        lr = train_one_epoch(run, state, guard, epoch)
+        if (epoch + 1) % config.eval.every_epochs == 0 or epoch + 1 == config.train.epochs:
+            validate(run, state, epoch, lr)
+        state.epoch, state.batches_done = epoch + 1, 0
+        if state.epoch % config.checkpoint.every_epochs == 0 or state.epoch == config.train.epochs:
+            save_checkpoint(run, state)
+    return test_and_export(run, state, started)
+
+
+def load_run_config(args: argparse.Namespace) -> Config:
+    """The config file with --set applied (a resumed run: its own config.yaml), validated completely
+    before any work."""
+    overrides = list(args.overrides) + ([f"data.data_dir={args.data_dir}"] if args.data_dir else [])
+    if args.resume:
+        return resolve_resume_config(args.output_dir / CONFIG_FILE, args.config, overrides)
+    return load_config(args.config, overrides)
+
+
+def start_accelerator(args: argparse.Namespace, config: Config) -> tuple[Accelerator, LaunchSettings, int]:
+    """Processes, mixed precision, gradient accumulation, trackers, logging and seeds; returns the
+    accelerator, the launch settings and the gradient accumulation steps."""
+    train_cfg = config.train
     processes = start_processes(train_cfg.dist_timeout_minutes)  # cache builds are polled for, not waited in
     launch = resolve_launch(config)  # the launcher's precision/compile unless the config sets them
     accum = gradient_accumulation_steps(train_cfg, processes.num_processes)  # checked before any work
-    check_output_dir(out, resume=args.resume, overwrite=args.overwrite)
+    check_output_dir(args.output_dir, resume=args.resume, overwrite=args.overwrite)
     processes.wait_for_everyone()
     accelerator = Accelerator(
         cpu=cpu_processes(),
         mixed_precision=launch.mixed_precision,
         gradient_accumulation_steps=accum,
         log_with=tracker_names(config.tracking.report_to),
-        project_config=ProjectConfiguration(project_dir=str(out), logging_dir=str(out / "tensorboard")),
+        project_config=ProjectConfiguration(project_dir=str(args.output_dir),
+                                            logging_dir=str(args.output_dir / "tensorboard")),
         dynamo_backend=launch.dynamo_backend,
         dataloader_config=DataLoaderConfiguration(non_blocking=True),  # with the loaders' pinned memory
         step_scheduler_with_optimizer=False,  # the loop steps the lr schedule once per optimizer step
@@ -134,9 +209,15 @@ def train(args: argparse.Namespace) -> dict:
     set_seed(config.seed)
     if train_cfg.cpu_threads:
         torch.set_num_threads(train_cfg.cpu_threads)
+    return accelerator, launch, accum
 
-    # 3. data and model, before anything is written to the output folder: a bad data folder or
-    # missing weights stop the run here, and the corrected command can simply be run again
+
+def prepare_run(args: argparse.Namespace, config: Config, task: Task, select: str, accelerator: Accelerator,
+                launch: LaunchSettings, accum: int) -> Run:
+    """Data and model, before anything is written to the output folder (a bad data folder or missing
+    weights stop the run here, and the corrected command can simply be run again); then the output
+    folder, the loaders, the loss, the optimizer and its schedule, all prepared by Accelerate."""
+    out, train_cfg = args.output_dir, config.train
     # one process (per machine with data.cache_per_node) builds the Arrow cache; the others poll
     splits = load_in_turn(accelerator.state, lambda: load_splits(config, task, out),
                           cache_location(config.data, task.dataset, out), per_node=config.data.cache_per_node,
@@ -150,7 +231,6 @@ def train(args: argparse.Namespace) -> dict:
     accelerator.wait_for_everyone()
     check_shared_dir(accelerator.state, out)  # every process writes its RNG state there at checkpoints
     log = JsonlLog(out / LOG_FILE, enabled=accelerator.is_main_process)
-    checkpoints = out / "checkpoints"
     if config.model.channels_last:
         model = model.to(memory_format=torch.channels_last)
     data_config = resolve_data_config(model)
@@ -184,145 +264,167 @@ def train(args: argparse.Namespace) -> dict:
     # the bare timm model (evaluation, EMA, export); keep_torch_compile=False, or Accelerate would
     # re-point the compiled wrapper at the bare module and bypass DDP
     net = accelerator.unwrap_model(module, keep_torch_compile=False).model
-    ema = make_ema(net, train_cfg)
+    return Run(args=args, config=config, task=task, select=select, accelerator=accelerator, launch=launch,
+               accum=accum, splits=splits, log=log, normalize=normalize,
+               train_loader=train_loader, val_loader=val_loader, test_loader=test_loader,
+               module=module, net=net, ema=make_ema(net, train_cfg), optimizer=optimizer, scheduler=scheduler,
+               schedule=schedule, steps_per_epoch=steps_per_epoch, backbone_pretrained=backbone_pretrained,
+               base_lr=base_lr)
 
-    # 4. resume
-    layout = dict(num_processes=accelerator.num_processes, gradient_accumulation_steps=accum,
-                  per_device_batch_size=train_cfg.per_device_batch_size)
+
+def resume_or_start(run: Run) -> ckpt.TrainState:
+    """The state to continue from: a checkpoint's with --resume (the newest loadable one, or
+    --resume-from's), else a fresh one; trackers started and the run's facts logged."""
+    args, config, accelerator = run.args, run.config, run.accelerator
+    layout = dict(num_processes=accelerator.num_processes, gradient_accumulation_steps=run.accum,
+                  per_device_batch_size=config.train.per_device_batch_size)
     state = ckpt.TrainState(layout=layout)
     if args.resume:
         if args.resume_from:  # exactly this one, no walking back
-            latest = checkpoints / args.resume_from
-            state = ckpt.load_checkpoint(accelerator, latest, layout=layout, ema=ema.module if ema else None)
+            latest = run.checkpoints / args.resume_from
+            state = ckpt.load_checkpoint(accelerator, latest, layout=layout, ema=run.ema_module)
         else:
-            latest, state, skipped = ckpt.load_newest_loadable(accelerator, checkpoints, layout=layout,
-                                                               ema=ema.module if ema else None)
+            latest, state, skipped = ckpt.load_newest_loadable(accelerator, run.checkpoints, layout=layout,
+                                                               ema=run.ema_module)
             for name, reason in skipped:
                 logger.warning("--resume: skipped checkpoint %s, which cannot be loaded (%s)", name, reason)
-                log.write("resume_skipped", checkpoint=name, reason=reason)
+                run.log.write("resume_skipped", checkpoint=name, reason=reason)
         if latest is None:
-            logger.info("--resume: no checkpoint in %s yet; starting from the beginning", checkpoints)
+            logger.info("--resume: no checkpoint in %s yet; starting from the beginning", run.checkpoints)
         else:
             logger.info("resumed from %s (epoch %d, batch %d, step %d)", latest, state.epoch, state.batches_done,
                         state.global_step)
-            log.write("resume", checkpoint=latest.name, epoch=state.epoch, global_step=state.global_step)
-            resume_schedule(scheduler.scheduler, schedule, epoch=state.epoch,
-                            epoch_start_step=state.global_step - state.batches_done // accum)
-        ckpt.prune_checkpoints(accelerator, checkpoints, config.checkpoint.keep_last, state.best_dir)
+            run.log.write("resume", checkpoint=latest.name, epoch=state.epoch, global_step=state.global_step)
+            resume_schedule(run.scheduler.scheduler, run.schedule, epoch=state.epoch,
+                            epoch_start_step=state.global_step - state.batches_done // run.accum)
+        ckpt.prune_checkpoints(accelerator, run.checkpoints, config.checkpoint.keep_last, state.best_dir)
         if accelerator.is_main_process:  # the resume is accepted: record the values --set changed
-            write_yaml(out / CONFIG_FILE, config_to_dict(config))
-    accelerator.init_trackers(config.tracking.project_name, config=_flat_hparams(config_to_dict(config)))
+            write_yaml(run.out / CONFIG_FILE, config_to_dict(config))
+    accelerator.init_trackers(config.tracking.project_name, config=plain_data(config_to_dict(config), flat=True))
+    train_cfg = config.train
     logger.info(
         "task %s | %s | %d train / %d validation / %d test images | global batch %d = %d per device x %d "
         "processes x %d accumulation | %d optimizer steps per epoch | mixed precision %s",
-        task.name, config.model.name, len(splits["train"]), len(splits["validation"]), len(splits["test"]),
-        train_cfg.global_batch_size, train_cfg.per_device_batch_size, accelerator.num_processes, accum,
-        steps_per_epoch, launch.mixed_precision,
+        run.task.name, config.model.name, len(run.splits["train"]), len(run.splits["validation"]),
+        len(run.splits["test"]), train_cfg.global_batch_size, train_cfg.per_device_batch_size,
+        accelerator.num_processes, run.accum, run.steps_per_epoch, run.launch.mixed_precision,
     )
     if state.global_step == 0 and state.epoch == 0:
-        log.write("start", task=task.name, model=config.model.name, num_processes=accelerator.num_processes,
-                  gradient_accumulation_steps=accum, steps_per_epoch=steps_per_epoch,
-                  mixed_precision=accelerator.mixed_precision, dynamo_backend=launch.dynamo_backend,
-                  backbone_pretrained=backbone_pretrained, lr=base_lr, lr_scaling=config.optim.lr_scaling)
+        run.log.write("start", task=run.task.name, model=config.model.name, num_processes=accelerator.num_processes,
+                      gradient_accumulation_steps=run.accum, steps_per_epoch=run.steps_per_epoch,
+                      mixed_precision=accelerator.mixed_precision, dynamo_backend=run.launch.dynamo_backend,
+                      backbone_pretrained=run.backbone_pretrained, lr=run.base_lr,
+                      lr_scaling=config.optim.lr_scaling)
+    return state
 
-    # 5. train
-    guard = StepGuard(accelerator, checkpoints)
-    started = time.time()
-    for epoch in range(state.epoch, train_cfg.epochs):
-        module.train()
-        batches = train_loader
-        if state.batches_done:  # resuming mid-epoch: same order, minus the batches already trained on
-            batches = accelerator.skip_first_batches(train_loader, state.batches_done)
-        batches.set_epoch(epoch)  # Accelerate passes it to our EpochSampler (it would use its own count)
-        steps_this_epoch = state.batches_done // accum  # checkpoints are taken at optimizer steps
-        bar = tqdm(total=steps_per_epoch, initial=steps_this_epoch, desc=f"epoch {epoch + 1}/{train_cfg.epochs}",
-                   disable=not accelerator.is_local_main_process, leave=False)
-        running, seen, tick = {}, 0, time.time()
-        lr = optimizer.param_groups[0]["lr"]
-        for batch in batches:
-            if train_cfg.max_steps_per_epoch and steps_this_epoch >= train_cfg.max_steps_per_epoch:
-                break
-            images, targets = split_batch(batch)
-            images = normalize(images, channels_last=config.model.channels_last)
-            # dropout / drop-path randomness depends on (seed, step, process) only: resumable
-            torch.manual_seed(derive_seed(config.seed, 2, epoch, state.batches_done, accelerator.process_index))
-            with accelerator.accumulate(module):
-                _, loss, parts = module(images, targets)
-                guard.observe(loss)
-                accelerator.backward(loss)
-                if accelerator.sync_gradients:  # gradients are all-reduced: check once, before the step
-                    grad_norm = None
-                    if config.optim.grad_clip_norm:
-                        grad_norm = accelerator.clip_grad_norm_(module.parameters(), config.optim.grad_clip_norm)
-                    guard.check(module.parameters(), grad_norm=grad_norm, step=state.global_step + 1, epoch=epoch)
-                optimizer.step()
-                optimizer.zero_grad(set_to_none=True)
-            state.batches_done += 1
-            for key, value in {"loss": loss, **parts}.items():  # summed on the device, read at log steps
-                running[key] = running.get(key, 0.0) + value.detach().float()
-            seen += 1
-            if not accelerator.sync_gradients:
-                continue
-            state.global_step += 1
-            steps_this_epoch += 1
-            lr = optimizer.param_groups[0]["lr"]  # of the step just taken (the backbone's)
-            scheduler.step()  # sets the lr of the next step
-            if ema is not None:
-                ema.update(net, step=state.global_step)
-            bar.update(1)
-            if state.global_step % train_cfg.log_every_steps == 0:
-                guard.flush()  # the log reads the device anyway
-                means = accelerator.reduce(torch.stack(list(running.values())) / seen, reduction="mean")
-                record = {f"train/{k}": v for k, v in zip(running, means.tolist())}
-                record["train/lr"] = lr
-                record["train/images_per_s"] = seen * images.shape[0] * accelerator.num_processes / (time.time() - tick)
-                if accelerator.device.type == "cuda":
-                    record["train/peak_mib"] = torch.cuda.max_memory_allocated() / 2**20
-                accelerator.log(record, step=state.global_step)
-                log.write("train", epoch=epoch, step=state.global_step, **{k.split("/")[1]: v for k, v in record.items()})
-                bar.set_postfix(loss=f"{record['train/loss']:.4f}")
-                running, seen, tick = {}, 0, time.time()
-            last_batch = state.batches_done >= len(train_loader) or steps_this_epoch >= steps_per_epoch
-            every = config.checkpoint.every_steps
-            if every and state.global_step % every == 0 and not last_batch:
-                guard.flush()  # never save weights of a step whose finite flag was not read
-                ckpt.save_checkpoint(accelerator, checkpoints, state, ema=ema.module if ema else None)
-                ckpt.prune_checkpoints(accelerator, checkpoints, config.checkpoint.keep_last, state.best_dir)
-        bar.close()
-        guard.flush()  # the last step's finite flag, before its weights are evaluated or saved
 
-        # 6. validate (every eval.every_epochs, and the last epoch), select on VALIDATION, checkpoint the epoch
-        if (epoch + 1) % config.eval.every_epochs == 0 or epoch + 1 == train_cfg.epochs:
-            eval_net = ema.module if (ema is not None and config.eval.use_ema) else net
-            val = evaluate_model(eval_net, val_loader, task, accelerator, channels_last=config.model.channels_last)
-            score = val[select]
-            improved = state.best_metric is None or score > state.best_metric
-            if improved:
-                state.best_metric, state.best_epoch = score, epoch
-                state.best_dir = ckpt.save_best_weights(accelerator, checkpoints, state.global_step, net,
-                                                        ema=ema.module if ema else None)
-            summary = {k: v for k, v in val.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
-            state.history.append(dict(epoch=epoch, global_step=state.global_step, validation=summary,
-                                      lr=lr))
-            accelerator.log({f"validation/{k}": v for k, v in summary.items()}, step=state.global_step)
-            log.write("validation", epoch=epoch, step=state.global_step, best=improved, **summary)
-            logger.info("epoch %d/%d: validation %s %.4f%s", epoch + 1, train_cfg.epochs, select, score,
-                        " (best so far)" if improved else "")
-        state.epoch, state.batches_done = epoch + 1, 0
-        if state.epoch % config.checkpoint.every_epochs == 0 or state.epoch == train_cfg.epochs:
-            ckpt.save_checkpoint(accelerator, checkpoints, state, ema=ema.module if ema else None)
-            ckpt.prune_checkpoints(accelerator, checkpoints, config.checkpoint.keep_last, state.best_dir)
+def train_one_epoch(run: Run, state: ckpt.TrainState, guard: StepGuard, epoch: int) -> float:
+    """Train ``epoch`` from where ``state`` says (mid-epoch after a resume), logging every
+    train.log_every_steps and checkpointing every checkpoint.every_steps; returns the learning rate
+    of the last step taken."""
+    config, accelerator, module, optimizer = run.config, run.accelerator, run.module, run.optimizer
+    train_cfg = config.train
+    module.train()
+    batches = run.train_loader
+    if state.batches_done:  # resuming mid-epoch: same order, minus the batches already trained on
+        batches = accelerator.skip_first_batches(run.train_loader, state.batches_done)
+    batches.set_epoch(epoch)  # Accelerate passes it to our EpochSampler (it would use its own count)
+    steps_this_epoch = state.batches_done // run.accum  # checkpoints are taken at optimizer steps
+    bar = tqdm(total=run.steps_per_epoch, initial=steps_this_epoch, desc=f"epoch {epoch + 1}/{train_cfg.epochs}",
+               disable=not accelerator.is_local_main_process, leave=False)
+    running, seen, tick = {}, 0, time.time()
+    lr = optimizer.param_groups[0]["lr"]
+    for batch in batches:
+        if train_cfg.max_steps_per_epoch and steps_this_epoch >= train_cfg.max_steps_per_epoch:
+            break
+        images, targets = split_batch(batch)
+        images = run.normalize(images, channels_last=config.model.channels_last)
+        # dropout / drop-path randomness depends on (seed, step, process) only: resumable
+        torch.manual_seed(derive_seed(config.seed, 2, epoch, state.batches_done, accelerator.process_index))
+        with accelerator.accumulate(module):
+            _, loss, parts = module(images, targets)
+            guard.observe(loss)
+            accelerator.backward(loss)
+            if accelerator.sync_gradients:  # gradients are all-reduced: check once, before the step
+                grad_norm = None
+                if config.optim.grad_clip_norm:
+                    grad_norm = accelerator.clip_grad_norm_(module.parameters(), config.optim.grad_clip_norm)
+                guard.check(module.parameters(), grad_norm=grad_norm, step=state.global_step + 1, epoch=epoch)
+            optimizer.step()
+            optimizer.zero_grad(set_to_none=True)
+        state.batches_done += 1
+        for key, value in {"loss": loss, **parts}.items():  # summed on the device, read at log steps
+            running[key] = running.get(key, 0.0) + value.detach().float()
+        seen += 1
+        if not accelerator.sync_gradients:
+            continue
+        state.global_step += 1
+        steps_this_epoch += 1
+        lr = optimizer.param_groups[0]["lr"]  # of the step just taken (the backbone's)
+        run.scheduler.step()  # sets the lr of the next step
+        if run.ema is not None:
+            run.ema.update(run.net, step=state.global_step)
+        bar.update(1)
+        if state.global_step % train_cfg.log_every_steps == 0:
+            guard.flush()  # the log reads the device anyway
+            means = accelerator.reduce(torch.stack(list(running.values())) / seen, reduction="mean")
+            record = {f"train/{k}": v for k, v in zip(running, means.tolist())}
+            record["train/lr"] = lr
+            record["train/images_per_s"] = seen * images.shape[0] * accelerator.num_processes / (time.time() - tick)
+            if accelerator.device.type == "cuda":
+                record["train/peak_mib"] = torch.cuda.max_memory_allocated() / 2**20
+            accelerator.log(record, step=state.global_step)
+            run.log.write("train", epoch=epoch, step=state.global_step, **{k.split("/")[1]: v for k, v in record.items()})
+            bar.set_postfix(loss=f"{record['train/loss']:.4f}")
+            running, seen, tick = {}, 0, time.time()
+        last_batch = state.batches_done >= len(run.train_loader) or steps_this_epoch >= run.steps_per_epoch
+        every = config.checkpoint.every_steps
+        if every and state.global_step % every == 0 and not last_batch:
+            guard.flush()  # never save weights of a step whose finite flag was not read
+            save_checkpoint(run, state)
+    bar.close()
+    guard.flush()  # the last step's finite flag, before its weights are evaluated or saved
+    return lr
+
+
+def validate(run: Run, state: ckpt.TrainState, epoch: int, lr: float) -> None:
+    """Evaluate ``epoch`` on VALIDATION (never test), keep its weights if it is the best so far,
+    and record it in the history, the trackers and the log."""
+    accelerator, select = run.accelerator, run.select
+    val = evaluate_model(run.eval_net, run.val_loader, run.task, accelerator,
+                         channels_last=run.config.model.channels_last)
+    score = val[select]
+    improved = state.best_metric is None or score > state.best_metric
+    if improved:
+        state.best_metric, state.best_epoch = score, epoch
+        state.best_dir = ckpt.save_best_weights(accelerator, run.checkpoints, state.global_step, run.net,
+                                                ema=run.ema_module)
+    summary = {k: v for k, v in val.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
+    state.history.append(dict(epoch=epoch, global_step=state.global_step, validation=summary, lr=lr))
+    accelerator.log({f"validation/{k}": v for k, v in summary.items()}, step=state.global_step)
+    run.log.write("validation", epoch=epoch, step=state.global_step, best=improved, **summary)
+    logger.info("epoch %d/%d: validation %s %.4f%s", epoch + 1, run.config.train.epochs, select, score,
+                " (best so far)" if improved else "")
+
+
+def save_checkpoint(run: Run, state: ckpt.TrainState) -> None:
+    """A resumable checkpoint of ``state``; older ones beyond checkpoint.keep_last are pruned."""
+    ckpt.save_checkpoint(run.accelerator, run.checkpoints, state, ema=run.ema_module)
+    ckpt.prune_checkpoints(run.accelerator, run.checkpoints, run.config.checkpoint.keep_last, state.best_dir)
+
+
+def test_and_export(run: Run, state: ckpt.TrainState, started: float) -> dict:
+    """Test the last epoch and the epoch selected on validation; write metrics.json and export the
+    selected one (main process); returns the metrics."""
     train_time = time.time() - started
-
-    # 7. test the last epoch and the epoch selected on validation; export the selected one
-    use_ema = ema is not None and config.eval.use_ema
-    eval_net = ema.module if use_ema else net
-    last = {"epoch": train_cfg.epochs - 1,
+    config, accelerator, task, select, out = run.config, run.accelerator, run.task, run.select, run.out
+    eval_net, channels_last = run.eval_net, config.model.channels_last
+    last = {"epoch": config.train.epochs - 1,
             "validation": state.history[-1]["validation"] if state.history else None,
-            "test": evaluate_model(eval_net, test_loader, task, accelerator, channels_last=config.model.channels_last)}
-    ckpt.load_best_weights(checkpoints / state.best_dir, eval_net, ema=use_ema)
-    selected_val = evaluate_model(eval_net, val_loader, task, accelerator, channels_last=config.model.channels_last)
-    selected_test = evaluate_model(eval_net, test_loader, task, accelerator, channels_last=config.model.channels_last)
+            "test": evaluate_model(eval_net, run.test_loader, task, accelerator, channels_last=channels_last)}
+    ckpt.load_best_weights(run.checkpoints / state.best_dir, eval_net, ema=run.use_ema)
+    selected_val = evaluate_model(eval_net, run.val_loader, task, accelerator, channels_last=channels_last)
+    selected_test = evaluate_model(eval_net, run.test_loader, task, accelerator, channels_last=channels_last)
     metrics = {
         "task": task.name,
         "model": config.model.name,
@@ -332,7 +434,7 @@ def train(args: argparse.Namespace) -> dict:
             "best_epoch": state.best_epoch,
             "note": f"the epoch with the highest validation {select} was selected; the test split was never "
                     "used for selection",
-            "weights": "ema" if use_ema else "model",
+            "weights": "ema" if run.use_ema else "model",
         },
         "validation": selected_val,
         "test": selected_test,
@@ -345,32 +447,22 @@ def train(args: argparse.Namespace) -> dict:
         write_json(out / METRICS_FILE, metrics)
         export = save_export(eval_net, out / "export", task=task,
                              results=card_results(selected_test, split="test", synthetic=config.data.synthetic),
-                             run=run_facts(config_to_dict(config), config_file=args.config, overrides=args.overrides,
-                                           generated_data=config.data.synthetic, splits=splits),
+                             run=run_facts(config_to_dict(config), config_file=run.args.config,
+                                           overrides=run.args.overrides, generated_data=config.data.synthetic,
+                                           splits=run.splits),
                              overwrite=True)  # a resumed run's own
-        log.write("done", best_epoch=state.best_epoch, **{f"test_{select}": selected_test[select]})
+        run.log.write("done", best_epoch=state.best_epoch, **{f"test_{select}": selected_test[select]})
         accelerator.log({f"test/{select}": selected_test[select]}, step=state.global_step)
         print(
             f"\nDone in {time.time() - started:.0f} s. Best epoch {state.best_epoch + 1} (selected on validation "
             f"{select} {selected_val[select]:.4f}); test {select} {selected_test[select]:.4f} "
             f"(last epoch: {last['test'][select]:.4f}).\n"
             f"  metrics:     {out / METRICS_FILE}\n  log:         {out / LOG_FILE}\n"
-            f"  checkpoints: {checkpoints}\n  config:      {out / CONFIG_FILE}\n"
+            f"  checkpoints: {run.checkpoints}\n  config:      {out / CONFIG_FILE}\n"
             f"  export:      {export}  (timm.create_model('local-dir:{export}', pretrained=True))"
         )
     accelerator.end_training()
     return metrics
-
-
-def _flat_hparams(d: dict, prefix: str = "") -> dict:
-    """Flatten the config for trackers (TensorBoard hparams take scalars and strings only)."""
-    flat = {}
-    for key, value in d.items():
-        if isinstance(value, dict):
-            flat.update(_flat_hparams(value, f"{prefix}{key}."))
-        else:
-            flat[f"{prefix}{key}"] = value if isinstance(value, (int, float, str, bool)) else str(value)
-    return flat
 
 
 def run_command(argv: list[str] | None = None) -> int:
@@ -378,7 +470,9 @@ def run_command(argv: list[str] | None = None) -> int:
     (printed once under a multi-process launch; no traceback)."""
     try:
         main(argv)
-    except EXPECTED_ERRORS as err:
+    except EXPECTED_ERRORS as err:  # the input's or the environment's, not a bug
+        if os.environ.get("FAER_HUB_DEBUG"):
+            raise
         report_refusal(one_line(err), every_process=isinstance(err, PER_PROCESS_ERRORS))
         return 2
     return 0

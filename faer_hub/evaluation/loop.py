@@ -15,6 +15,7 @@ from accelerate import Accelerator
 from torch import nn
 
 from ..data.transforms import BatchNormalizer, resolve_data_config
+from ..processes import cpu_processes
 from ..tasks import Task, get_task
 from .metrics import load_metric
 
@@ -77,8 +78,6 @@ def evaluate_model(
     task = get_task(task) if isinstance(task, str) else task
     normalize = BatchNormalizer(resolve_data_config(model))
     if accelerator is None:
-        from ..training.launch import cpu_processes
-
         accelerator = Accelerator(cpu=cpu_processes())
         model = accelerator.prepare_model(model, evaluation_mode=True)
         if accelerator.num_processes > 1:  # one process: iterate the loader as it is

@@ -15,7 +15,7 @@ from typing import Any
 import torch
 
 from ..io import write_json
-from ..models.sources import create_model_from_source
+from ..hub.sources import create_model_from_source
 from ..tasks import TASKS, Task, get_task
 
 

@@ -26,7 +26,7 @@ from typing import Any
 import yaml
 from huggingface_hub import EvalResult, ModelCard, ModelCardData
 
-from ..io import write_text
+from ..io import plain_data, write_text
 from ..settings import HUB_NAMESPACE, PUBLISHED_WEIGHTS
 from ..tasks import TASKS, Task, get_task
 from .paper_recipes import PAPER_RECIPES, paper_recipe_file
@@ -697,15 +697,4 @@ def _paper_section(task: Task) -> str:
 
 
 def _yaml(config: Mapping[str, Any]) -> str:
-    return yaml.safe_dump(_plain(config), sort_keys=False, allow_unicode=True)
-
-
-def _plain(value: Any) -> Any:
-    """Convert paths, tuples and other objects into YAML-safe plain values."""
-    if isinstance(value, Mapping):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    if value is None or isinstance(value, (bool, int, float, str)):
-        return value
-    return str(value)
+    return yaml.safe_dump(plain_data(config), sort_keys=False, allow_unicode=True)

@@ -31,7 +31,7 @@ from PIL import Image
 from ..faces.align import ProtocolLike, align_face, protocol_of_model, resolve_protocol
 from ..faces.detect import Detection
 from ..io import DEFAULT_MAX_PIXELS, ImageReadError, atomic_path, read_image
-from ..models.sources import create_model_from_source
+from ..hub.sources import create_model_from_source
 from ..tasks import activate, kind_of_model, label_names_of_model
 from .output import OUTPUT_FORMATS, csv_header, csv_values, format_table, write_report
 from .sources import InputItem, is_video, iter_input_files, iter_inputs

@@ -59,7 +59,7 @@ def untrained_reason(source: str, *, pretrained: bool = False) -> str | None:
     ``faer_atto.rafdb``: weights trained on the task, downloaded from the Hub). A bare FAER name
     (random weights) and an ImageNet tag (``faer_atto.in1k``: an ImageNet head) are not.
     """
-    from ..models.sources import resolve_source
+    from ..hub.sources import resolve_source
 
     name, has_weights = resolve_source(source)
     if has_weights:

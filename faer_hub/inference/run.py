@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
+from ..processes import cpu_processes, distributed_world
 from .output import RowWriter, merge_shards, read_finished, shard_finished, shard_line, shard_path, write_error
 
 __all__ = ["RunSummary", "distributed_world", "run_to_output"]
@@ -36,11 +37,6 @@ class RunSummary:
     """Inputs already in the output (``resume``)."""
     failed_in_all: int | None = None
     """Several processes, main process: failed inputs of every process (None elsewhere)."""
-
-
-def distributed_world() -> int:
-    """How many processes ``accelerate launch`` (or torchrun) started this one among."""
-    return int(os.environ.get("WORLD_SIZE", "1") or 1)
 
 
 def run_to_output(predictor: Any, inputs: Any, *, fmt: str, output: str | os.PathLike | None = None,
@@ -156,8 +152,6 @@ def _run_sharded(predictor: Any, inputs: Any, *, fmt: str, output: Any, resume: 
     from datetime import timedelta
 
     from accelerate import PartialState
-
-    from ..training.launch import cpu_processes
 
     if output is None or fmt not in ("jsonl", "csv"):
         raise ValueError("several processes write one file: pass --output FILE with --format jsonl or csv")

@@ -36,6 +36,7 @@ from timm.models.convnext import ConvNeXt
 from timm.models.convnext import checkpoint_filter_fn as convnext_checkpoint_filter_fn
 from torch import nn
 
+from ..errors import InputError
 from ..settings import HUB_NAMESPACE, PUBLISHED_WEIGHTS
 from ..tasks import TASKS
 from . import cca as _cca  # the module, not the name: importing cca first imports timm, which registers this module while cca is still loading
@@ -43,7 +44,7 @@ from . import cca as _cca  # the module, not the name: importing cca first impor
 __all__ = ["FAER", "FAERWeightsNotFoundError", "checkpoint_filter_fn"]
 
 
-class FAERWeightsNotFoundError(RuntimeError):
+class FAERWeightsNotFoundError(RuntimeError, InputError):
     """Pretrained FAER weights could not be found on the Hub or in the local HF cache."""
 
 

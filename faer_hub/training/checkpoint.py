@@ -35,8 +35,8 @@ import torch
 from accelerate import Accelerator
 from safetensors.torch import load_file, save_file
 
-from ..errors import one_line
-from ..io import apply_umask, fsync_tree, naming_write_failures
+from ..errors import InputError, one_line
+from ..io import apply_umask, fsync_tree, is_temp_name, naming_write_failures, temp_name
 
 __all__ = [
     "DamagedCheckpointError", "ResumeError", "TrainState", "read_train_state", "check_resume_layout", "checkpoint_dirs", "load_newest_loadable", "latest_checkpoint", "load_checkpoint", "prune_checkpoints",
@@ -83,7 +83,7 @@ class TrainState:
                                          f"{one_line(err, first_line=True, limit=200)})") from None
 
 
-class ResumeError(RuntimeError):
+class ResumeError(RuntimeError, InputError):
     """A checkpoint that cannot be resumed as asked."""
 
 
@@ -143,7 +143,7 @@ def latest_checkpoint(checkpoints: Path) -> Optional[Path]:
 
 def _write_dir_atomically(accelerator: Accelerator, final: Path, write) -> None:
     """Run ``write(tmp)`` on every process, then rename ``tmp`` to ``final`` on the main one."""
-    tmp = final.with_name(f".{final.name}.tmp")
+    tmp = temp_name(final, "tmp", shared=True)  # every process writes its part into it
     if accelerator.is_main_process:
         if tmp.exists():
             shutil.rmtree(tmp)
@@ -297,7 +297,7 @@ def prune_checkpoints(accelerator: Accelerator, checkpoints: Path, keep_last: in
         for path in checkpoints.iterdir():
             stale_step = _STEP_DIR.match(path.name) and path not in kept and path not in newer_damaged
             stale_best = _BEST_DIR.match(path.name) and path.name not in referenced
-            stale_tmp = path.name.startswith(".") and path.name.endswith(".tmp")
+            stale_tmp = is_temp_name(path.name)
             if stale_step or stale_best or stale_tmp:
                 shutil.rmtree(path, ignore_errors=True)
     accelerator.wait_for_everyone()

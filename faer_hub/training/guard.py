@@ -8,10 +8,12 @@ from typing import Iterable, Optional
 import torch
 from accelerate import Accelerator
 
+from ..errors import InputError
+
 __all__ = ["NonFiniteLossError", "StepGuard"]
 
 
-class NonFiniteLossError(FloatingPointError):
+class NonFiniteLossError(FloatingPointError, InputError):
     """The loss became NaN or infinite; the last good checkpoint is kept untouched."""
 
 

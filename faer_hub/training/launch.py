@@ -23,21 +23,22 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Callable, Mapping, Optional, TypeVar
 
-import torch
 from accelerate import PartialState
 from accelerate.utils import broadcast_object_list, gather_object
 
+from ..errors import InputError
+from ..processes import cpu_processes, distributed_world
 from .config import Config, ConfigError
 from .outputs import OutputDirError, write_text
 
-__all__ = ["LaunchSettings", "PeerFailedError", "check_shared_dir", "cpu_processes", "is_main_process", "load_in_turn",
+__all__ = ["LaunchSettings", "PeerFailedError", "check_shared_dir", "is_main_process", "load_in_turn",
            "report_refusal", "resolve_launch", "start_processes"]
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
 
 
-class PeerFailedError(RuntimeError):
+class PeerFailedError(RuntimeError, InputError):
     """The process building the dataset cache failed, or did not finish in time."""
 
 PRECISION_ENV = "ACCELERATE_MIXED_PRECISION"
@@ -82,12 +83,6 @@ def resolve_launch(config: Config, env: Optional[Mapping[str, str]] = None) -> L
     return LaunchSettings(mixed_precision=precision, dynamo_backend=dynamo, disagreements=tuple(notes))
 
 
-def cpu_processes() -> bool:
-    """Whether several processes were launched on a machine without a GPU (gloo on CPU):
-    Accelerate must then be told ``cpu=True``, or it treats each process as a separate run."""
-    return int(os.environ.get("WORLD_SIZE", "1")) > 1 and not torch.cuda.is_available()
-
-
 def start_processes(timeout_minutes: float) -> PartialState:
     """Join the process group that the launcher started (one process without a launcher).
 
@@ -95,7 +90,7 @@ def start_processes(timeout_minutes: float) -> PartialState:
     visible) run on CPU with gloo. The collectives' timeout is ``timeout_minutes``: nothing waits
     in a collective for a cache build (:func:`load_in_turn` polls instead).
     """
-    launched = int(os.environ.get("WORLD_SIZE", "1"))
+    launched = distributed_world()
     state = PartialState(cpu=cpu_processes(), timeout=timedelta(minutes=timeout_minutes))
     if state.num_processes != launched:
         raise ConfigError(f"{launched} processes were launched but Accelerate sees {state.num_processes}; "
@@ -114,7 +109,7 @@ def report_refusal(message: str, *, every_process: bool = False) -> None:
     that may be one process's own (a full disk): each says it, prefixed with its rank."""
     import sys
 
-    world = int(os.environ.get("WORLD_SIZE", "1"))
+    world = distributed_world()
     if every_process and world > 1:
         print(f"error (process {os.environ.get('RANK', '0')}/{world}): {message}", file=sys.stderr)
     elif is_main_process():

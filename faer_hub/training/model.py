@@ -13,7 +13,7 @@ from torch import nn
 
 import faer_hub  # noqa: F401  (registers the FAER models with timm)
 
-from ..errors import one_line
+from ..errors import InputError, one_line
 from ..tasks import Task
 from .config import ModelConfig
 
@@ -24,7 +24,7 @@ logger = logging.getLogger(__name__)
 _WEIGHT_SOURCE_KEYS = ("url", "file", "state_dict", "hf_hub_id", "hf_hub_filename", "source", "tag", "description")
 
 
-class BackboneWeightsError(RuntimeError):
+class BackboneWeightsError(RuntimeError, InputError):
     """The ImageNet backbone weights asked for cannot be loaded (offline, missing file)."""
 
 

@@ -12,7 +12,8 @@ from typing import Any, Mapping, Optional, Sequence
 
 import yaml
 
-from ..io import _json_safe, write_json, write_text
+from ..errors import InputError
+from ..io import plain_data, write_json, write_text
 
 __all__ = [
     "CONFIG_FILE", "LOG_FILE", "METRICS_FILE", "OutputDirError", "JsonlLog", "check_output_dir", "prepare_output_dir",
@@ -31,7 +32,7 @@ _set_aside: set[Path] = set()
 """Output folders whose previous run this process moved to :data:`REPLACED_RUN`."""
 
 
-class OutputDirError(RuntimeError):
+class OutputDirError(RuntimeError, InputError):
     """The output folder holds a previous run and neither --resume nor --overwrite was given."""
 
 
@@ -116,7 +117,7 @@ class JsonlLog:
             return
         record = {"event": event, "time": round(time.time(), 3), **fields}
         with open(self.path, "a", encoding="utf-8") as f:
-            f.write(json.dumps(_json_safe(record)) + "\n")
+            f.write(json.dumps(plain_data(record)) + "\n")
 
 
 def run_facts(config: Mapping[str, Any], *, config_file: Optional[Path], overrides: Sequence[str], generated_data: bool,

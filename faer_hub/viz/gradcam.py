@@ -227,7 +227,7 @@ def cam_report(
     ``detect_faces``: explain the largest face of each image, cut as :mod:`faer_hub.inference.predict`
     cuts it; False explains whole images (already aligned crops).
     """
-    from ..models.sources import create_model_from_source
+    from ..hub.sources import create_model_from_source
 
     out = Path(out_dir)
     stems = [Path(image).stem for image in images]

@@ -185,6 +185,7 @@ def test_pruning_and_the_layout_advice_skip_a_damaged_checkpoint(tmp_path):
     (checkpoints / "step-00000001").mkdir()
     (checkpoints / "step-00000001" / "train_state.json").write_text("{")  # damaged, older than the kept
     (checkpoints / "step-00000008" / "train_state.json").write_text("{\"epoch\": 1, ")  # damaged, the newest
+    (checkpoints / ".step-00000010.tmp").mkdir()  # a killed run's unfinished checkpoint
     assert ckpt.read_train_state(checkpoints / "step-00000008") is None
     assert ckpt.latest_checkpoint(checkpoints) == checkpoints / "step-00000006"
     ckpt.prune_checkpoints(Main(), checkpoints, keep_last=2, best_dir=None)

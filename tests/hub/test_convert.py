@@ -10,7 +10,7 @@ import torch
 from authors_reference import AuthorsFAER
 
 import faer_hub
-from faer_hub.models.convert import convert_checkpoint
+from faer_hub.hub.convert import convert_checkpoint
 
 
 @pytest.fixture(scope="module")

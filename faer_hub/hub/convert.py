@@ -13,8 +13,8 @@ import torch
 from safetensors import SafetensorError, safe_open
 
 from ..errors import one_line
-from ..hub.export import save_export
 from ..tasks import get_task
+from .export import save_export
 
 
 def convert_checkpoint(

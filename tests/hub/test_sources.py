@@ -8,7 +8,7 @@ import pytest
 import timm
 
 from faer_hub.hub.export import ExportError
-from faer_hub.models.sources import create_model_from_source, resolve_source
+from faer_hub.hub.sources import create_model_from_source, resolve_source
 
 
 def test_model_sources(raf_export, tmp_path, monkeypatch):

@@ -13,7 +13,7 @@ import timm
 import torch
 
 from ..errors import one_line
-from ..hub.export import ExportError, label_name_problems, read_export_config
+from .export import ExportError, label_name_problems, read_export_config
 
 
 def resolve_source(source: str) -> tuple[str, bool]:
@@ -52,7 +52,7 @@ def _check_hub_export(name: str) -> None:
     or that cannot be fetched, are left to timm, which reports them."""
     from huggingface_hub import hf_hub_download
 
-    from ..hub.export import export_problems
+    from .export import export_problems
 
     repo_id, _, revision = name[len("hf-hub:"):].partition("@")
     try:
