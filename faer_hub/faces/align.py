@@ -175,20 +175,23 @@ def protocol_of_model(model: Any) -> CropProtocol | None:
 
 def similarity_matrix(src: Sequence[Sequence[float]], dst: Sequence[Sequence[float]]) -> np.ndarray:
     """The 2 x 3 non-reflective similarity (rotation, uniform scale, shift) best mapping ``src`` to
-    ``dst`` in the least-squares sense: the closed form of Umeyama (1991) in two dimensions."""
+    ``dst`` in the least-squares sense (OpenCV ``estimateAffinePartial2D`` over all points).
+
+    Kept over a closed-form Umeyama fit, which is exact where OpenCV's refinement stops up to
+    1.5e-4 px short: every generated crop and measured number was cut with this one, and the exact
+    fit changes 10 % of the generated crops by up to 8 grey levels (exports would not be
+    byte-identical). ``tests/faces/test_align.py`` holds it to scikit-image's least squares."""
+    import cv2
+
     src_a, dst_a = np.asarray(src, np.float64).reshape(-1, 2), np.asarray(dst, np.float64).reshape(-1, 2)
     if len(src_a) != len(dst_a) or len(src_a) < 2:
         raise ValueError(f"need matching point sets of at least 2 points, got {len(src_a)} and {len(dst_a)}")
-    src_mean, dst_mean = src_a.mean(axis=0), dst_a.mean(axis=0)
-    s, d = src_a - src_mean, dst_a - dst_mean
-    spread = float((s ** 2).sum())
-    if not (np.isfinite(spread) and np.isfinite(d).all() and spread > 0):
+    # a threshold no point can exceed keeps every point an inlier, so the refinement is a plain fit
+    matrix, _ = cv2.estimateAffinePartial2D(src_a, dst_a, method=cv2.RANSAC, ransacReprojThreshold=1e9,
+                                            maxIters=1, refineIters=100)
+    if matrix is None:
         raise ValueError(f"no similarity transform fits the points {src_a.tolist()}")
-    # M = [[a, -b], [b, a]] (a = scale cos angle, b = scale sin angle) minimising sum |M s + t - d|^2
-    a = float((s * d).sum()) / spread
-    b = float((s[:, 0] * d[:, 1] - s[:, 1] * d[:, 0]).sum()) / spread
-    rotation_scale = np.array([[a, -b], [b, a]])
-    return np.hstack([rotation_scale, (dst_mean - rotation_scale @ src_mean)[:, None]])
+    return matrix
 
 
 def warp(image: Image.Image, matrix: np.ndarray, size: tuple[int, int]) -> Image.Image:
