@@ -9,12 +9,11 @@ the portrait moving a few pixels per frame). Every setup runs :meth:`faer_hub.An
 - ``before``: facenet-pytorch's MTCNN as this package ran it before: every photo searched whole
   down to 20-pixel faces, one at a time, on torch's threads;
 - ``per image, torch threads``: :class:`faer_hub.faces.MTCNNDetector` called one photo at a
-  time, its networks on torch's CPU threads (``--threads``; ``MTCNNDetector(threads=None)``), as
-  the predictor ran it before it searched windows of photos on one thread;
-- ``per image``: the same on one thread (``MTCNNDetector()``);
-- ``batched``: the predictor as it runs now: ``MTCNNDetector()``, ``detect_batch`` on windows of
-  consecutive photos (same-size ones searched together), one thread;
-- ``batched, torch threads``: the same on torch's threads.
+  time, its networks on torch's CPU threads (``--threads``; ``MTCNNDetector()``);
+- ``per image``: the same on one thread (``MTCNNDetector(threads=1)``);
+- ``batched``: ``detect_batch`` on windows of consecutive photos (same-size ones searched
+  together), as the predictor searches, on one thread;
+- ``batched, torch threads``: the same on torch's threads: the predictor's default.
 
 With ``--threads 1`` the ``torch threads`` setups are the one-thread ones.
 
@@ -116,7 +115,7 @@ def detector_setups(names: list[str]) -> dict[str, object]:
     """Name -> detector, for the names asked for."""
     from faer_hub.faces.detect import MTCNNDetector
 
-    one, torch_threads = MTCNNDetector(), MTCNNDetector(threads=None)
+    one, torch_threads = MTCNNDetector(threads=1), MTCNNDetector()
     build = {"before": DetectorAsBefore, "per image, torch threads": lambda: OneByOne(torch_threads),
              "per image": lambda: OneByOne(one), "batched": lambda: one,
              "batched, torch threads": lambda: torch_threads}

@@ -30,13 +30,13 @@ Alignment using Multi-task Cascaded Convolutional Networks", is the detector its
    which the earlier 0.9 lost (3 % of the generated CelebA photos).
 
 Same-size photos are searched as one batch by :meth:`MTCNNDetector.detect_batch`. The three
-networks run on one CPU thread (``threads=1``, torch's setting put back after each search): a
-search is thousands of small operations (a resize and a network call per pyramid level, a resize
-per candidate face), each of which waits for every thread to finish. On this project's shared
-2-core machine the photo path with torch's two threads ran 6.8 times as fast with the detector on
-one (``benchmarks/predict_throughput.py --threads 2``); on an idle machine a second thread can
-speed the largest pyramid levels up, which was not measured here: ``threads=None`` keeps torch's
-setting.
+networks run on torch's CPU threads by default (``threads=None``); ``threads=1`` runs them on one
+(torch's setting put back after each search). A search is thousands of small operations, each
+of which waits for every thread: on an idle 2-core machine the photo path ran 1.15-1.4 times as
+fast with the detector on torch's two threads as on one, but with the other core busy 6.8 times
+slower
+(``benchmarks/predict_throughput.py``; README, "Speed of the photo path"). On a shared machine,
+pass ``threads=1`` or set ``OMP_NUM_THREADS=1``.
 """
 
 from __future__ import annotations
@@ -186,7 +186,7 @@ class MTCNNDetector:
     def __init__(self, *, min_face_size: int = 20, relative_min_face: float = 1 / 16,
                  relative_min_face_cap: int = 64, thresholds: Sequence[float] = (0.6, 0.7, 0.7),
                  min_score: float = 0.8, max_side: int = 1600, refine_edges: bool = True,
-                 check_geometry: bool = True, batch_size: int = 8, threads: int | None = 1,
+                 check_geometry: bool = True, batch_size: int = 8, threads: int | None = None,
                  device: str | None = None) -> None:
         if min_face_size < 12:
             raise ValueError(f"min_face_size must be at least 12 pixels (MTCNN's window), got {min_face_size}")
