@@ -79,7 +79,8 @@ def test_export_writes_only_into_an_empty_folder_or_over_an_export_with_overwrit
 def test_label_names_must_be_distinct_wherever_they_enter(tmp_path, rafdb_export):
     import json
 
-    from faer_hub.hub.export import ExportError, label_name_problems
+    from faer_hub.hub.export import ExportError
+    from faer_hub.tasks import label_name_problems
 
     _, folder = rafdb_export
     assert label_name_problems(["a", "b"], 2, "x") == []
