@@ -468,9 +468,9 @@ def _recipe(task: Task, facts: RunFacts | None, *, is_run: bool) -> str:
         intro = f"The paper's recipe (Xu et al. 2024, Sec. 3.2), as {name} runs it"
     v = facts.value
     loss = task.spec.loss.describe(facts.config.get("loss") or {}, task.num_classes)
-    scheduler = v("optim", "scheduler")
+    scheduler, decay = v("optim", "scheduler"), v("optim", "gamma")
     schedule = {
-        "exponential": f"ExponentialLR (gamma {v('optim', 'gamma', 0.95):g} per epoch)",
+        "exponential": "ExponentialLR" + (f" (gamma {decay:g} per epoch)" if decay is not None else ""),
         "cosine": "cosine decay",
         "constant": "constant learning rate",
         None: None,
