@@ -268,7 +268,7 @@ PROBLEM_TYPE_KINDS = {k.problem_type: k for k in KINDS.values()}
 
 def activate(logits: Any, kind: Kind | str) -> Any:
     """Scores of a kind from raw outputs (a tensor): softmax, sigmoid, or values clipped to [-1, 1]."""
-    kind = KINDS[kind] if isinstance(kind, str) else kind
+    kind = get_kind(kind) if isinstance(kind, str) else kind
     if kind.activation == "softmax":
         return logits.softmax(-1)
     if kind.activation == "sigmoid":
@@ -467,8 +467,9 @@ def kind_of_config(config: Mapping[str, Any]) -> Kind:
     if isinstance(task, str) and task in TASKS:
         return TASKS[task].spec
     problem_type = config.get("problem_type")
-    return PROBLEM_TYPE_KINDS[problem_type] if isinstance(problem_type, str) and problem_type in PROBLEM_TYPE_KINDS \
-        else KINDS["fer"]
+    if isinstance(problem_type, str) and problem_type in PROBLEM_TYPE_KINDS:
+        return PROBLEM_TYPE_KINDS[problem_type]
+    return KINDS["fer"]
 
 
 # Label names count only if they name each output once: weights recording others are refused; other models get class_<i>.
