@@ -6,10 +6,12 @@ training, metrics and model cards all look tasks up here.
 
 A task's :attr:`Task.kind` (:data:`KINDS`) is the one place that knows what the outputs are:
 one class among several (``'fer'``), independent attributes (``'fae'``) or continuous values
-(``'va'``, valence and arousal). Code that must act differently per kind asks the task
-(:meth:`Task.activate`, :meth:`Task.predictions`, :attr:`Task.problem_type`, ...) instead of
-deciding again; for a model, :meth:`Task.from_model`, :func:`kind_of_model` and
-:func:`label_names_of_model` read what its pretrained config says.
+(``'va'``, valence and arousal). Code that must act differently per kind asks the task or its
+:class:`Kind` (:meth:`Task.activate`, :meth:`Task.predictions`, :attr:`Task.problem_type`, the
+:class:`Loss` it trains with, the wording of its cards and Spaces, ...) instead of switching on
+the kind's name; for a model, :meth:`Task.from_model`, :func:`kind_of_model` and
+:func:`label_names_of_model` read what its pretrained config says, and :func:`label_name_problems`
+is the one check of label names.
 
 The datasets (:data:`DATASETS`: title, download page, terms of use) and their label vocabularies
 are described here too, so builders, model configs, ``ClassLabel`` features, metrics, cards and
@@ -18,7 +20,9 @@ publishing can never disagree. This module imports nothing heavy (no torch).
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from string import Formatter
 from typing import Any
 
 
@@ -94,8 +98,40 @@ AFFECTNET_VA_EXPRESSIONS: tuple[str, ...] = (*AFFECTNET8_LABELS, "none")
 
 
 @dataclass(frozen=True)
+class Loss:
+    """A training loss, named and described; :data:`faer_hub.training.losses.CRITERIA` builds it
+    from its name and the run's ``loss`` configuration (whose defaults are the recipe's)."""
+
+    name: str
+    """``'focal'``, ``'ce_center'`` or ``'ccc'``."""
+    wording: tuple[str, ...]
+    """What it is, as model cards say it, in pieces joined together: a piece naming a value of the
+    run's ``loss`` configuration (``{focal_gamma:g}``) is said only when the run records that value;
+    ``{num_outputs}`` is always known."""
+    added_term: tuple[str, str] | None = None
+    """``(loss configuration key of its weight, what it weighs)``, said as ``plus <weight> x <what>``
+    when the run records a weight other than 0."""
+
+    def describe(self, values: Mapping[str, Any], num_outputs: int) -> str:
+        """The loss as a card states it, from the run's ``loss`` values (nothing guessed)."""
+        known = {key: value for key, value in values.items() if value is not None}
+        known["num_outputs"] = num_outputs
+        text = "".join(piece.format(**known) for piece in self.wording if _fields(piece) <= known.keys())
+        if self.added_term is not None:
+            key, what = self.added_term
+            if known.get(key):
+                text += f" plus {known[key]:g} x {what}"
+        return text
+
+
+def _fields(template: str) -> set[str]:
+    return {name for _, name, _, _ in Formatter().parse(template) if name}
+
+
+@dataclass(frozen=True)
 class Kind:
-    """What a task's outputs are, and everything that follows from it."""
+    """What a task's outputs are, and everything that follows from it: how they are scored,
+    trained and selected, and how cards and Spaces describe them."""
 
     name: str
     """``'fer'``, ``'fae'`` or ``'va'``."""
@@ -112,6 +148,25 @@ class Kind:
     and the headline number."""
     fractions: bool
     """Metrics are fractions in [0, 1] (shown in percent); otherwise values on their own scale."""
+    loss: Loss
+    """The training loss (Xu et al. 2024, Sec. 3.2, for the kinds the paper trains)."""
+    output_unit: str
+    """What one output is called in a count (``40 attributes``)."""
+    outputs: str
+    """What the outputs are and how to use them, as cards say it."""
+    tags: tuple[str, ...]
+    """Hub tags of its cards (listed before the dataset's)."""
+    problem_tags: tuple[str, ...]
+    """Hub tags of its problem type (listed after the dataset's)."""
+    out_of_scope: str
+    """The card's sentence on what the outputs are not."""
+    limitations: str
+    """The card's limitations (markdown list)."""
+    space_shows: str
+    """What a Space page shows per face."""
+    recipe_note: str | None = None
+    """``None`` for a kind the paper trains (Xu et al. 2024); else what its recipe keeps of the
+    paper's, as cards say it (``{recipe}``: the recipe's name)."""
 
     @property
     def multi_label(self) -> bool:
@@ -119,20 +174,90 @@ class Kind:
         return self.problem_type == "multi_label_classification"
 
     @property
+    def single_label(self) -> bool:
+        """One class among several (softmax), the only kind whose classes can be balanced."""
+        return self.problem_type == "single_label_classification"
+
+    @property
     def regression(self) -> bool:
         """Continuous outputs (valence, arousal), used as they are."""
         return self.problem_type == "regression"
+
+    @property
+    def in_paper(self) -> bool:
+        """The paper trains this kind (its recipe is the paper's)."""
+        return self.recipe_note is None
 
 
 KINDS: dict[str, Kind] = {
     k.name: k
     for k in (
-        Kind("fer", "facial expression recognition", "single_label_classification", "softmax",
-             "fer_accuracy", ("accuracy", "balanced_accuracy", "macro_f1"), True),
-        Kind("fae", "facial attribute estimation", "multi_label_classification", "sigmoid",
-             "fae_accuracy", ("mean_accuracy",), True),
-        Kind("va", "valence and arousal estimation", "regression", "clip",
-             "va_regression", ("ccc", "ccc_valence", "ccc_arousal", "pcc", "sagr"), False),
+        Kind(
+            name="fer", description="facial expression recognition", problem_type="single_label_classification",
+            activation="softmax", metric="fer_accuracy", select_metrics=("accuracy", "balanced_accuracy", "macro_f1"),
+            fractions=True,
+            loss=Loss("ce_center", ("cross-entropy",), added_term=("center_weight", "center loss on the pooled features")),
+            output_unit="classes",
+            outputs="one logit per class; a softmax gives class probabilities.",
+            tags=("facial-expression-recognition",), problem_tags=(),
+            out_of_scope="An expression is not a reliable signal of what someone feels.",
+            limitations=(
+                "- Expression labels describe visible facial configurations, not felt emotions; the same "
+                "expression means different things across people, cultures and contexts.\n"
+                "- The training set is imbalanced (happiness and neutral dominate); rare classes such as fear "
+                "and disgust are recognised much less reliably (see the class-wise numbers).\n"
+                "- Demographic coverage of the dataset is uneven; accuracy across age, gender and skin tone "
+                "has not been measured here.\n"
+                "- Expects one face per crop; use face detection for whole photos."
+            ),
+            space_shows="expression probabilities",
+        ),
+        Kind(
+            name="fae", description="facial attribute estimation", problem_type="multi_label_classification",
+            activation="sigmoid", metric="fae_accuracy", select_metrics=("mean_accuracy",), fractions=True,
+            loss=Loss("focal", ("sigmoid focal loss", " (gamma = {focal_gamma:g})", " on the {num_outputs} outputs")),
+            output_unit="attributes",
+            outputs="one logit per attribute; apply a sigmoid to each (independent probabilities) and "
+                    "threshold at 0.5 by default.",
+            tags=("facial-attribute-estimation",), problem_tags=("multi-label-classification",),
+            out_of_scope="Attribute predictions are not facts about a person.",
+            limitations=(
+                "- CelebA shows celebrities: mostly young, light-skinned, made-up, well-lit, frontal faces. "
+                "Accuracy on other ages, skin tones, cultures and image conditions is unknown and likely lower.\n"
+                "- Several attributes are subjective or social judgements (`Attractive`, `Young`, `Heavy_Makeup`) "
+                "and `Male` is a binary annotation of perceived gender; outputs reproduce the annotators' "
+                "biases and say nothing true about a person.\n"
+                "- Attributes are strongly correlated and imbalanced in CelebA; mean accuracy hides poor "
+                "recall on rare attributes (look at the class-wise numbers).\n"
+                "- Trained on aligned 178x218 crops; unaligned or small faces need detection and cropping first."
+            ),
+            space_shows="attribute probabilities",
+        ),
+        Kind(
+            name="va", description="valence and arousal estimation", problem_type="regression",
+            activation="clip", metric="va_regression",
+            select_metrics=("ccc", "ccc_valence", "ccc_arousal", "pcc", "sagr"), fractions=False,
+            loss=Loss("ccc", ("the mean over valence and arousal of 1 - CCC (concordance correlation coefficient, "
+                              "Lin 1989, over each batch)",), added_term=("mse_weight", "the mean squared error")),
+            output_unit="outputs",
+            outputs="two values, valence then arousal, on AffectNet's [-1, 1] scale (negative to positive, "
+                    "calm to excited); use them as they are, clipped to [-1, 1].",
+            tags=("valence-arousal-estimation", "affect-recognition"), problem_tags=("regression",),
+            out_of_scope="An expression (or its valence and arousal) is not a reliable signal of what someone feels.",
+            limitations=(
+                "- Valence and arousal describe how positive and how intense an expression looks to annotators, "
+                "not what someone feels; two annotators of the same AffectNet image often disagree (the "
+                "dataset paper measures this on a doubly annotated subset), which bounds what any model can reach.\n"
+                "- The annotations are not evenly spread: most faces are neutral or happy, so strongly negative "
+                "or high-arousal faces are estimated less reliably.\n"
+                "- Demographic coverage of the dataset is uneven; errors across age, gender and skin tone "
+                "have not been measured here.\n"
+                "- Expects one face per crop; use face detection for whole photos."
+            ),
+            space_shows="valence and arousal",
+            recipe_note="The paper does not address valence and arousal; {recipe} keeps its expression recipe "
+                        "with a regression loss",
+        ),
     )
 }
 """The task kinds; :attr:`Task.kind` is a key."""
@@ -143,7 +268,7 @@ PROBLEM_TYPE_KINDS = {k.problem_type: k for k in KINDS.values()}
 
 def activate(logits: Any, kind: Kind | str) -> Any:
     """Scores of a kind from raw outputs (a tensor): softmax, sigmoid, or values clipped to [-1, 1]."""
-    kind = KINDS[kind] if isinstance(kind, str) else kind
+    kind = get_kind(kind) if isinstance(kind, str) else kind
     if kind.activation == "softmax":
         return logits.softmax(-1)
     if kind.activation == "sigmoid":
@@ -222,9 +347,9 @@ class Task:
         attribute (logit > 0, i.e. sigmoid > 0.5), or values clipped to [-1, 1]."""
         import torch
 
-        if self.kind == "fae":
+        if self.multi_label:
             return (logits > 0).to(torch.int8)
-        if self.kind == "fer":
+        if self.spec.single_label:
             return logits.argmax(dim=-1)
         return self.activate(logits.float())
 
@@ -331,14 +456,61 @@ def kind_of_model(model: Any, multi_label: bool | None = None) -> Kind:
     task = Task.from_model(model)
     if task is not None:
         return task.spec
-    return PROBLEM_TYPE_KINDS.get(_pretrained_cfg(model).get("problem_type"), KINDS["fer"])
+    return kind_of_config(_pretrained_cfg(model))
+
+
+def kind_of_config(config: Mapping[str, Any]) -> Kind:
+    """What the outputs of a model with this config are (an export's ``config.json``, a pretrained
+    config): its FAER task's kind (``faer_task``), else the kind of the ``problem_type`` it
+    declares, else single-label classes."""
+    task = config.get("faer_task")
+    if isinstance(task, str) and task in TASKS:
+        return TASKS[task].spec
+    problem_type = config.get("problem_type")
+    if isinstance(problem_type, str) and problem_type in PROBLEM_TYPE_KINDS:
+        return PROBLEM_TYPE_KINDS[problem_type]
+    return KINDS["fer"]
+
+
+# Label names count only if they name each output once: weights recording others are refused; other models get class_<i>.
+
+
+def label_name_problems(labels: Sequence[Any] | None, num_classes: Any, where: str) -> list[str]:
+    """What is wrong with ``labels`` as the names of ``num_classes`` outputs, each problem naming
+    ``where``; empty when they name every output once (or there are none to check). The one check
+    of label names wherever they come from (an export's or a Hub repo's config.json, a model's
+    pretrained config): a duplicate would merge two outputs' probabilities."""
+    if labels is None:
+        return []
+    problems = []
+    if isinstance(num_classes, int) and len(labels) != num_classes:
+        problems.append(f"{where}: {len(labels)} label_names but num_classes = {num_classes}")
+    if not all(isinstance(name, str) and name.strip() for name in labels):
+        problems.append(f"{where}: label_names must be non-empty strings")
+    else:
+        seen: set[str] = set()
+        duplicates = sorted({name for name in labels if name in seen or seen.add(name)})
+        if duplicates:
+            problems.append(f"{where}: label_names repeat {', '.join(repr(d) for d in duplicates[:5])}; each output "
+                            "needs its own name")
+    return problems
 
 
 def label_names_of_model(model: Any) -> list[str]:
-    """Label names of a model's outputs (``class_<i>`` when its config has none, or too few)."""
+    """Label names of a model's outputs: its config's when they name every output once, else
+    ``class_<i>`` (no names, or names registered for a head of another size)."""
     names = list(_pretrained_cfg(model).get("label_names") or [])
     n = model.num_classes
-    return names if len(names) == n else [f"class_{i}" for i in range(n)]
+    if names and not label_name_problems(names, n, "label_names"):
+        return names
+    return [f"class_{i}" for i in range(n)]
+
+
+def get_kind(name: str) -> Kind:
+    """Look a task kind up by name, with an error listing the valid names."""
+    if name not in KINDS:
+        raise ValueError(f"unknown task kind {name!r}; expected one of {', '.join(KINDS)}")
+    return KINDS[name]
 
 
 def get_task(name: str) -> Task:

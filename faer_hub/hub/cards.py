@@ -180,48 +180,6 @@ _PROTOCOLS = {
     ),
 }
 
-_LIMITATIONS = {
-    "fae": (
-        "- CelebA shows celebrities: mostly young, light-skinned, made-up, well-lit, frontal faces. "
-        "Accuracy on other ages, skin tones, cultures and image conditions is unknown and likely lower.\n"
-        "- Several attributes are subjective or social judgements (`Attractive`, `Young`, `Heavy_Makeup`) "
-        "and `Male` is a binary annotation of perceived gender; outputs reproduce the annotators' "
-        "biases and say nothing true about a person.\n"
-        "- Attributes are strongly correlated and imbalanced in CelebA; mean accuracy hides poor "
-        "recall on rare attributes (look at the class-wise numbers).\n"
-        "- Trained on aligned 178x218 crops; unaligned or small faces need detection and cropping first."
-    ),
-    "fer": (
-        "- Expression labels describe visible facial configurations, not felt emotions; the same "
-        "expression means different things across people, cultures and contexts.\n"
-        "- The training set is imbalanced (happiness and neutral dominate); rare classes such as fear "
-        "and disgust are recognised much less reliably (see the class-wise numbers).\n"
-        "- Demographic coverage of the dataset is uneven; accuracy across age, gender and skin tone "
-        "has not been measured here.\n"
-        "- Expects one face per crop; use face detection for whole photos."
-    ),
-    "va": (
-        "- Valence and arousal describe how positive and how intense an expression looks to annotators, "
-        "not what someone feels; two annotators of the same AffectNet image often disagree (the "
-        "dataset paper measures this on a doubly annotated subset), which bounds what any model can reach.\n"
-        "- The annotations are not evenly spread: most faces are neutral or happy, so strongly negative "
-        "or high-arousal faces are estimated less reliably.\n"
-        "- Demographic coverage of the dataset is uneven; errors across age, gender and skin tone "
-        "have not been measured here.\n"
-        "- Expects one face per crop; use face detection for whole photos."
-    ),
-}
-
-
-_OUTPUTS = {
-    "sigmoid": "one logit per attribute; apply a sigmoid to each (independent probabilities) and "
-               "threshold at 0.5 by default.",
-    "softmax": "one logit per class; a softmax gives class probabilities.",
-    "clip": "two values, valence then arousal, on AffectNet's [-1, 1] scale (negative to positive, "
-            "calm to excited); use them as they are, clipped to [-1, 1].",
-}
-"""What the outputs are, per :attr:`faer_hub.tasks.Kind.activation`."""
-
 _ACTIVATION_CODE = {
     "sigmoid": "model(x).sigmoid()[0]  # per-attribute probabilities",
     "softmax": "model(x).softmax(-1)[0]  # class probabilities",
@@ -322,7 +280,7 @@ def render_model_card(
         architecture=architecture,
         repo_id=repo_id,
         weights_statement=_weights_statement(repo_id, results is not None, generated),
-        output_description=_OUTPUTS[task.spec.activation],
+        output_description=task.spec.outputs,
         input_description=_input_description(cfg),
         stats=_stats_lines(stats, input_size),
         install_line=INSTALL_LINE,
@@ -332,13 +290,7 @@ def render_model_card(
         activation_code=_ACTIVATION_CODE[task.spec.activation],
         regression=task.regression,
         generated=generated,
-        out_of_scope_extra=(
-            "Attribute predictions are not facts about a person."
-            if task.multi_label
-            else "An expression (or its valence and arousal) is not a reliable signal of what someone feels."
-            if task.regression
-            else "An expression is not a reliable signal of what someone feels."
-        ),
+        out_of_scope_extra=task.spec.out_of_scope,
         top_k=5 if task.multi_label else min(3, task.num_classes),
         predict_extra=" --threshold 0.5" if task.multi_label else "",
         recipe=_recipe(task, recipe, is_run=run is not None),
@@ -347,7 +299,7 @@ def render_model_card(
         protocol=_protocol(task, run, generated),
         results_section=_results_section(task, metrics, results, split, evaluated_on),
         paper_section=_paper_section(task),
-        limitations=_LIMITATIONS[task.kind],
+        limitations=task.spec.limitations,
         licence_section=_licence_section(task, licence, generated),
     )
     return str(card).rstrip() + "\n"
@@ -424,24 +376,13 @@ def _pretrained_cfg(architecture: str, task: Task) -> dict[str, Any]:
     return {}
 
 
-_OUTPUT_UNITS = {"fae": "attributes", "fer": "classes", "va": "outputs"}
-
-
 def _task_description(task: Task) -> str:
-    return f"{task.spec.description} ({task.num_classes} {_OUTPUT_UNITS[task.kind]})"
-
-
-_KIND_TAGS = {
-    "fae": ["facial-attribute-estimation"],
-    "fer": ["facial-expression-recognition"],
-    "va": ["valence-arousal-estimation", "affect-recognition"],
-}
-_PROBLEM_TAGS = {"multi_label_classification": ["multi-label-classification"], "regression": ["regression"]}
+    return f"{task.spec.description} ({task.num_classes} {task.spec.output_unit})"
 
 
 def _tags(task: Task) -> list[str]:
-    tags = ["image-classification", "timm", "faer", "convnext", "face", *_KIND_TAGS[task.kind], task.dataset]
-    return tags + _PROBLEM_TAGS.get(task.problem_type, [])
+    return ["image-classification", "timm", "faer", "convnext", "face", *task.spec.tags, task.dataset,
+            *task.spec.problem_tags]
 
 
 def _weights_statement(repo_id: str, trained_here: bool, generated: bool) -> str:
@@ -521,22 +462,15 @@ def _recipe(task: Task, facts: RunFacts | None, *, is_run: bool) -> str:
         overrides = ", ".join(f"`--set {o}`" for o in facts.overrides)
         intro = (f"This run's recipe, {name}" if facts.config_file else "This run's recipe (its resolved configuration below)")
         intro += (f" with {overrides}" if overrides else "") + ", as it ran"
-    elif task.kind == "va":
-        intro = f"The paper does not address valence and arousal; {name} keeps its expression recipe with a regression loss"
+    elif not task.spec.in_paper:
+        intro = task.spec.recipe_note.format(recipe=name)
     else:
         intro = f"The paper's recipe (Xu et al. 2024, Sec. 3.2), as {name} runs it"
     v = facts.value
-    loss = {
-        "fae": f"sigmoid focal loss (gamma = {v('loss', 'focal_gamma', 2.0):g}) on the {task.num_classes} outputs",
-        "fer": "cross-entropy" + (f" plus {v('loss', 'center_weight'):g} x center loss on the pooled features"
-                                  if v("loss", "center_weight") else ""),
-        "va": "the mean over valence and arousal of 1 - CCC (concordance correlation coefficient, Lin 1989, over "
-              "each batch)" + (f" plus {v('loss', 'mse_weight'):g} x the mean squared error"
-                               if v("loss", "mse_weight") else ""),
-    }[task.kind]
-    scheduler = v("optim", "scheduler")
+    loss = task.spec.loss.describe(facts.config.get("loss") or {}, task.num_classes)
+    scheduler, decay = v("optim", "scheduler"), v("optim", "gamma")
     schedule = {
-        "exponential": f"ExponentialLR (gamma {v('optim', 'gamma', 0.95):g} per epoch)",
+        "exponential": "ExponentialLR" + (f" (gamma {decay:g} per epoch)" if decay is not None else ""),
         "cosine": "cosine decay",
         "constant": "constant learning rate",
         None: None,
@@ -566,7 +500,7 @@ def _recipe(task: Task, facts: RunFacts | None, *, is_run: bool) -> str:
     start = (f"starts from timm's ImageNet ConvNeXt weights (`{arch}.in1k`)" if v("model", "pretrained")
              else "starts from random weights")
     lines.append(
-        f"The backbone {start}." if task.kind == "va" or is_run
+        f"The backbone {start}." if is_run or not task.spec.in_paper
         else f"The paper initialises the backbone from MS-Celeb-1M pre-training that was never published; `faer_hub` {start}."
     )
     metric = (v("eval", "select_metric") or task.primary_metric).replace("_", " ").replace("ccc", "CCC")

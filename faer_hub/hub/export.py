@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any, Mapping, Optional, Sequence, Union
+from typing import Any, Mapping, Optional, Union
 
 import torch
 from safetensors.torch import save_file
@@ -19,7 +19,7 @@ from timm.models._hub import save_config_for_hf
 
 from ..io import atomic_dir, naming_write_failures
 from ..models.faer import export_config_path
-from ..tasks import TASKS, Task, get_task
+from ..tasks import TASKS, Task, get_task, label_name_problems
 from .cards import TRAINING_DATA_KEY, RunFacts
 
 EXPORT_FILES = ("config.json", "model.safetensors", "README.md")
@@ -169,26 +169,6 @@ def model_export_config(model: torch.nn.Module) -> Optional[dict[str, Any]]:
     except (OSError, ValueError):
         return None
     return config if isinstance(config, dict) else None
-
-
-def label_name_problems(labels: Optional[Sequence[Any]], num_classes: Any, where: str) -> list[str]:
-    """What is wrong with ``labels`` for a model of ``num_classes`` outputs, each naming ``where``:
-    the one check of label names wherever they enter (an export's config.json, a Hub config,
-    model args). Names must be distinct strings: a duplicate would merge two outputs' probabilities."""
-    if labels is None:
-        return []
-    problems = []
-    if isinstance(num_classes, int) and len(labels) != num_classes:
-        problems.append(f"{where}: {len(labels)} label_names but num_classes = {num_classes}")
-    if not all(isinstance(name, str) and name.strip() for name in labels):
-        problems.append(f"{where}: label_names must be non-empty strings")
-    else:
-        seen: set[str] = set()
-        duplicates = sorted({name for name in labels if name in seen or seen.add(name)})
-        if duplicates:
-            problems.append(f"{where}: label_names repeat {', '.join(repr(d) for d in duplicates[:5])}; each output "
-                            "needs its own name")
-    return problems
 
 
 def export_problems(folder: Union[str, Path]) -> tuple[Optional[dict[str, Any]], list[str]]:

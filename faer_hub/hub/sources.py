@@ -13,7 +13,8 @@ import timm
 import torch
 
 from ..errors import one_line
-from .export import ExportError, label_name_problems, read_export_config
+from ..tasks import label_name_problems
+from .export import ExportError, read_export_config
 
 
 def resolve_source(source: str) -> tuple[str, bool]:
@@ -88,7 +89,7 @@ def create_model_from_source(source: str, pretrained: bool = False, **kwargs: An
                           f"({one_line(RuntimeError(details[0] if details else str(err)), limit=300)}); "
                           "re-export or download it again") from None
     labels = (getattr(model, "pretrained_cfg", {}) or {}).get("label_names")
-    problems = label_name_problems(labels, model.num_classes, f"model source {source!r}")
-    if problems:
+    problems = label_name_problems(labels, model.num_classes, f"model source {source!r}") if has_weights else []
+    if problems:  # names recorded with the weights; a timm name's registered ones give way (tasks.py's rule)
         raise ExportError("; ".join(problems) + "; fix label_names in its config.json or re-export it")
     return model.eval()

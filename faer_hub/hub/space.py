@@ -52,10 +52,6 @@ The app is `faer_hub.app` (`faer-hub app --model hf-hub:{repo_id}` runs the same
 Research demo: not for any decision about a person.
 """
 
-_SPACE_OUTPUTS = {"fae": "attribute probabilities", "fer": "expression probabilities", "va": "valence and arousal"}
-"""What the Space page shows per face, by task kind (:data:`faer_hub.tasks.KINDS`)."""
-
-
 class SpaceFolderError(FileExistsError):
     """The output folder holds Space files that ``faer-hub space`` did not write (or that were edited)."""
 
@@ -72,7 +68,7 @@ def write_space(export: str | os.PathLike, out_dir: str | os.PathLike, *, repo_i
     """
     from packaging.requirements import InvalidRequirement, Requirement
 
-    from ..tasks import get_task
+    from ..tasks import get_task, kind_of_config
     from .cards import read_card_facts
     from .publish import check_export_folder, find_export_folder
 
@@ -88,12 +84,12 @@ def write_space(export: str | os.PathLike, out_dir: str | os.PathLike, *, repo_i
     except InvalidRequirement as err:
         raise ValueError(f"--package {package!r} is not one requirement line ({err}); "
                          "e.g. 'faer_hub[app,detect] @ git+https://github.com/ORG/faer_hub'") from None
-    task = get_task(config["faer_task"]) if config.get("faer_task") else None
+    kind = get_task(config["faer_task"]).spec if config.get("faer_task") else kind_of_config(config)
     texts = {
         "app.py": SPACE_APP,
         "requirements.txt": "# faer_hub with the app and face detection; torch comes with it (CPU build on a free Space)\n"
                             f"{package}\n",
-        "README.md": _readme(repo_id, _SPACE_OUTPUTS[task.kind if task is not None else "fer"]),
+        "README.md": _readme(repo_id, kind.space_shows),
     }
     out = Path(out_dir)
     _check_folder(out, overwrite=overwrite)

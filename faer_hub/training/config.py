@@ -120,6 +120,10 @@ class OptimConfig:
 
 @dataclass
 class LossConfig:
+    """The loss parameters and their defaults (the paper's recipe, Xu et al. 2024, Sec. 3.2; the
+    valence/arousal ones are this package's): the one place they are set, for
+    :func:`faer_hub.training.losses.build_criterion` as for the recipe files."""
+
     focal_gamma: float = 2.0
     """FAE: sigmoid focal loss gamma (torchvision)."""
     focal_alpha: Optional[float] = None
@@ -331,7 +335,7 @@ def _check_values(config: Config, source: str) -> None:
 
     need(config.task in TASKS, "task", f"must be one of {', '.join(TASKS)}, got {_shown(config.task)}")
     task = TASKS[config.task]
-    need(not config.data.balanced_sampling or task.kind == "fer", "data.balanced_sampling",
+    need(not config.data.balanced_sampling or task.spec.single_label, "data.balanced_sampling",
          f"needs single-label classes to balance; task {task.name!r} is {task.spec.description}")
     need(config.train.epochs >= 1, "train.epochs", "must be at least 1")
     need(config.train.cpu_threads is None or config.train.cpu_threads >= 1, "train.cpu_threads", "must be at least 1")

@@ -1,10 +1,14 @@
 """Training losses of the FAER recipes.
 
-* FAE (CelebA): sigmoid focal loss, straight from :func:`torchvision.ops.sigmoid_focal_loss`.
-* FER: cross-entropy (PyTorch's, optional label smoothing) plus ``weight x`` :class:`CenterLoss`
+Which loss a task trains with is its kind's (:attr:`faer_hub.tasks.Kind.loss`); its parameters
+and their defaults are :class:`faer_hub.training.config.LossConfig`'s (the classes here take them
+explicitly).
+
+* FAE (CelebA), ``'focal'``: sigmoid focal loss, straight from :func:`torchvision.ops.sigmoid_focal_loss`.
+* FER, ``'ce_center'``: cross-entropy (PyTorch's, optional label smoothing) plus ``weight x`` :class:`CenterLoss`
   on the pooled features. Center loss (Wen et al., ECCV 2016) is the one loss no well-kept
   library ships, so it is written here.
-* Valence/arousal (not in the paper): :class:`CCCLoss`, the mean over the two dimensions of
+* Valence/arousal (not in the paper), ``'ccc'``: :class:`CCCLoss`, the mean over the two dimensions of
   1 - CCC (Lin's concordance correlation coefficient over the batch, the measure the task is
   scored on) plus ``mse_weight`` x the mean squared error.
 
@@ -14,14 +18,18 @@ gives the total loss and a dict of its parts for logging.
 
 from __future__ import annotations
 
-from typing import Mapping
+import dataclasses
+from typing import Callable, Mapping, Union
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 from torchvision.ops import sigmoid_focal_loss
 
-__all__ = ["CCCLoss", "CenterLoss", "FocalLoss", "FERLoss", "batch_ccc", "build_criterion"]
+from ..tasks import Kind, get_kind
+from .config import LossConfig
+
+__all__ = ["CCCLoss", "CRITERIA", "CenterLoss", "FocalLoss", "FERLoss", "batch_ccc", "build_criterion"]
 
 
 class CenterLoss(nn.Module):
@@ -56,7 +64,7 @@ class FocalLoss(nn.Module):
 
     needs_features = False
 
-    def __init__(self, gamma: float = 2.0, alpha: float | None = None) -> None:
+    def __init__(self, *, gamma: float, alpha: float | None) -> None:
         super().__init__()
         self.gamma = gamma
         self.alpha = alpha
@@ -81,8 +89,9 @@ class FERLoss(nn.Module):
         self,
         num_classes: int,
         feature_dim: int,
-        center_weight: float = 0.01,
-        label_smoothing: float = 0.0,
+        *,
+        center_weight: float,
+        label_smoothing: float,
     ) -> None:
         super().__init__()
         self.center_weight = center_weight
@@ -128,7 +137,7 @@ class CCCLoss(nn.Module):
 
     needs_features = False
 
-    def __init__(self, mse_weight: float = 1.0) -> None:
+    def __init__(self, *, mse_weight: float) -> None:
         super().__init__()
         self.mse_weight = mse_weight
 
@@ -148,33 +157,31 @@ class CCCLoss(nn.Module):
         return loss, parts
 
 
+CRITERIA: dict[str, Callable[[LossConfig, int, int], nn.Module]] = {
+    "focal": lambda cfg, num_classes, feature_dim: FocalLoss(gamma=cfg.focal_gamma, alpha=cfg.focal_alpha),
+    "ce_center": lambda cfg, num_classes, feature_dim: FERLoss(
+        num_classes, feature_dim, center_weight=cfg.center_weight, label_smoothing=cfg.label_smoothing),
+    "ccc": lambda cfg, num_classes, feature_dim: CCCLoss(mse_weight=cfg.mse_weight),
+}
+"""Loss module by :attr:`faer_hub.tasks.Loss.name`: ``(loss config, num_classes, feature_dim) -> module``."""
+
+
 def build_criterion(
-    kind: str,
+    kind: Union[Kind, str],
     *,
     num_classes: int,
     feature_dim: int,
-    options: Mapping[str, object] | None = None,
+    options: Union[LossConfig, Mapping[str, object], None] = None,
 ) -> nn.Module:
-    """The loss of a task kind: ``'fae'`` -> :class:`FocalLoss`, ``'fer'`` -> :class:`FERLoss`,
-    ``'va'`` -> :class:`CCCLoss`.
-
-    ``options`` holds ``focal_gamma``, ``focal_alpha`` (FAE), ``center_weight``,
-    ``label_smoothing`` (FER) or ``mse_weight`` (VA); missing keys take the paper's values
-    (VA, which the paper does not address: 1.0).
+    """The loss of a task kind (a :class:`~faer_hub.tasks.Kind` or its name): the module its
+    :attr:`~faer_hub.tasks.Kind.loss` names, with the parameters of ``options`` (a
+    :class:`~faer_hub.training.config.LossConfig`, or some of its keys; the others keep its defaults).
     """
-    options = dict(options or {})
-    if kind == "fae":
-        return FocalLoss(
-            gamma=float(options.get("focal_gamma", 2.0)),
-            alpha=options.get("focal_alpha"),  # type: ignore[arg-type]
-        )
-    if kind == "fer":
-        return FERLoss(
-            num_classes,
-            feature_dim,
-            center_weight=float(options.get("center_weight", 0.01)),
-            label_smoothing=float(options.get("label_smoothing", 0.0)),
-        )
-    if kind == "va":
-        return CCCLoss(mse_weight=float(options.get("mse_weight", 1.0)))
-    raise ValueError(f"unknown task kind {kind!r}; expected 'fae', 'fer' or 'va'")
+    kind = get_kind(kind) if isinstance(kind, str) else kind
+    if not isinstance(options, LossConfig):
+        options = dict(options or {})
+        unknown = sorted(set(options) - {f.name for f in dataclasses.fields(LossConfig)})
+        if unknown:
+            raise ValueError(f"unknown loss option {unknown[0]!r}; expected keys of the config's 'loss' section")
+        options = LossConfig(**options)  # type: ignore[arg-type]
+    return CRITERIA[kind.loss.name](options, num_classes, feature_dim)

@@ -57,7 +57,7 @@ the default). Valence/arousal: CCC, the mean over the two or one of them."""
 
 def selection_metric(config: Config, task: Task) -> str:
     """The validation metric that picks the best epoch (checked against what the task reports)."""
-    valid = SELECTABLE_METRICS[task.kind]
+    valid = task.spec.select_metrics
     name = config.eval.select_metric or valid[0]
     if name not in valid:
         raise ConfigError(f"config key 'eval.select_metric' must be one of {', '.join(valid)} for task "

@@ -139,6 +139,30 @@ def test_a_card_without_run_facts_does_not_guess_the_recipe():
     assert "Not recorded" in recipe and "`training/configs/celeba.yaml`" in recipe and "epochs" not in recipe
 
 
+def test_a_runs_card_states_the_loss_and_schedule_values_the_run_recorded_and_guesses_none():
+    def loss_line(task, loss, optim=None):
+        config = {"model": {"name": "faer_atto", "img_size": 64}, "loss": loss, "optim": optim or {}}
+        text = render_model_card(task, architecture="faer_atto", run=RunFacts(config=config))
+        return text.split("## Training recipe")[1].split("\n\n")[1]
+
+    assert "sigmoid focal loss (gamma = 1) on the 40 outputs" in loss_line("celeba", {"focal_gamma": 1.0})
+    assert "sigmoid focal loss on the 40 outputs" in loss_line("celeba", {})  # not recorded: no default stated
+    assert "cross-entropy plus 0.02 x center loss on the pooled features" in loss_line("rafdb", {"center_weight": 0.02})
+    assert "as it ran: cross-entropy; `faer_atto`" in loss_line("rafdb", {"center_weight": 0.0})
+    assert "plus 0.5 x the mean squared error" in loss_line("affectnet_va", {"mse_weight": 0.5})
+    assert "; ExponentialLR (gamma 0.9 per epoch);" in loss_line("rafdb", {}, {"scheduler": "exponential", "gamma": 0.9})
+    assert "; ExponentialLR;" in loss_line("rafdb", {}, {"scheduler": "exponential"})
+
+
+def test_a_cards_kind_wording_is_its_kinds():
+    for task in TASKS.values():
+        text = render_model_card(task)
+        kind = task.spec
+        assert kind.limitations in text and kind.outputs in text and kind.out_of_scope in text
+        assert f"({task.num_classes} {kind.output_unit})" in text
+        assert set(kind.tags + kind.problem_tags) <= set(_metadata(text)["tags"])
+
+
 def test_hub_imports_nothing_from_training():
     import ast
 

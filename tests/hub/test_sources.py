@@ -70,3 +70,12 @@ def test_a_hub_repo_whose_config_asks_for_a_billion_classes_is_refused_before_al
     with pytest.raises(ExportError, match=r"'hf-hub:me/huge': .*head.fc.weight has shape \[7, 320\] but "
                                           r".*config.json builds \[1000000000, 320\]"):
         create_model_from_source("hf-hub:me/huge")
+
+
+def test_a_timm_name_with_a_resized_head_gets_class_numbers_not_an_error():
+    """tasks.py's label rule: names registered for the 7-class head give way; only names recorded
+    with weights (an export's config.json, above) are refused."""
+    from faer_hub.tasks import label_names_of_model
+
+    model = create_model_from_source("faer_atto.rafdb", num_classes=3)
+    assert model.num_classes == 3 and label_names_of_model(model) == ["class_0", "class_1", "class_2"]

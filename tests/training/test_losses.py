@@ -5,7 +5,9 @@ import torch
 import torch.nn.functional as F
 from torchvision.ops import sigmoid_focal_loss
 
-from faer_hub.training.losses import CenterLoss, FERLoss, FocalLoss, build_criterion
+from faer_hub.tasks import KINDS
+from faer_hub.training.config import LossConfig
+from faer_hub.training.losses import CRITERIA, CCCLoss, CenterLoss, FERLoss, FocalLoss, build_criterion
 
 
 def test_center_loss_is_half_mean_squared_distance_to_own_center():
@@ -39,12 +41,12 @@ def test_center_loss_rejects_wrong_feature_shape():
 
 def test_focal_loss_is_torchvisions():
     logits, targets = torch.randn(5, 40), torch.randint(0, 2, (5, 40)).float()
-    loss, parts = FocalLoss(gamma=2.0)(logits, targets)
+    loss, parts = FocalLoss(gamma=2.0, alpha=None)(logits, targets)
     assert loss.item() == pytest.approx(sigmoid_focal_loss(logits, targets, alpha=-1, gamma=2, reduction="mean").item())
     assert set(parts) == {"focal"}
     # gamma 0 without alpha is plain binary cross-entropy
     bce = F.binary_cross_entropy_with_logits(logits, targets)
-    assert FocalLoss(gamma=0.0)(logits, targets)[0].item() == pytest.approx(bce.item(), rel=1e-5)
+    assert FocalLoss(gamma=0.0, alpha=None)(logits, targets)[0].item() == pytest.approx(bce.item(), rel=1e-5)
     alpha = FocalLoss(gamma=2.0, alpha=0.25)(logits, targets)[0]
     assert alpha.item() == pytest.approx(sigmoid_focal_loss(logits, targets, alpha=0.25, gamma=2, reduction="mean").item())
 
@@ -61,17 +63,36 @@ def test_fer_loss_is_cross_entropy_plus_weighted_center_loss():
     assert total.item() == pytest.approx(ce.item() + 0.01 * crit.center(feats, labels).item())
     with pytest.raises(ValueError, match="pooled features"):
         crit(logits, labels, None)
-    plain = FERLoss(7, 16, center_weight=0.0)
+    plain = FERLoss(7, 16, center_weight=0.0, label_smoothing=0.0)
     assert not plain.needs_features and list(plain.parameters()) == []
     assert plain(logits, labels)[0].item() == pytest.approx(F.cross_entropy(logits, labels).item())
 
 
-def test_build_criterion_by_task_kind():
+def test_build_criterion_builds_the_loss_the_kind_names():
     assert isinstance(build_criterion("fae", num_classes=40, feature_dim=8), FocalLoss)
+    assert isinstance(build_criterion(KINDS["va"], num_classes=2, feature_dim=8), CCCLoss)
     fer = build_criterion("fer", num_classes=7, feature_dim=8, options={"center_weight": 0.5})
     assert isinstance(fer, FERLoss) and fer.center_weight == 0.5 and fer.center.centers.shape == (7, 8)
-    with pytest.raises(ValueError, match="unknown task kind"):
+    assert sorted(CRITERIA) == sorted(kind.loss.name for kind in KINDS.values())
+    with pytest.raises(ValueError, match="unknown task kind 'xyz'; expected one of fer, fae, va"):
         build_criterion("xyz", num_classes=2, feature_dim=2)
+    with pytest.raises(ValueError, match="unknown loss option 'gamma'"):
+        build_criterion("fae", num_classes=40, feature_dim=8, options={"gamma": 1.0})
+
+
+def test_loss_parameters_left_out_take_the_configs_defaults():
+    """The defaults live in LossConfig alone: build_criterion fills what options leave out from it."""
+    defaults = LossConfig()
+    focal = build_criterion("fae", num_classes=40, feature_dim=8, options={"focal_alpha": 0.25})
+    assert (focal.gamma, focal.alpha) == (defaults.focal_gamma, 0.25)
+    fer = build_criterion("fer", num_classes=7, feature_dim=8)
+    assert (fer.center_weight, fer.label_smoothing) == (defaults.center_weight, defaults.label_smoothing)
+    assert build_criterion("va", num_classes=2, feature_dim=8).mse_weight == defaults.mse_weight
+    custom = LossConfig(center_weight=0.0, label_smoothing=0.2)
+    plain = build_criterion("fer", num_classes=7, feature_dim=8, options=custom)
+    assert plain.center is None and plain.label_smoothing == 0.2
+    with pytest.raises(TypeError):
+        FocalLoss(gamma=2.0)  # no default of its own: the config's is the one
 
 
 def test_ccc_loss_is_one_minus_the_metric_ccc_plus_weighted_mse():
@@ -87,13 +108,13 @@ def test_ccc_loss_is_one_minus_the_metric_ccc_plus_weighted_mse():
     loss, parts = build_criterion("va", num_classes=2, feature_dim=8, options={"mse_weight": 2.0})(pred, true)
     assert mse == pytest.approx(0.0675) and loss.item() == pytest.approx(1 - ccc + 2 * mse, abs=1e-6)
     assert parts["mse"].item() == pytest.approx(mse)
-    assert CCCLoss()(true, true)[0].item() == pytest.approx(0.0, abs=1e-6)  # perfect: CCC 1, MSE 0
+    assert CCCLoss(mse_weight=1.0)(true, true)[0].item() == pytest.approx(0.0, abs=1e-6)  # perfect: CCC 1, MSE 0
 
 
 def test_ccc_loss_stays_finite_on_a_constant_batch_and_has_gradients():
     from faer_hub.training.losses import CCCLoss
 
     outputs = torch.zeros(3, 2, requires_grad=True)
-    loss, _ = CCCLoss()(outputs, torch.full((3, 2), 0.5))  # 0/0 without the epsilon
+    loss, _ = CCCLoss(mse_weight=1.0)(outputs, torch.full((3, 2), 0.5))  # 0/0 without the epsilon
     loss.backward()
     assert torch.isfinite(loss) and torch.isfinite(outputs.grad).all() and outputs.grad.abs().sum() > 0

@@ -7,7 +7,7 @@ import timm
 import torch
 
 import faer_hub  # noqa: F401
-from faer_hub.training.losses import FERLoss
+from faer_hub.training.losses import build_criterion
 from faer_hub.training.config import load_config
 from faer_hub.training.data import EpochSampler
 from faer_hub.training.config import ConfigError
@@ -18,7 +18,7 @@ from faer_hub.training.optim import (
 
 def _groups(pretrained):
     model = timm.create_model("faer_atto", num_classes=7)
-    crit = FERLoss(7, model.num_features)
+    crit = build_criterion("fer", num_classes=7, feature_dim=model.num_features)
     c = load_config(None, ["optim.lr=1e-3", "optim.backbone_lr_scale=0.1", "loss.center_lr_scale=10",
                            "optim.weight_decay=0.05"])
     opt = build_optimizer(model, c, backbone_pretrained=pretrained, extra_params=crit.parameters())
@@ -142,7 +142,8 @@ def test_lr_scaling_rescales_every_group_for_a_larger_global_batch(rule, factor)
                            "loss.center_lr_scale=10"])
     assert scaled_lr(c.optim, 1024) == pytest.approx(1e-3 * factor)
     model = timm.create_model("faer_atto", num_classes=7)
-    opt = build_optimizer(model, c, backbone_pretrained=False, extra_params=FERLoss(7, model.num_features).parameters())
+    crit = build_criterion("fer", num_classes=7, feature_dim=model.num_features)
+    opt = build_optimizer(model, c, backbone_pretrained=False, extra_params=crit.parameters())
     lrs = {g["group_name"]: g["lr"] for g in opt.param_groups}
     assert lrs["new"] == lrs["backbone"] == pytest.approx(1e-3 * factor)
     assert lrs["centers"] == pytest.approx(1e-2 * factor)
