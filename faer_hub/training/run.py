@@ -12,11 +12,11 @@ import datasets
 from timm.utils import ModelEmaV3
 from torch import nn
 
-from ..tasks import KINDS, Task
+from ..tasks import Task
 from .config import Config, ConfigError, TrainConfig, config_to_dict, load_config
 
 __all__ = [
-    "RESUME_MAY_CHANGE", "SELECTABLE_METRICS", "card_results", "selection_metric", "gradient_accumulation_steps", "load_splits", "make_ema",
+    "RESUME_MAY_CHANGE", "card_results", "selection_metric", "gradient_accumulation_steps", "load_splits", "make_ema",
     "resolve_resume_config", "tracker_names",
 ]
 
@@ -48,11 +48,6 @@ def gradient_accumulation_steps(train: TrainConfig, num_processes: int) -> int:
             f"with {num_processes} process(es) use e.g. " + ", ".join(options)
         )
     return train.global_batch_size // per_step
-
-
-SELECTABLE_METRICS = {name: kind.select_metrics for name, kind in KINDS.items()}
-"""Validation metrics that may pick the best epoch, per task kind (higher is better; the first is
-the default). Valence/arousal: CCC, the mean over the two or one of them."""
 
 
 def selection_metric(config: Config, task: Task) -> str:
