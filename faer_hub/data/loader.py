@@ -48,7 +48,7 @@ class RandomSimilarity:
     parameters, without shear), about the crop's centre; uncovered corners are black. A detector's
     landmarks are a few percent of the eye distance off an annotator's, so a model that only saw
     crops cut at annotated points meets slightly other crops on photos; this teaches it those.
-    Not in the paper's recipe (Xu et al. 2024, Sec. 4.1 flips only); all zero: off.
+    Not in the paper's recipe (Xu et al. 2024, Sec. 3.2: a random horizontal flip only); all zero: off.
     """
 
     degrees: float = 0.0
