@@ -3,7 +3,7 @@
 Training, its validation and test passes, ``faer-hub evaluate`` and the loader benchmark all
 read images through :func:`build_dataloader`. Each image is decoded by
 :func:`faer_hub.io.read_image` (the decoder of ``faer-hub predict``), optionally prepared (a
-face crop), optionally flipped, and resized to the input size by the uint8 form of
+face crop), optionally flipped and jittered (:class:`RandomSimilarity`), and resized to the input size by the uint8 form of
 :func:`faer_hub.data.transforms.build_transform`. Consumers normalise the batches on their
 device with :class:`faer_hub.data.transforms.BatchNormalizer` (a quarter of the float32 bytes
 cross the bus); :func:`faer_hub.evaluation.loop.evaluate_model` and ``training/train.py`` do.
