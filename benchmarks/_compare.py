@@ -11,9 +11,12 @@ Importing this module puts the checkout first on ``sys.path``: the benchmarks an
 from __future__ import annotations
 
 import json
+import resource
 import statistics
 import subprocess
 import sys
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -54,6 +57,32 @@ def compare_sizes(
                for kind, results in runs.items()}
         rows.append((size, med["faer"], med["convnext"]))
     return rows
+
+
+def timed(step: Callable[[int], object], *, warmup: int, iters: int, cuda: bool,
+          drain: Callable[[], object] = lambda: None) -> tuple[float, float]:
+    """``(seconds, peak MiB)`` of ``iters`` calls ``step(i)`` after ``warmup`` untimed ones, in a
+    worker. ``drain`` runs after the warm-up and after the timed calls (e.g. a step guard's
+    pending check), before the GPU queue is waited for; peak memory is the GPU's since the
+    warm-up, or the process's resident peak on CPU."""
+    import torch
+
+    for i in range(warmup):
+        step(i)
+    drain()
+    if cuda:
+        torch.cuda.synchronize()
+        torch.cuda.reset_peak_memory_stats()
+    start = time.perf_counter()
+    for i in range(iters):
+        step(i)
+    drain()
+    if cuda:
+        torch.cuda.synchronize()
+    elapsed = time.perf_counter() - start
+    peak_mib = (torch.cuda.max_memory_allocated() / 2**20 if cuda
+                else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+    return elapsed, peak_mib
 
 
 def ratio(a: float, b: float) -> float | None:

@@ -14,10 +14,8 @@ from __future__ import annotations
 
 import argparse
 import json
-import resource
-import time
 
-from _compare import compare_sizes, print_table, ratio_rows, write_results
+from _compare import compare_sizes, print_table, ratio_rows, timed, write_results
 
 METRICS = ("images_per_s", "peak_mib")
 
@@ -44,19 +42,7 @@ def measure(model_name: str, args: argparse.Namespace) -> dict:
         run = torch.compile(model, backend=args.compile_backend) if mode == "compile" else model
         autocast = torch.autocast("cuda", dtype=torch.bfloat16) if cuda else torch.autocast("cpu", enabled=False)
         with torch.inference_mode(), autocast:
-            for _ in range(args.warmup):
-                run(x)
-            if cuda:
-                torch.cuda.synchronize()
-                torch.cuda.reset_peak_memory_stats()
-            start = time.perf_counter()
-            for _ in range(args.iters):
-                run(x)
-            if cuda:
-                torch.cuda.synchronize()
-            elapsed = time.perf_counter() - start
-        peak_mib = (torch.cuda.max_memory_allocated() / 2**20 if cuda
-                    else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+            elapsed, peak_mib = timed(lambda _: run(x), warmup=args.warmup, iters=args.iters, cuda=cuda)
         results[mode] = {"images_per_s": args.batch_size * args.iters / elapsed, "peak_mib": peak_mib}
     return results
 

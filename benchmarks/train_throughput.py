@@ -22,12 +22,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import resource
-import time
 from pathlib import Path
 from types import SimpleNamespace
 
-from _compare import REPO, compare_sizes, print_table, ratio_rows, write_results
+from _compare import REPO, compare_sizes, print_table, ratio_rows, timed, write_results
 
 PAPER_CONFIG = REPO / "training" / "configs" / "rafdb.yaml"
 METRICS = ("images_per_s", "peak_mib", "params_m")
@@ -78,21 +76,7 @@ def measure(model_name: str, args: argparse.Namespace) -> dict:
             optimizer.step()
             optimizer.zero_grad(set_to_none=True)
 
-        for i in range(args.warmup):
-            step(i)
-        guard.flush()
-        if cuda:
-            torch.cuda.synchronize()
-            torch.cuda.reset_peak_memory_stats()
-        start = time.perf_counter()
-        for i in range(args.iters):
-            step(i)
-        guard.flush()
-        if cuda:
-            torch.cuda.synchronize()
-        elapsed = time.perf_counter() - start
-        peak_mib = (torch.cuda.max_memory_allocated() / 2**20 if cuda
-                    else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+        elapsed, peak_mib = timed(step, warmup=args.warmup, iters=args.iters, cuda=cuda, drain=guard.flush)
         results[mode] = {"images_per_s": args.batch_size * args.iters / elapsed, "peak_mib": peak_mib,
                          "params_m": sum(p.numel() for p in params) / 1e6}
     return results
