@@ -43,20 +43,24 @@ def train(task: str, run_dir: Path, retrain: bool) -> Path:
     return export
 
 
-def predict(export: Path, files: list[Path], *, detect: bool) -> dict[str, dict]:
-    """``faer-hub predict`` on ``files``: the first (largest) face's record per file path."""
+def predict_records(export: Path, files: list[Path], *, detect: bool) -> list[dict]:
+    """``faer-hub predict`` on ``files``: every record (one per face, or per file without one)."""
     with tempfile.TemporaryDirectory() as tmp:
         listing = Path(tmp) / "out.jsonl"
         command = [sys.executable, "-m", "faer_hub.cli", "predict", "--model", str(export), "--format", "jsonl",
                    "--output", str(listing), "--top-k", "1", *([] if detect else ["--no-detect"]),
                    *map(str, files)]
         subprocess.run(command, check=False, stderr=subprocess.DEVNULL)  # exit 1 when a photo has no face
-        records: dict[str, dict] = {}
-        for line in listing.read_text().splitlines():
-            record = json.loads(line)
-            if record.get("face_index", 0) in (0, None) and record["path"] not in records:
-                records[record["path"]] = record
-        return records
+        return [json.loads(line) for line in listing.read_text().splitlines()]
+
+
+def predict(export: Path, files: list[Path], *, detect: bool) -> dict[str, dict]:
+    """``faer-hub predict`` on ``files``: the first (largest) face's record per file path."""
+    records: dict[str, dict] = {}
+    for record in predict_records(export, files, detect=detect):
+        if record.get("face_index", 0) in (0, None) and record["path"] not in records:
+            records[record["path"]] = record
+    return records
 
 
 def _class_correct(record: dict | None, label: str) -> float:
@@ -145,11 +149,7 @@ def app_examples(export: Path, folder: Path) -> tuple[int, int]:
 
     paths = write_example_faces(folder)
     drawn = {str(path): [expression for expression, _ in faces] for path, (_, faces) in zip(paths, EXAMPLE_FACES)}
-    with tempfile.TemporaryDirectory() as tmp:
-        listing = Path(tmp) / "out.jsonl"
-        subprocess.run([sys.executable, "-m", "faer_hub.cli", "predict", "--model", str(export), "--format", "jsonl",
-                        "--output", str(listing), "--top-k", "1", *drawn], check=False, stderr=subprocess.DEVNULL)
-        records = [json.loads(line) for line in listing.read_text().splitlines()]
+    records = predict_records(export, paths, detect=True)
     # faces left to right, as the example images place them (predict numbers them largest first)
     read: dict[str, list[str]] = {}
     for record in sorted(records, key=lambda r: (r["path"], (r.get("box") or [0])[0])):
