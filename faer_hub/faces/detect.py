@@ -29,13 +29,13 @@ Alignment using Multi-task Cascaded Convolutional Networks", is the detector its
    portraits score 0.999 and more, but drawn faces with dark skin or glasses score 0.74-0.88,
    which the earlier 0.9 lost (3 % of the generated CelebA photos).
 
-Same-size photos are searched as one batch by :meth:`MTCNNDetector.detect_batch`. The three
-networks run on torch's CPU threads by default (``threads=None``); ``threads=1`` runs them on one
+Same-size photos are searched as one batch by :meth:`MTCNNDetector.detect_batch`, through
+:func:`faer_hub.faces.cascade.run_cascade`: facenet-pytorch's cascade with its resampling batched,
+the same boxes and points bit for bit. The three networks run on torch's CPU threads by default (``threads=None``); ``threads=1`` runs them on one
 (torch's setting put back after each search). A search is thousands of small operations, each
 of which waits for every thread: on an idle 2-core machine the photo path ran 1.15-1.4 times as
 fast with the detector on torch's two threads as on one, but with the other core busy 6.8 times
-slower
-(``benchmarks/predict_throughput.py``; README, "Speed of the photo path"). On a shared machine,
+slower (``benchmarks/predict_throughput.py``; README, "Speed of the photo path"). On a shared machine,
 pass ``threads=1`` or set ``OMP_NUM_THREADS=1``.
 """
 
@@ -53,6 +53,7 @@ import numpy as np
 from PIL import Image
 
 from ..io import ImageSource, read_image
+from .cascade import run_cascade
 
 __all__ = ["LANDMARK_NAMES", "Detection", "MTCNNDetector", "SearchPlan", "detect_faces", "plausible_face"]
 
@@ -125,22 +126,17 @@ def plausible_face(landmarks: Sequence[Sequence[float]], box: Sequence[float]) -
     return 0.1 <= below <= 1.0 and aside <= 0.8
 
 
-def _import_detect_face() -> Any:
-    """facenet-pytorch's three-stage cascade ``detect_face`` and its ``MTCNN`` (for the weights)."""
+def _import_mtcnn() -> Any:
+    """facenet-pytorch's ``MTCNN`` (for its three networks and their weights)."""
     try:
         with warnings.catch_warnings():  # puts back the filters facenet-pytorch installs on import
             from facenet_pytorch import MTCNN
-            from facenet_pytorch.models.utils.detect_face import detect_face
     except ImportError as err:
         raise ImportError(
             "face detection needs facenet-pytorch: pip install 'faer_hub[detect]' "
             "(or pass --no-detect for images that already are aligned face crops)"
         ) from err
-    return MTCNN, detect_face
-
-
-def _import_mtcnn() -> Any:
-    return _import_detect_face()[0]
+    return MTCNN
 
 
 @dataclass(frozen=True)
@@ -198,7 +194,7 @@ class MTCNNDetector:
             raise ValueError(f"threads must be >= 1 (or None for torch's setting), got {threads}")
         import torch
 
-        mtcnn, self._detect_face = _import_detect_face()
+        mtcnn = _import_mtcnn()
         self.min_face_size = min_face_size
         self.relative_min_face = relative_min_face
         self.relative_min_face_cap = max(relative_min_face_cap, min_face_size)
@@ -265,12 +261,9 @@ class MTCNNDetector:
             batch = np.stack([np.asarray(image) for image in images[start:start + self.batch_size]])
             with torch.no_grad(), warnings.catch_warnings():
                 warnings.simplefilter("ignore", UserWarning)  # torch deprecations inside facenet-pytorch
-                boxes, points = self._detect_face(batch, min_face, m.pnet, m.rnet, m.onet, self.thresholds,
-                                                  m.factor, m.device)
-            for image_boxes, image_points in zip(boxes, points):  # object arrays, one entry per image
-                b = np.asarray(image_boxes, dtype=np.float64).reshape(-1, 5)
-                p = np.asarray(image_points, dtype=np.float64).reshape(-1, 5, 2)
-                out.append([_Raw(box, pts) for box, pts in zip(b, p)])
+                found = run_cascade(batch, min_face, (m.pnet, m.rnet, m.onet), self.thresholds, m.factor)
+            for boxes, points in found:
+                out.append([_Raw(box, pts) for box, pts in zip(boxes.astype(np.float64), points.astype(np.float64))])
         return out
 
     def _refine_at_edges(self, working: list[Image.Image], raw: list[list[_Raw]]) -> None:

@@ -242,17 +242,19 @@ def test_bad_settings_are_refused():
 
 
 @pytest.mark.parametrize("threads", [1, None])
-def test_networks_run_on_the_threads_asked_then_torch_is_put_back(astronaut, threads):
+def test_networks_run_on_the_threads_asked_then_torch_is_put_back(astronaut, threads, monkeypatch):
     import torch
 
+    import faer_hub.faces.detect as detect
+
     detector = MTCNNDetector(threads=threads)
-    search, seen = detector._detect_face, []
+    search, seen = detect.run_cascade, []
 
     def recorded(*args):
         seen.append(torch.get_num_threads())
         return search(*args)
 
-    detector._detect_face = recorded
+    monkeypatch.setattr(detect, "run_cascade", recorded)
     before = torch.get_num_threads()
     torch.set_num_threads(2)
     try:
