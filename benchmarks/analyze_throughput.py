@@ -61,7 +61,7 @@ def main() -> None:
     parser.add_argument("--models", nargs="+", default=["faer_atto.rafdb", "faer_base.rafdb"])
     parser.add_argument("--images", type=int, default=24)
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--batch-size", type=int, default=None, help="faces per forward pass (default: the analyzer's, 8 on CPU)")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")
     args = parser.parse_args()

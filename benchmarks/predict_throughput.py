@@ -141,7 +141,8 @@ def main() -> None:
     parser.add_argument("--images", type=int, default=24, help="photos, or video frames with --video")
     parser.add_argument("--video", action="store_true", help="time the frames of one video instead of photos")
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--batch-size", type=int, default=32, help="crops per forward pass")
+    parser.add_argument("--batch-size", type=int, default=None,
+                        help="crops per forward pass (default: the predictor's, 8 on CPU)")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")
     parser.add_argument("--setups", nargs="+", default=list(SETUPS[1:4]), choices=SETUPS,
                         help="detectors to compare, taking turns; ratios are relative to the first")

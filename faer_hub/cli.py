@@ -312,7 +312,7 @@ def _add_predict_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--num-processes", type=int, default=1, metavar="N",
                    help="split the inputs across N processes (accelerate launch; GPUs when there are, "
                         "else CPU); needs --output and --format jsonl or csv")
-    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--batch-size", type=int, default=None, help="faces per forward pass (default: 8 on CPU, 32 on GPU)")
     p.add_argument("--device", default=None, help=_DEVICE_HELP)
     p.add_argument("--max-pixels", type=int, default=None, help="refuse larger images (default: 80 megapixels)")
     p.set_defaults(handler=_run_predict)

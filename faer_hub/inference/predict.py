@@ -38,7 +38,7 @@ from .sources import InputItem, is_video, iter_input_files, iter_inputs
 from .video import VideoReadError, iter_frames
 
 __all__ = [
-    "Analyzer", "DEFAULT_MAX_PIXELS", "DETECT_WINDOW", "FileError", "ImageReadError", "MIN_DETECT_SIDE", "NoFace",
+    "Analyzer", "BATCH_SIZE", "DEFAULT_MAX_PIXELS", "DETECT_WINDOW", "FileError", "ImageReadError", "MIN_DETECT_SIDE", "NoFace",
     "OUTPUT_FORMATS", "Prediction", "PredictionReport", "Predictor", "Unit", "analyze", "csv_header", "format_table",
     "iter_input_files", "predict", "too_small_reason", "write_report",
 ]
@@ -49,6 +49,10 @@ Box = tuple[float, float, float, float]
 DETECT_WINDOW = 8
 """Consecutive pictures searched for faces with one ``detect_batch`` call (at most ``batch_size``):
 eight decoded pictures in memory at a time; MTCNN runs same-size ones (a video's frames) as one batch."""
+
+BATCH_SIZE = {"cpu": 8, "accelerator": 32}
+"""Default crops per forward pass. On a CPU small batches stay in cache: ``faer_atto`` at 224 px on
+2 cores took 11.0 ms a face in batches of 8 against 13.8 in batches of 32 (measured here)."""
 
 MIN_DETECT_SIDE = 20
 """Shortest side (pixels, as the detector sees the picture) that can hold a face MTCNN finds: its
@@ -281,7 +285,8 @@ class Predictor:
             aligned crops like the training images.
         face_crop: Override the model's protocol (``celeba``, ``rafdb``, ``affectnet``, ``box``
             or a config dict).
-        batch_size: Crops per forward pass.
+        batch_size: Crops per forward pass (default :data:`BATCH_SIZE`: 8 on a CPU, 32 on an
+            accelerator).
         device: ``'cpu'``, ``'cuda'`` ...; default: CUDA when available. A device this machine
             lacks is a ``ValueError`` saying which to pass.
         max_pixels: Refuse images larger than this.
@@ -300,7 +305,7 @@ class Predictor:
         multi_label: bool | None = None,
         detect_faces: bool = True,
         face_crop: ProtocolLike = None,
-        batch_size: int = 32,
+        batch_size: int | None = None,
         device: str | torch.device | None = None,
         max_pixels: int = DEFAULT_MAX_PIXELS,
         detector: Any = None,
@@ -314,7 +319,7 @@ class Predictor:
             raise ValueError(f"top_k must be >= 1, got {top_k}")
         if not 0.0 < threshold < 1.0:
             raise ValueError(f"threshold must be between 0 and 1, got {threshold}")
-        if batch_size < 1:
+        if batch_size is not None and batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
         if every < 1:
             raise ValueError(f"every must be >= 1, got {every}")
@@ -328,7 +333,7 @@ class Predictor:
         self.regression = self.kind.regression
         self.top_k = min(top_k, len(self.labels))
         self.threshold = threshold
-        self.batch_size = batch_size
+        self.batch_size = batch_size or BATCH_SIZE["cpu" if self.device.type == "cpu" else "accelerator"]
         self.max_pixels = max_pixels
         self.every = every
         self.face_crop = resolve_protocol(face_crop) if face_crop is not None else protocol_of_model(model)

@@ -63,6 +63,15 @@ def test_batching_does_not_change_results(raf_export, photo_dir):
         assert a.top_k[0][1] == pytest.approx(b.top_k[0][1], abs=1e-5)
 
 
+def test_default_batch_is_small_on_a_cpu_and_an_explicit_one_is_kept(raf_export):
+    from faer_hub.inference.predict import BATCH_SIZE
+
+    assert Predictor(str(raf_export), device="cpu", detect_faces=False).batch_size == BATCH_SIZE["cpu"] == 8
+    assert Predictor(str(raf_export), device="cpu", detect_faces=False, batch_size=32).batch_size == 32
+    with pytest.raises(ValueError, match="batch_size must be >= 1"):
+        Predictor(str(raf_export), device="cpu", detect_faces=False, batch_size=0)
+
+
 def test_attribute_models_use_sigmoid_and_threshold(photo_dir):
     model = timm.create_model("faer_atto.celeba", **SMALL)
     report = Predictor(model, top_k=40, threshold=0.5, detect_faces=False).predict([photo_dir / "rgb.jpg"])
