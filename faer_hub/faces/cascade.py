@@ -7,15 +7,16 @@ Only the resampling is arranged differently, and it gives the same numbers bit f
 (``tests/faces/test_cascade.py``):
 
 - **Candidate crops.** ``detect_face`` resizes every R- and O-Net candidate to 24 or 48 pixels
-  with a call of its own, about a hundred calls a photo, a third of the search on a CPU. Here
-  the candidates of one size (boxes are squared and whole pixels, so a batch of eight photos has
-  some seven hundred candidates in about a hundred and twenty sizes) are resized in one call.
+  with a call of its own, about a hundred calls a photo. Here the candidates of one size (boxes
+  are squared and whole pixels: a batch of eight photos has some seven hundred candidates in
+  about a hundred and twenty sizes) are resized in one call.
 - **Pyramid.** Each level is resampled from contiguous (channels-first) pixels, which PyTorch's
-  area kernel reads faster than the channels-last view ``detect_face`` hands it.
+  area kernel reads about 1.5 times as fast as the channels-last view ``detect_face`` hands it.
 
 Area resampling averages each output pixel's own bin of input pixels (``adaptive_avg_pool2d``),
 so neither the grouping nor the memory layout changes a value; the networks get their inputs in
-the channels-last layout ``detect_face`` gives them.
+the channels-last layout ``detect_face`` gives them. Measured on 2 CPU threads, eight photos at
+320 pixels: 8-10 % less time than ``detect_face`` (README, "Speed of the photo path").
 """
 
 from __future__ import annotations
