@@ -99,6 +99,8 @@ def _propose(pixels: Any, min_face: float, pnet: Any, threshold: float, factor: 
         keep = batched_nms(boxes[:, :4], boxes[:, 4], owner, 0.5)
         found.append(boxes[keep])
         owners.append(owner[keep])
+    if not found:  # smaller than the smallest face searched
+        return torch.zeros(0, 5, device=pixels.device), torch.zeros(0, dtype=torch.long, device=pixels.device)
     boxes, owner = torch.cat(found), torch.cat(owners)
     keep = batched_nms(boxes[:, :4], boxes[:, 4], owner, 0.7)
     boxes, owner = boxes[keep], owner[keep]

@@ -53,6 +53,12 @@ def test_cascade_gives_facenet_pytorchs_boxes_and_points_bit_for_bit(mtcnn, name
         np.testing.assert_array_equal(points, their_points)
 
 
+def test_a_picture_smaller_than_the_smallest_face_has_none(mtcnn):
+    tiny = np.zeros((2, 15, 40, 3), dtype=np.uint8)
+    found = run_cascade(tiny, 20, (mtcnn.pnet, mtcnn.rnet, mtcnn.onet), mtcnn.thresholds, mtcnn.factor)
+    assert [(boxes.shape, points.shape) for boxes, points in found] == [((0, 5), (0, 5, 2))] * 2
+
+
 def test_pyramid_starts_at_the_smallest_face_and_stops_at_the_window():
     scales = pyramid_scales(200, 300, 20, 0.709)
     assert scales[0] == pytest.approx(0.6) and np.allclose(np.diff(np.log(scales)), np.log(0.709))
