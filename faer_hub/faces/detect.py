@@ -30,12 +30,13 @@ Alignment using Multi-task Cascaded Convolutional Networks", is the detector its
    which the earlier 0.9 lost (3 % of the generated CelebA photos).
 
 Same-size photos are searched as one batch by :meth:`MTCNNDetector.detect_batch`, through
-:func:`faer_hub.faces.cascade.run_cascade`: facenet-pytorch's cascade with its resampling batched,
-the same boxes and points bit for bit. The three networks run on torch's CPU threads by default (``threads=None``); ``threads=1`` runs them on one
-(torch's setting put back after each search). A search is thousands of small operations, each
-of which waits for every thread: on an idle 2-core machine the photo path ran 1.1-1.4 times as
-fast with the detector on torch's two threads as on one, but with the other core busy 6.8 times
-slower (``benchmarks/predict_throughput.py``; README, "Speed of the photo path"). On a shared machine,
+:func:`faer_hub.faces.cascade.run_cascade`: facenet-pytorch's cascade with its resampling
+batched, the same boxes and points bit for bit. The three networks run on torch's CPU threads by
+default (``threads=None``); ``threads=1`` runs them on one (torch's setting put back after each
+search). A search is thousands of small operations, each of which waits for every thread: on an
+idle 2-core machine the photo path ran 1.1-1.4 times as fast with the detector on torch's two
+threads as on one, but with the other core busy 6.8 times slower
+(``benchmarks/predict_throughput.py``; README, "Speed of the photo path"). On a shared machine,
 pass ``threads=1`` or set ``OMP_NUM_THREADS=1``.
 """
 
