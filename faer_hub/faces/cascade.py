@@ -113,16 +113,10 @@ def _propose(pixels: Any, min_face: float, pnet: Any, threshold: float, factor: 
 
 def _refine(pixels: Any, boxes: Any, owners: Any, rnet: Any, threshold: float) -> tuple[Any, Any]:
     """Stage 2: R-Net on each candidate; kept ones suppressed per picture, regressed, squared."""
-    import torch
     from torchvision.ops import batched_nms
 
     helpers = _helpers()
-    crops, boxes, owners = _crops(pixels, boxes, owners, 24)
-    reg, probs = helpers.fixed_batch_process(crops, rnet)
-    score = probs[:, 1]
-    passed = score > threshold
-    boxes = torch.cat((boxes[passed, :4], score[passed].unsqueeze(1)), dim=1)
-    owners, reg = owners[passed], reg[passed]
+    boxes, owners, (reg,) = _rescored(pixels, boxes, owners, rnet, 24, threshold)
     keep = batched_nms(boxes[:, :4], boxes[:, 4], owners, 0.7)
     return helpers.rerec(helpers.bbreg(boxes[keep], reg[keep])), owners[keep]
 
@@ -132,12 +126,7 @@ def _output(pixels: Any, boxes: Any, owners: Any, onet: Any, threshold: float) -
     import torch
 
     helpers = _helpers()
-    crops, boxes, owners = _crops(pixels, boxes, owners, 48)
-    reg, marks, probs = helpers.fixed_batch_process(crops, onet)
-    score = probs[:, 1]
-    passed = score > threshold
-    boxes = torch.cat((boxes[passed, :4], score[passed].unsqueeze(1)), dim=1)
-    owners, reg, marks = owners[passed], reg[passed], marks[passed]
+    boxes, owners, (reg, marks) = _rescored(pixels, boxes, owners, onet, 48, threshold)
     # the points are fractions of the box O-Net saw: (x0, y0) is its 1-based top-left pixel
     side_x, side_y = boxes[:, 2] - boxes[:, 0] + 1, boxes[:, 3] - boxes[:, 1] + 1
     points = torch.stack((side_x.unsqueeze(1) * marks[:, :5] + boxes[:, :1] - 1,
@@ -145,6 +134,20 @@ def _output(pixels: Any, boxes: Any, owners: Any, onet: Any, threshold: float) -
     boxes = helpers.bbreg(boxes, reg)
     keep = helpers.batched_nms_numpy(boxes[:, :4], boxes[:, 4], owners, 0.7, "Min")
     return boxes[keep], owners[keep], points[keep]
+
+
+def _rescored(pixels: Any, boxes: Any, owners: Any, net: Any, size: int,
+              threshold: float) -> tuple[Any, Any, list[Any]]:
+    """``net`` (R- or O-Net) on each box's ``size``-pixel crop: the boxes it scores above
+    ``threshold``, with that score, their pictures, and the net's other outputs for them."""
+    import torch
+
+    crops, boxes, owners = _crops(pixels, boxes, owners, size)
+    *others, probs = _helpers().fixed_batch_process(crops, net)  # facenet-pytorch's chunks of 512
+    score = probs[:, 1]
+    passed = score > threshold
+    boxes = torch.cat((boxes[passed, :4], score[passed].unsqueeze(1)), dim=1)
+    return boxes, owners[passed], [output[passed] for output in others]
 
 
 def _crops(pixels: Any, boxes: Any, owners: Any, size: int) -> tuple[Any, Any, Any]:
