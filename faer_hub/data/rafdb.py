@@ -5,11 +5,17 @@ Layouts: the official ``basic/EmoLabel/list_patition_label.txt`` + ``basic/Image
 redistribution ``DATASET/{train,test}/{1..7}/`` with optional ``train_labels.csv`` /
 ``test_labels.csv``. Label ids 1-7 become ClassLabel indices 0-6
 (:data:`faer_hub.tasks.RAFDB_LABELS`). Splits: train and test (the name prefix decides).
+
+The ``original`` config adds ``landmarks`` when ``basic/Annotation/manual/`` is there: the five
+manually annotated points of each ``*_manu_attri.txt`` (eye centres, nose tip, mouth corners, in
+the file's order) as ten floats ``x1, y1, ..., x5, y5`` in the original image's pixels, the points
+:func:`faer_hub.faces.align.align_face` takes to cut the aligned crop.
 """
 
 from __future__ import annotations
 
 import csv
+import math
 import re
 from pathlib import Path
 
@@ -21,6 +27,8 @@ from ._builder import Candidate, FaerBuilder, FaerBuilderConfig, Layout, Row, la
 from .errors import AnnotationError, DatasetNotFoundError
 
 LABEL_FILE = "EmoLabel/list_patition_label.txt"
+MANUAL_DIR = "Annotation/manual"
+MANUAL_POINTS = 5
 _NAME = re.compile(r"^(train|test)_\d+\.jpg$")
 
 
@@ -53,7 +61,10 @@ class RafDB(FaerBuilder):
             cand = Candidate("official", (LABEL_FILE, image_dir))
             candidates.append((root, cand))
             if all((root / p).exists() for p in cand.required):
-                return Layout("official", root, {"labels": root / LABEL_FILE}, {"images": root / image_dir})
+                dirs = {"images": root / image_dir}
+                if config_name == "original" and (root / MANUAL_DIR).is_dir():
+                    dirs["landmarks"] = root / MANUAL_DIR
+                return Layout("official", root, {"labels": root / LABEL_FILE}, dirs)
         for root in _folder_roots(data_dir):
             cand = Candidate("folders", ("train", "test"))
             candidates.append((root, cand))
@@ -77,14 +88,17 @@ class RafDB(FaerBuilder):
         raise layout_not_found(cls.DATASET, cls.TITLE, data_dir, candidates)
 
     def _info(self) -> datasets.DatasetInfo:
-        return self.dataset_info(
-            description="RAF-DB basic expressions; file ids 1-7 map to labels 0-6.",
-            features=datasets.Features({
-                "image": datasets.Image(),
-                "image_id": datasets.Value("string"),
-                "label": datasets.ClassLabel(names=list(RAFDB_LABELS)),
-            }),
-        )
+        features = {
+            "image": datasets.Image(),
+            "image_id": datasets.Value("string"),
+            "label": datasets.ClassLabel(names=list(RAFDB_LABELS)),
+        }
+        description = "RAF-DB basic expressions; file ids 1-7 map to labels 0-6."
+        if "landmarks" in self.layout.dirs:
+            features["landmarks"] = datasets.List(datasets.Value("float32"), length=2 * MANUAL_POINTS)
+            description += (" `landmarks`: the five manual points of Annotation/manual (eye centres, nose tip, "
+                            "mouth corners) as x1, y1, ..., x5, y5 in the original image's pixels.")
+        return self.dataset_info(description=description, features=datasets.Features(features))
 
     def _label(self, split: str, file: Path, line: int | None, image_id: str, raw: str) -> int | None:
         """Index 0-6 of a file label '1'..'7', or None after reporting it."""
@@ -123,9 +137,39 @@ class RafDB(FaerBuilder):
             label = self._label(split, path, line, name, fields[1])
             if label is None:
                 continue
+            values = {"label": label}
+            if "landmarks" in self.layout.dirs:
+                landmarks = self._landmarks(split, name)
+                if landmarks is None:
+                    continue
+                values["landmarks"] = landmarks
             file_name = name[:-4] + "_aligned.jpg" if aligned else name
-            rows[split].append(Row(name, images / file_name, str(path), line, {"label": label}))
+            rows[split].append(Row(name, images / file_name, str(path), line, values))
         return rows
+
+    def _landmarks(self, split: str, name: str) -> list[float] | None:
+        """The five manual points of ``name`` as ``[x1, y1, ..., x5, y5]``, or None after reporting
+        a missing or malformed ``*_manu_attri.txt``."""
+        path = self.layout.dirs["landmarks"] / name.replace(".jpg", "_manu_attri.txt")
+        if not path.is_file():
+            self.bad_row(split, path, None, name, f"{path.name} is missing: every image needs its manual landmarks")
+            return None
+        rows = read_rows(path)
+        points: list[float] = []
+        for line, text in rows[:MANUAL_POINTS]:
+            fields = text.split()
+            try:
+                x, y = (float(v) for v in fields)
+            except ValueError:
+                x = y = math.nan
+            if not (math.isfinite(x) and math.isfinite(y)):
+                self.bad_row(split, path, line, name, f"expected a landmark 'x<TAB>y' (two numbers), got {text.strip()!r}")
+                return None
+            points += [x, y]
+        if len(points) != 2 * MANUAL_POINTS:
+            self.bad_row(split, path, None, name, f"expected {MANUAL_POINTS} landmark lines, got {len(points) // 2}")
+            return None
+        return points
 
     def _parse_folders(self) -> dict[str, list[Row]]:
         root = self.layout.root

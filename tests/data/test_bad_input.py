@@ -66,6 +66,23 @@ def test_malformed_line_names_file_and_line(synth_copy, cache):
         load_dataset("rafdb", root, cache_dir=cache)
 
 
+@pytest.mark.parametrize("damage, message", [
+    (lambda text: text.replace("\t", " ; ", 1), r"test_0002_manu_attri\.txt:1: expected a landmark 'x<TAB>y'"),
+    (lambda text: "\n".join(text.splitlines()[:3]), r"test_0002_manu_attri\.txt: expected 5 landmark lines, got 3"),
+    (None, r"test_0002_manu_attri\.txt is missing"),
+])
+def test_rafdb_bad_manual_landmarks_name_the_file(synth_copy, cache, damage, message):
+    root = synth_copy("rafdb", "official")
+    manual = root / "basic/Annotation/manual/test_0002_manu_attri.txt"
+    if damage is None:
+        manual.unlink()
+    else:
+        manual.write_text(damage(manual.read_text()))
+    with pytest.raises(AnnotationError, match=message):
+        load_dataset("rafdb", root, "original", cache_dir=cache)
+    load_dataset("rafdb", root, cache_dir=cache)  # the aligned config does not read them
+
+
 def test_label_out_of_range_names_the_value(synth_copy, cache):
     root = synth_copy("rafdb", "official")
     old = edit_line(root / RAF_LABELS, 5, "")

@@ -118,6 +118,28 @@ def test_rafdb_original_config_reads_original_images(synth_root, cache):
     assert original.size != (100, 100)
 
 
+def test_rafdb_original_landmarks_are_the_manual_points_that_cut_the_aligned_crop(synth_root, cache):
+    """The ``original`` config's landmarks are the files' five points, and ``align_face`` fed them
+    cuts the dataset's own aligned image (up to JPEG noise); points a few pixels off do not."""
+    from faer_hub.faces.align import align_face
+
+    root = synth_root("rafdb", "official")
+    original = load_dataset("rafdb", root, "original", cache_dir=cache)["test"]
+    aligned = load_dataset("rafdb", root, cache_dir=cache)["test"]
+    assert "landmarks" not in aligned.features
+    assert original.features["landmarks"].feature.dtype == "float32"
+    manual = root / "basic/Annotation/manual"
+    for row, crop in zip(original.select(range(4)), aligned.select(range(4))):
+        lines = (manual / row["image_id"].replace(".jpg", "_manu_attri.txt")).read_text().splitlines()[:5]
+        expected = [float(v) for line in lines for v in line.split("\t")]
+        assert row["landmarks"] == pytest.approx(expected, abs=1e-3)
+        points = np.asarray(row["landmarks"]).reshape(5, 2)
+        target = np.asarray(crop["image"].convert("RGB"), np.float32)
+        for shift, close in ((0.0, True), (4.0, False)):
+            cut = np.asarray(align_face(row["image"], points + shift, "rafdb"), np.float32)
+            assert (np.abs(cut - target).mean() < 6) == close, (row["image_id"], shift)
+
+
 def test_celeba_attributes_identity_landmarks_follow_the_files(synth_root, cache):
     root = synth_root("celeba", "official")
     lines = (root / "Anno/list_attr_celeba.txt").read_text().splitlines()[2:]
