@@ -20,6 +20,13 @@ from PIL import Image
 from torch import nn
 
 ImageTransform = Callable[[Image.Image], torch.Tensor]
+
+CROP_MODE = "squash"
+"""The recipe's resize (the authors' code for Xu et al. 2024, Sec. 3.2): the face crop stretched
+to the input size, no aspect-preserving crop. FAER's ``pretrained_cfg`` declares it, so timm's
+``create_transform``, the transformers pipeline and ONNX runtimes (metadata
+``faer_hub.crop_mode``) resize faces as training does."""
+
 DataConfigSource = nn.Module | Mapping[str, Any]
 
 
@@ -38,7 +45,7 @@ def resolve_data_config(source: DataConfigSource, *, image_size: int | None = No
     return config
 
 
-def build_transform(data_config: Mapping[str, Any], *, crop_mode: str = "squash",
+def build_transform(data_config: Mapping[str, Any], *, crop_mode: str = CROP_MODE,
                     normalize: bool = True) -> ImageTransform:
     """PIL image -> tensor at the input size, built with :func:`timm.data.create_transform`.
 

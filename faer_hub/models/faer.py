@@ -36,6 +36,7 @@ from timm.models.convnext import ConvNeXt
 from timm.models.convnext import checkpoint_filter_fn as convnext_checkpoint_filter_fn
 from torch import nn
 
+from ..data.transforms import CROP_MODE
 from ..errors import InputError
 from ..settings import HUB_NAMESPACE, PUBLISHED_WEIGHTS
 from ..tasks import TASKS
@@ -286,6 +287,7 @@ _FACE_PREPROCESSING = dict(
     input_size=(3, 224, 224),
     pool_size=(7, 7),
     crop_pct=1.0,  # the authors resize faces to 224x224, no crop
+    crop_mode=CROP_MODE,  # so timm's create_transform and transformers' pipeline stretch as training does
     interpolation="bilinear",
     mean=IMAGENET_DEFAULT_MEAN,
     std=IMAGENET_DEFAULT_STD,

@@ -44,6 +44,16 @@ def test_eval_transform_resizes_whole_image_and_normalises(model):
     assert torch.allclose(out[:, 0, 0], (0 - mean) / std, atol=1e-3)
 
 
+def test_timms_own_transform_from_the_models_config_resizes_as_faer_hub_does(model):
+    """The README's and the cards' ``timm.data.create_transform(**resolve_data_config(...))``
+    stretches a non-square face crop as training and prediction do (no centre crop)."""
+    image = Image.fromarray(np.random.default_rng(0).integers(0, 256, (218, 178, 3), dtype=np.uint8))
+    config = timm.data.resolve_data_config({}, model=model)
+    assert config["crop_mode"] == "squash"
+    torch.testing.assert_close(timm.data.create_transform(**config)(image), build_transform(config)(image),
+                               rtol=0, atol=0)
+
+
 def _labelled(labels, images=None):
     return rafdb_split(images or [Image.new("RGB", (8, 8))] * len(labels), labels)
 

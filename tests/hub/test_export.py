@@ -1,11 +1,13 @@
 """Export folders load back every way users load models: local-dir:, hf-hub: (cached), transformers."""
 
 
+import numpy as np
 import pytest
 import timm
 import torch
 
 import faer_hub
+from faer_hub.data.transforms import build_transform, resolve_data_config
 from faer_hub.hub.export import EXPORT_FILES, read_export_config, save_export
 
 from offline_hub import populate_hf_cache, run_offline
@@ -122,6 +124,13 @@ def test_transformers_auto_model_and_pipeline_match_timm(rafdb_export):
     out = classify(Image.new("RGB", (100, 100), (200, 150, 120)), top_k=7)
     assert {o["label"] for o in out} == set(faer_hub.RAFDB_LABELS)
     assert sum(o["score"] for o in out) == pytest.approx(1.0, abs=1e-4)
+
+    # a face crop that is not square (CelebA's are 178 x 218) is stretched as faer_hub does
+    face = Image.fromarray(np.random.default_rng(0).integers(0, 256, (218, 178, 3), dtype=np.uint8))
+    with torch.no_grad():
+        expected = model(build_transform(resolve_data_config(model))(face)[None]).softmax(-1)[0]
+    scores = {o["label"]: o["score"] for o in classify(face, top_k=7)}
+    assert [scores[name] for name in faer_hub.RAFDB_LABELS] == pytest.approx(expected.tolist(), abs=1e-5)
 
 
 def test_hub_loading_from_populated_cache_offline(rafdb_export, hf_cache, tmp_path):

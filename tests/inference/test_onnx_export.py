@@ -47,6 +47,7 @@ def test_export_dynamic_batch_and_parity(model, exported):
     assert json.loads(meta["faer_hub.label_names"])[0] == "surprise"
     assert json.loads(meta["faer_hub.face_crop"]) == "rafdb"
     assert json.loads(meta["faer_hub.input_size"]) == [3, 64, 64]
+    assert meta["faer_hub.crop_mode"] == "squash"  # the face crop stretched to input_size, as in training
     assert json.loads(meta["faer_hub.multi_label"]) is False
     assert meta["faer_hub.problem_type"] == "single_label_classification"
     assert not list(result.path.parent.glob(".*.tmp"))
