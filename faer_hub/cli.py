@@ -75,6 +75,7 @@ def _add_export_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--task", default=None, help="celeba, rafdb, affectnet7, affectnet8 or affectnet_va (default: from the model's config)")
     p.add_argument("--pretrained", action="store_true", help="load the timm name's pretrained weights first")
     p.add_argument("--repo-id", default=None, help="the Hub repo the folder is meant for (used in the card)")
+    p.add_argument("--allow-untrained", action="store_true", help=_UNTRAINED_HELP)
     p.add_argument("--overwrite", action="store_true", help="replace an earlier export in output_dir")
     p.set_defaults(handler=_run_export)
 
@@ -84,8 +85,9 @@ def _run_export(args: argparse.Namespace) -> int:
     from .io import check_destination
     from .hub.sources import create_model_from_source
 
-    # the destination rule before the model is loaded, not after
+    # the destination rule and the weights before the model is loaded, not after
     check_destination(args.output_dir, own_files=EXPORT_FILES, overwrite=args.overwrite, what="an export")
+    _check_model([args.model], args.pretrained, args.allow_untrained)
     model = create_model_from_source(args.model, pretrained=args.pretrained)
     folder = save_export(model, args.output_dir, task=args.task, repo_id=args.repo_id, overwrite=args.overwrite)
     print(f"wrote {folder} (load it with timm.create_model('local-dir:{folder}', pretrained=True))")
@@ -260,7 +262,7 @@ _DETECT_HELP = (
 )
 
 
-_UNTRAINED_HELP = ("run a model without weights trained for a FAER task (random, or an ImageNet head); "
+_UNTRAINED_HELP = ("use a model without weights trained for a FAER task (random, or an ImageNet head); "
                    "refused by default because its answers mean nothing")
 _DEVICE_HELP = "cpu, cuda, cuda:1, mps (default: cuda if available, else cpu)"
 
@@ -478,6 +480,7 @@ def _add_export_onnx_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--model", required=True, help=_SOURCE_HELP)
     p.add_argument("output", help="the .onnx file to write")
     p.add_argument("--pretrained", action="store_true", help="load the timm name's pretrained weights")
+    p.add_argument("--allow-untrained", action="store_true", help=_UNTRAINED_HELP)
     p.add_argument("--image-size", type=int, default=None, help="input side (default: the model's)")
     p.add_argument("--opset", type=int, default=17)
     p.add_argument("--atol", type=float, default=1e-4, help="allowed |PyTorch - onnxruntime| (default: 1e-4)")
@@ -488,6 +491,7 @@ def _run_export_onnx(args: argparse.Namespace) -> int:
     from .inference.onnx_export import export_onnx
     from .hub.sources import create_model_from_source
 
+    _check_model([args.model], args.pretrained, args.allow_untrained)
     model = create_model_from_source(args.model, pretrained=args.pretrained)
     size = (3, args.image_size, args.image_size) if args.image_size else None
     result = export_onnx(model, args.output, input_size=size, opset=args.opset, atol=args.atol)

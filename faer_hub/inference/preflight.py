@@ -16,7 +16,7 @@ __all__ = [
 ]
 
 HOW_TO_TRAIN = ("train one with `python training/train.py --config training/configs/demo.yaml --output-dir runs/demo` "
-                "and pass --model runs/demo/export, or pass --allow-untrained to run it anyway")
+                "and pass --model runs/demo/export, or pass --allow-untrained to use it anyway")
 
 
 class UntrainedModelError(ValueError):
