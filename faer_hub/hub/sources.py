@@ -49,8 +49,9 @@ def resolve_source(source: str) -> tuple[str, bool]:
 def _check_hub_export(name: str) -> None:
     """Check a Hub repo's ``config.json`` against its ``model.safetensors`` as an export folder's
     (:func:`faer_hub.hub.export.export_problems`: tensor shapes compared before any allocation, so a
-    config asking for a billion classes is refused, not allocated). Repos without these two files,
-    or that cannot be fetched, are left to timm, which reports them."""
+    config asking for a billion classes is refused, not allocated). A repo that cannot be fetched
+    (offline and not cached, no such repo, no access) is an ``OSError`` naming it and the fix; a repo
+    without these two files is left to timm, which reports what it misses."""
     from huggingface_hub import hf_hub_download
 
     from .export import export_problems
@@ -59,13 +60,46 @@ def _check_hub_export(name: str) -> None:
     try:
         files = [Path(hf_hub_download(repo_id, file, revision=revision or None))
                  for file in ("config.json", "model.safetensors")]
-    except Exception:  # noqa: BLE001  (offline, no such file, no access: timm's own error follows)
-        return
+    except Exception as err:  # noqa: BLE001  (sorted by hub_fetch_error; the rest is timm's to report)
+        problem = hub_fetch_error(name, err)
+        if problem is None:
+            return
+        raise problem from None
     if files[0].parent != files[1].parent:
         return
     _, problems = export_problems(files[0].parent)
     if problems:
         raise ExportError(f"model source {name!r}: " + "; ".join(problems) + ". Ask the repo's owner to re-export it.")
+
+
+def hub_fetch_error(source: str, err: BaseException) -> OSError | None:
+    """The one-line error for a Hub repo that could not be fetched, naming ``source`` and the fix;
+    None when the repo answered but lacks the file (timm then says which)."""
+    from huggingface_hub import constants
+    from huggingface_hub.errors import (EntryNotFoundError, GatedRepoError, LocalEntryNotFoundError,
+                                        RepositoryNotFoundError, RevisionNotFoundError)
+
+    repo_id = source[len("hf-hub:"):].partition("@")[0]
+    if isinstance(err, LocalEntryNotFoundError):
+        why = "HF_HUB_OFFLINE=1" if constants.HF_HUB_OFFLINE else "the Hub cannot be reached"
+        return FileNotFoundError(
+            f"model source {source!r}: not in the Hugging Face cache ({constants.HF_HUB_CACHE}) and {why}; "
+            f"download it while online (`hf download {repo_id}`), or pass its export folder instead")
+    if isinstance(err, GatedRepoError):
+        return PermissionError(f"model source {source!r}: the repo is gated; accept its terms on the Hub, "
+                               "then log in (`hf auth login`)")
+    if isinstance(err, RepositoryNotFoundError):
+        return FileNotFoundError(f"model source {source!r}: no repo {repo_id!r} on the Hub, or it is private; "
+                                 "check the name, or log in (`hf auth login`)")
+    if isinstance(err, RevisionNotFoundError):
+        return FileNotFoundError(f"model source {source!r}: the repo has no such revision; check the part after '@'")
+    if isinstance(err, EntryNotFoundError):
+        return None
+    if isinstance(err, OSError):
+        return ConnectionError(f"model source {source!r}: the Hub could not be reached ({one_line(err, limit=300)}); "
+                               "check the connection, or download the repo first (`hf download "
+                               f"{repo_id}`) and set HF_HUB_OFFLINE=1")
+    return None
 
 
 def create_model_from_source(source: str, pretrained: bool = False, **kwargs: Any) -> torch.nn.Module:

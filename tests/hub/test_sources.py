@@ -79,3 +79,34 @@ def test_a_timm_name_with_a_resized_head_gets_class_numbers_not_an_error():
 
     model = create_model_from_source("faer_atto.rafdb", num_classes=3)
     assert model.num_classes == 3 and label_names_of_model(model) == ["class_0", "class_1", "class_2"]
+
+
+def _http_error(kind, status):
+    import httpx
+
+    return kind("refused", response=httpx.Response(status, request=httpx.Request("GET", "https://huggingface.co/x")))
+
+
+@pytest.mark.parametrize("raised, error, message", [
+    (None, FileNotFoundError, r"'hf-hub:me/absent': not in the Hugging Face cache \(.*\) and HF_HUB_OFFLINE=1; "
+                              r"download it while online \(`hf download me/absent`\)"),
+    ("RepositoryNotFoundError", FileNotFoundError, r"no repo 'me/absent' on the Hub, or it is private; .*hf auth login"),
+    ("GatedRepoError", PermissionError, r"'hf-hub:me/absent': the repo is gated; accept its terms"),
+])
+def test_a_hub_repo_that_cannot_be_fetched_is_one_line_naming_it_and_the_fix(hf_cache, monkeypatch, raised, error,
+                                                                             message):
+    import huggingface_hub
+    import huggingface_hub.constants
+    import huggingface_hub.errors
+
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(hf_cache))
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
+    if raised is not None:  # what the Hub answers online (a mocked download; nothing leaves this machine)
+        kind = getattr(huggingface_hub.errors, raised)
+
+        def refuse(*args, **kwargs):
+            raise _http_error(kind, 401 if raised == "GatedRepoError" else 404)
+
+        monkeypatch.setattr(huggingface_hub, "hf_hub_download", refuse)
+    with pytest.raises(error, match=message):
+        create_model_from_source("hf-hub:me/absent")
