@@ -24,7 +24,10 @@ def test_importing_the_package_and_building_the_cli_load_no_torch():
 @pytest.mark.parametrize("order", ["import faer_hub, timm", "import timm, faer_hub",
                                    "import faer_hub; from timm.models import create_model",
                                    "from faer_hub.models.cca import ContextualChannelAttention",
-                                   "import faer_hub.models.zoo", "from faer_hub.models import FAER"])
+                                   "import faer_hub.models.zoo", "from faer_hub.models import FAER",
+                                   # modules whose own first import of timm runs the registration
+                                   "from faer_hub.data.transforms import build_transform",
+                                   "import faer_hub.hub.sources", "import faer_hub.inference.onnx_export"])
 def test_faer_models_are_registered_whichever_is_imported_first(order):
     assert _run(f"{order}; import timm; print(timm.is_model('faer_raf'), timm.is_model('faer_atto'))") == "True True"
 

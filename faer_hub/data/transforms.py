@@ -21,12 +21,6 @@ from torch import nn
 
 ImageTransform = Callable[[Image.Image], torch.Tensor]
 
-CROP_MODE = "squash"
-"""The recipe's resize (the authors' code for Xu et al. 2024, Sec. 3.2): the face crop stretched
-to the input size, no aspect-preserving crop. FAER's ``pretrained_cfg`` declares it, so timm's
-``create_transform``, the transformers pipeline and ONNX runtimes (metadata
-``faer_hub.crop_mode``) resize faces as training does."""
-
 DataConfigSource = nn.Module | Mapping[str, Any]
 
 
@@ -45,14 +39,17 @@ def resolve_data_config(source: DataConfigSource, *, image_size: int | None = No
     return config
 
 
-def build_transform(data_config: Mapping[str, Any], *, crop_mode: str = CROP_MODE,
+def build_transform(data_config: Mapping[str, Any], *, crop_mode: str | None = None,
                     normalize: bool = True) -> ImageTransform:
     """PIL image -> tensor at the input size, built with :func:`timm.data.create_transform`.
 
-    Resizes to the input size (``crop_mode='squash'``, the paper's recipe; ``'center'`` keeps the
-    aspect ratio and centre-crops) and normalises; ``normalize=False`` returns uint8 tensors
-    (timm's prefetcher form) for :class:`BatchNormalizer` to normalise per batch.
+    Resizes to the input size (default :data:`faer_hub.models.faer.FACE_CROP_MODE`, ``'squash'``:
+    the recipe's stretch, whatever the config says; ``'center'`` keeps the aspect ratio and
+    centre-crops) and normalises; ``normalize=False`` returns uint8 tensors (timm's prefetcher
+    form) for :class:`BatchNormalizer` to normalise per batch.
     """
+    if crop_mode is None:
+        from ..models.faer import FACE_CROP_MODE as crop_mode
     return timm.data.create_transform(
         input_size=data_config["input_size"],
         interpolation=data_config.get("interpolation", "bilinear"),

@@ -17,7 +17,6 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..data.transforms import CROP_MODE
 from ..hub.export import face_crop_config
 from ..io import atomic_path
 from ..tasks import Task, kind_of_model, label_names_of_model
@@ -102,6 +101,8 @@ def check_onnx_parity(
 
 
 def _metadata(model: torch.nn.Module, input_size: tuple[int, ...]) -> dict[str, str]:
+    from ..models.faer import FACE_CROP_MODE
+
     cfg = getattr(model, "pretrained_cfg", {}) or {}
     return {
         "faer_hub.architecture": str(cfg.get("architecture", type(model).__name__)),
@@ -112,7 +113,7 @@ def _metadata(model: torch.nn.Module, input_size: tuple[int, ...]) -> dict[str, 
         "faer_hub.mean": json.dumps(list(cfg.get("mean", (0.485, 0.456, 0.406)))),
         "faer_hub.std": json.dumps(list(cfg.get("std", (0.229, 0.224, 0.225)))),
         "faer_hub.interpolation": str(cfg.get("interpolation", "bilinear")),
-        "faer_hub.crop_mode": CROP_MODE,  # timm's name: the face crop stretched to input_size, not cropped
+        "faer_hub.crop_mode": FACE_CROP_MODE,  # timm's name: the face crop stretched to input_size, not cropped
         # the face crop to feed it (faer_hub.align_face(image, face, <this>)); null: the detected box
         "faer_hub.face_crop": json.dumps(face_crop_config(model, Task.from_model(model))),
     }

@@ -36,7 +36,6 @@ from timm.models.convnext import ConvNeXt
 from timm.models.convnext import checkpoint_filter_fn as convnext_checkpoint_filter_fn
 from torch import nn
 
-from ..data.transforms import CROP_MODE
 from ..errors import InputError
 from ..settings import HUB_NAMESPACE, PUBLISHED_WEIGHTS
 from ..tasks import TASKS
@@ -283,11 +282,17 @@ def _resolved_pretrained_cfg(variant: str, kwargs: Dict[str, Any]) -> Dict[str, 
 
 # ----------------------------------------------------------------------------- configs as data
 
+FACE_CROP_MODE = "squash"
+"""The recipe's resize (the authors' code for Xu et al. 2024, Sec. 3.2): the face crop stretched
+to the input size, no aspect-preserving crop. Declared in every FAER ``pretrained_cfg``, so timm's
+``create_transform``, the transformers pipeline and ONNX runtimes (metadata ``faer_hub.crop_mode``)
+resize faces as :func:`faer_hub.data.transforms.build_transform` does in training and prediction."""
+
 _FACE_PREPROCESSING = dict(
     input_size=(3, 224, 224),
     pool_size=(7, 7),
     crop_pct=1.0,  # the authors resize faces to 224x224, no crop
-    crop_mode=CROP_MODE,  # so timm's create_transform and transformers' pipeline stretch as training does
+    crop_mode=FACE_CROP_MODE,
     interpolation="bilinear",
     mean=IMAGENET_DEFAULT_MEAN,
     std=IMAGENET_DEFAULT_STD,
