@@ -124,6 +124,8 @@ class Run:
     steps_per_epoch: int
     backbone_pretrained: bool
     base_lr: float
+    started: float = 0.0
+    """When training began (``time.time()``), moved back by the seconds a resumed checkpoint recorded."""
 
     @property
     def out(self) -> Path:
@@ -157,7 +159,7 @@ def train(args: argparse.Namespace) -> dict:
     run = prepare_run(args, config, task, select, accelerator, launch, accum)
     state = resume_or_start(run)
     guard = StepGuard(accelerator, run.checkpoints)
-    started = time.time()
+    run.started = time.time() - state.train_seconds
     for epoch in range(state.epoch, config.train.epochs):
         lr = train_one_epoch(run, state, guard, epoch)
         if (epoch + 1) % config.eval.every_epochs == 0 or epoch + 1 == config.train.epochs:
@@ -165,7 +167,7 @@ def train(args: argparse.Namespace) -> dict:
         state.epoch, state.batches_done = epoch + 1, 0
         if state.epoch % config.checkpoint.every_epochs == 0 or state.epoch == config.train.epochs:
             save_checkpoint(run, state)
-    return test_and_export(run, state, started)
+    return test_and_export(run, state)
 
 
 def load_run_config(args: argparse.Namespace) -> Config:
@@ -300,6 +302,9 @@ def resume_or_start(run: Run) -> ckpt.TrainState:
         ckpt.prune_checkpoints(accelerator, run.checkpoints, config.checkpoint.keep_last, state.best_dir)
         if accelerator.is_main_process:  # the resume is accepted: record the values --set changed
             write_yaml(run.out / CONFIG_FILE, config_to_dict(config))
+    # the card tells how the run was started: a resume keeps the recipe and adds its own --set values
+    recipe = state.recipe or {"config_file": None if args.config is None else str(args.config), "overrides": []}
+    state.recipe = {**recipe, "overrides": list(dict.fromkeys([*recipe["overrides"], *args.overrides]))}
     accelerator.init_trackers(config.tracking.project_name, config=plain_data(config_to_dict(config), flat=True))
     train_cfg = config.train
     logger.info(
@@ -409,14 +414,15 @@ def validate(run: Run, state: ckpt.TrainState, epoch: int, lr: float) -> None:
 
 def save_checkpoint(run: Run, state: ckpt.TrainState) -> None:
     """A resumable checkpoint of ``state``; older ones beyond checkpoint.keep_last are pruned."""
+    state.train_seconds = time.time() - run.started
     ckpt.save_checkpoint(run.accelerator, run.checkpoints, state, ema=run.ema_module)
     ckpt.prune_checkpoints(run.accelerator, run.checkpoints, run.config.checkpoint.keep_last, state.best_dir)
 
 
-def test_and_export(run: Run, state: ckpt.TrainState, started: float) -> dict:
+def test_and_export(run: Run, state: ckpt.TrainState) -> dict:
     """Test the last epoch and the epoch selected on validation; write metrics.json and export the
     selected one (main process); returns the metrics."""
-    train_time = time.time() - started
+    train_time = time.time() - run.started
     config, accelerator, task, select, out = run.config, run.accelerator, run.task, run.select, run.out
     eval_net, channels_last = run.eval_net, config.model.channels_last
     last = {"epoch": config.train.epochs - 1,
@@ -447,14 +453,14 @@ def test_and_export(run: Run, state: ckpt.TrainState, started: float) -> dict:
         write_json(out / METRICS_FILE, metrics)
         export = save_export(eval_net, out / "export", task=task,
                              results=card_results(selected_test, split="test", synthetic=config.data.synthetic),
-                             run=run_facts(config_to_dict(config), config_file=run.args.config,
-                                           overrides=run.args.overrides, generated_data=config.data.synthetic,
+                             run=run_facts(config_to_dict(config), config_file=state.recipe["config_file"],
+                                           overrides=state.recipe["overrides"], generated_data=config.data.synthetic,
                                            splits=run.splits),
                              overwrite=True)  # a resumed run's own
         run.log.write("done", best_epoch=state.best_epoch, **{f"test_{select}": selected_test[select]})
         accelerator.log({f"test/{select}": selected_test[select]}, step=state.global_step)
         print(
-            f"\nDone in {time.time() - started:.0f} s. Best epoch {state.best_epoch + 1} (selected on validation "
+            f"\nDone in {time.time() - run.started:.0f} s. Best epoch {state.best_epoch + 1} (selected on validation "
             f"{select} {selected_val[select]:.4f}); test {select} {selected_test[select]:.4f} "
             f"(last epoch: {last['test'][select]:.4f}).\n"
             f"  metrics:     {out / METRICS_FILE}\n  log:         {out / LOG_FILE}\n"

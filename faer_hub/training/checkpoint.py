@@ -69,6 +69,12 @@ class TrainState:
     layout: Optional[dict[str, int]] = None
     """How the global batch was split when saved: ``num_processes``, ``gradient_accumulation_steps``,
     ``per_device_batch_size`` (``batches_done`` counts per-process batches of that split)."""
+    train_seconds: float = 0.0
+    """Seconds spent training up to this state, over every process that ran it (a resumed run adds
+    its own, so ``metrics.json``'s ``train_time_s`` is the whole run's)."""
+    recipe: Optional[dict[str, Any]] = None
+    """How the run was started, for its card: ``config_file`` and the ``--set`` ``overrides`` (a
+    resume adds its own); None in checkpoints of earlier versions."""
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=1, allow_nan=True)

@@ -50,10 +50,17 @@ def test_simulated_crash_mid_epoch_then_resume_is_bit_identical(tmp_path, baseli
     with pytest.raises(OutputDirError, match="--resume"):  # a previous run is there: refused
         load_train_module().main(args)
 
+    trained = json.loads((out / "checkpoints" / "step-00000004" / "train_state.json").read_text())["train_seconds"]
+    assert trained > 0
+
     run_script(["--output-dir", str(out), "--resume", "--data-dir", str(raf_dir)])
     resumes = [e for e in read_log(out) if e["event"] == "resume"]
     assert resumes == [dict(resumes[0], checkpoint="step-00000004", epoch=0, global_step=4)]
     _assert_same_outcome(baseline_run, out)
+    # the resumed run's facts are the whole run's: its time before the crash, the recipe it started with
+    assert json.loads((out / "metrics.json").read_text())["train_time_s"] > trained
+    assert f"`{fer_config}`" in (out / "export" / "README.md").read_text()
+    assert f"`{fer_config}`" in (baseline_run / "export" / "README.md").read_text()
 
 
 def test_real_sigkill_at_an_arbitrary_moment_then_resume_is_bit_identical(tmp_path, baseline_run, fer_config, raf_dir):
