@@ -55,12 +55,13 @@ def _add_convert_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def _run_convert(args: argparse.Namespace) -> int:
-    from .hub.export import EXPORT_FILES
+    from .hub.export import EXPORT_FILES, is_export
     from .io import check_destination
     from .hub.convert import convert_checkpoint
 
     # the destination rule before the model is loaded, not after
-    check_destination(args.output_dir, own_files=EXPORT_FILES, overwrite=args.overwrite, what="an export")
+    check_destination(args.output_dir, own_files=EXPORT_FILES, overwrite=args.overwrite, what="an export",
+                      recognise=is_export)
     folder = convert_checkpoint(args.checkpoint, args.output_dir, task=args.task, model_name=args.model,
                                 overwrite=args.overwrite, allow_missing_weights=args.allow_missing_weights)
     print(f"wrote {folder} (load it with timm.create_model('local-dir:{folder}', pretrained=True))")
@@ -81,12 +82,13 @@ def _add_export_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def _run_export(args: argparse.Namespace) -> int:
-    from .hub.export import EXPORT_FILES, save_export
+    from .hub.export import EXPORT_FILES, is_export, save_export
     from .io import check_destination
     from .hub.sources import create_model_from_source
 
     # the destination rule and the weights before the model is loaded, not after
-    check_destination(args.output_dir, own_files=EXPORT_FILES, overwrite=args.overwrite, what="an export")
+    check_destination(args.output_dir, own_files=EXPORT_FILES, overwrite=args.overwrite, what="an export",
+                      recognise=is_export)
     _check_model([args.model], args.pretrained, args.allow_untrained)
     model = create_model_from_source(args.model, pretrained=args.pretrained)
     folder = save_export(model, args.output_dir, task=args.task, repo_id=args.repo_id, overwrite=args.overwrite)

@@ -28,7 +28,7 @@ import re
 import shutil
 import uuid
 import warnings
-from collections.abc import Collection, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Optional, Union
@@ -327,12 +327,13 @@ def _entries(path: Path) -> list[str]:
 
 
 def check_destination(path: str | os.PathLike, *, own_files: Collection[str] = (), overwrite: bool = False,
-                      what: str = "output") -> bool:
+                      what: str = "output", recognise: Callable[[Path], bool] | None = None) -> bool:
     """Apply the one rule for folders faer_hub fills: write only into a folder that is absent,
     empty, or holds nothing but ``own_files`` (the same kind of output, made before), and replace
-    that only with ``overwrite``. Returns whether an earlier output will be replaced; raises
-    :class:`DestinationError` naming the folder for anything else (a user's own files are never
-    touched, with or without ``overwrite``)."""
+    that only with ``overwrite``. ``recognise(folder)`` tells an earlier output from a user's files
+    of the same names (a transformers model folder also holds a ``config.json``). Returns whether an
+    earlier output will be replaced; raises :class:`DestinationError` naming the folder for anything
+    else (a user's own files are never touched, with or without ``overwrite``)."""
     path = Path(path)
     if path.is_symlink():
         raise DestinationError(f"{path} is a symbolic link; give the folder it points to, or a new folder")
@@ -348,6 +349,9 @@ def check_destination(path: str | os.PathLike, *, own_files: Collection[str] = (
         shown = ", ".join(foreign[:5]) + (f" and {len(foreign) - 5} more" if len(foreign) > 5 else "")
         raise DestinationError(f"{path} holds files that are not {what} ({shown}); faer_hub never replaces a "
                                "folder it did not write. Choose a new or empty folder.")
+    if recognise is not None and not recognise(path):
+        raise DestinationError(f"{path} holds {', '.join(entries)} but not {what} faer_hub wrote; faer_hub never "
+                               "replaces a folder it did not write. Choose a new or empty folder.")
     if not overwrite:
         raise DestinationError(f"{path} already holds {what} ({', '.join(entries)}); pass --overwrite "
                                "(overwrite=True in Python) to replace it, or choose another folder")
@@ -356,7 +360,7 @@ def check_destination(path: str | os.PathLike, *, own_files: Collection[str] = (
 
 @contextmanager
 def atomic_dir(path: str | os.PathLike, *, own_files: Collection[str] = (), overwrite: bool = False,
-               what: str = "output") -> Iterator[Path]:
+               what: str = "output", recognise: Callable[[Path], bool] | None = None) -> Iterator[Path]:
     """A temporary folder beside ``path`` to fill; when the block ends without error it becomes
     ``path``. On error the temporary folder is removed and ``path`` is untouched.
 
@@ -367,7 +371,8 @@ def atomic_dir(path: str | os.PathLike, *, own_files: Collection[str] = (), over
     ``0o777 & ~umask``.
     """
     path = Path(path)
-    check_destination(path, own_files=own_files, overwrite=overwrite, what=what)
+    rule = dict(own_files=own_files, overwrite=overwrite, what=what, recognise=recognise)
+    check_destination(path, **rule)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = temp_name(path, "partial")
     os.mkdir(tmp, 0o777)
@@ -376,7 +381,7 @@ def atomic_dir(path: str | os.PathLike, *, own_files: Collection[str] = (), over
             yield tmp
         apply_umask(tmp)
         fsync_tree(tmp)
-        check_destination(path, own_files=own_files, overwrite=overwrite, what=what)  # may have changed meanwhile
+        check_destination(path, **rule)  # may have changed meanwhile
         if path.exists():
             old = temp_name(path, "old")
             os.replace(path, old)

@@ -25,6 +25,16 @@ from .cards import TRAINING_DATA_KEY, RunFacts
 EXPORT_FILES = ("config.json", "model.safetensors", "README.md")
 
 
+def is_export(folder: Path) -> bool:
+    """Whether ``folder``'s ``config.json`` is one :func:`save_export` wrote (it names a FAER task),
+    so that ``overwrite`` replaces only faer_hub's exports, never a folder of the same file names."""
+    try:
+        config = json.loads((Path(folder) / "config.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return isinstance(config, dict) and "faer_task" in config
+
+
 def face_crop_config(model: torch.nn.Module, task: Optional[Task] = None) -> Any:
     """The face-crop protocol to record for ``model`` (:func:`faer_hub.faces.align.face_crop_setting`)."""
     from ..faces.align import face_crop_setting
@@ -69,7 +79,7 @@ def save_export(
             f"model has {model.num_classes} outputs but task {task.name!r} has {task.num_classes} labels"
         )
     folder = Path(folder)
-    with atomic_dir(folder, own_files=EXPORT_FILES, overwrite=overwrite, what="an export") as tmp:
+    with atomic_dir(folder, own_files=EXPORT_FILES, overwrite=overwrite, what="an export", recognise=is_export) as tmp:
         face_crop = face_crop_config(model, task)
         model_config = dict(
             label_names=list(task.label_names),

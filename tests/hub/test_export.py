@@ -78,6 +78,24 @@ def test_export_writes_only_into_an_empty_folder_or_over_an_export_with_overwrit
     assert [p.name for p in tmp_path.iterdir()] == ["out"]
 
 
+@pytest.mark.parametrize("files", [{"README.md": "my notes"},
+                                   {"config.json": '{"model_type": "vit"}', "model.safetensors": "", "README.md": "x"}])
+def test_overwrite_never_replaces_a_folder_of_export_file_names_that_faer_hub_did_not_write(tmp_path, rafdb_export,
+                                                                                          files):
+    """A user's README.md alone, or a transformers model folder (config.json, model.safetensors,
+    README.md), has an export's file names but is not an export: refused even with overwrite."""
+    from faer_hub.io import DestinationError
+
+    model, _ = rafdb_export
+    folder = tmp_path / "theirs"
+    folder.mkdir()
+    for name, text in files.items():
+        (folder / name).write_text(text)
+    with pytest.raises(DestinationError, match=f"{folder} holds .* but not an export faer_hub wrote"):
+        save_export(model, folder, overwrite=True)
+    assert {p.name: p.read_text() for p in folder.iterdir()} == files
+
+
 def test_label_names_must_be_distinct_wherever_they_enter(tmp_path, rafdb_export):
     import json
 
