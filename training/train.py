@@ -56,7 +56,7 @@ from faer_hub.training.optim import (  # noqa: E402
 )
 from faer_hub.training.outputs import (  # noqa: E402
     CONFIG_FILE, LOG_FILE, METRICS_FILE, JsonlLog, check_output_dir, prepare_output_dir,
-    previous_run_kept_until_done, run_facts, write_json, write_yaml,
+    previous_run_kept_until_done, run_facts, write_json, write_run_config,
 )
 from faer_hub.training.run import (  # noqa: E402
     card_results, gradient_accumulation_steps, load_splits, make_ema, resolve_resume_config, selection_metric,
@@ -229,7 +229,7 @@ def prepare_run(args: argparse.Namespace, config: Config, task: Task, select: st
     if accelerator.is_main_process:
         prepare_output_dir(out, resume=args.resume, overwrite=args.overwrite)
         if not args.resume:  # a resumed run's config.yaml is rewritten only once its checkpoint loaded
-            write_yaml(out / CONFIG_FILE, config_to_dict(config))
+            write_run_config(out, config_to_dict(config))
     accelerator.wait_for_everyone()
     check_shared_dir(accelerator.state, out)  # every process writes its RNG state there at checkpoints
     log = JsonlLog(out / LOG_FILE, enabled=accelerator.is_main_process)
@@ -301,7 +301,7 @@ def resume_or_start(run: Run) -> ckpt.TrainState:
                             epoch_start_step=state.global_step - state.batches_done // run.accum)
         ckpt.prune_checkpoints(accelerator, run.checkpoints, config.checkpoint.keep_last, state.best_dir)
         if accelerator.is_main_process:  # the resume is accepted: record the values --set changed
-            write_yaml(run.out / CONFIG_FILE, config_to_dict(config))
+            write_run_config(run.out, config_to_dict(config))
     # the card tells how the run was started: a resume keeps the recipe and adds its own --set values
     recipe = state.recipe or {"config_file": None if args.config is None else str(args.config), "overrides": []}
     state.recipe = {**recipe, "overrides": list(dict.fromkeys([*recipe["overrides"], *args.overrides]))}

@@ -39,7 +39,7 @@ from ..errors import InputError, one_line
 from ..io import apply_umask, fsync_tree, is_temp_name, naming_write_failures, temp_name
 
 __all__ = [
-    "DamagedCheckpointError", "ResumeError", "TrainState", "read_train_state", "check_resume_layout", "checkpoint_dirs", "load_newest_loadable", "latest_checkpoint", "load_checkpoint", "prune_checkpoints",
+    "DamagedCheckpointError", "ResumeError", "TrainState", "read_train_state", "check_resume_layout", "checkpoint_dirs", "is_checkpoint_name", "load_newest_loadable", "latest_checkpoint", "load_checkpoint", "prune_checkpoints",
     "save_best_weights", "save_checkpoint",
 ]
 
@@ -48,6 +48,11 @@ EMA_FILE = "ema.safetensors"
 MODEL_FILE = "model.safetensors"
 _STEP_DIR = re.compile(r"^step-(\d{8})$")
 _BEST_DIR = re.compile(r"^best-step-(\d{8})$")
+
+
+def is_checkpoint_name(name: str) -> bool:
+    """Whether ``name`` is a folder name this module gives (``step-*``, ``best-step-*``)."""
+    return bool(_STEP_DIR.match(name) or _BEST_DIR.match(name))
 
 
 @dataclass

@@ -17,7 +17,7 @@ from ..io import plain_data, write_json, write_text
 
 __all__ = [
     "CONFIG_FILE", "LOG_FILE", "METRICS_FILE", "OutputDirError", "JsonlLog", "check_output_dir", "prepare_output_dir",
-    "previous_run_kept_until_done", "run_facts", "write_json", "write_text", "write_yaml",
+    "previous_run_kept_until_done", "run_facts", "write_json", "write_run_config", "write_text",
 ]
 
 CONFIG_FILE = "config.yaml"
@@ -49,7 +49,29 @@ def check_output_dir(output_dir: Path, *, resume: bool, overwrite: bool) -> list
         )
     if resume and not (output_dir / CONFIG_FILE).is_file():
         raise OutputDirError(f"--resume: {output_dir / CONFIG_FILE} not found; nothing to resume there")
+    if overwrite and previous:
+        foreign = _not_written_by_a_run(output_dir)
+        if foreign:
+            raise OutputDirError(
+                f"--overwrite: {output_dir} holds {', '.join(foreign)}, which training/train.py did not write; "
+                "it replaces only its own runs. Move them away or choose another --output-dir."
+            )
     return previous
+
+
+def _not_written_by_a_run(output_dir: Path) -> list[str]:
+    """The run entries in ``output_dir`` that are not a training run's: all of them unless its
+    ``config.yaml`` or ``log.jsonl`` was written by a run (or a replacement is under way), and any
+    file in ``checkpoints/`` that is not a checkpoint folder."""
+    from ..io import is_temp_name
+    from .checkpoint import is_checkpoint_name
+
+    if not ((output_dir / REPLACED_RUN).is_dir() or _first_line(output_dir / CONFIG_FILE) == RUN_CONFIG_HEADER
+            or _is_event(_first_line(output_dir / LOG_FILE))):
+        return [name for name in RUN_ENTRIES if (output_dir / name).exists()]
+    checkpoints = output_dir / "checkpoints"
+    entries = sorted(p.name for p in checkpoints.iterdir()) if checkpoints.is_dir() else []
+    return [f"checkpoints/{name}" for name in entries if not (is_checkpoint_name(name) or is_temp_name(name))]
 
 
 def prepare_output_dir(output_dir: Path, *, resume: bool, overwrite: bool) -> None:
@@ -70,6 +92,23 @@ def prepare_output_dir(output_dir: Path, *, resume: bool, overwrite: bool) -> No
             for name in previous:
                 (output_dir / name).rename(aside / name)
         _set_aside.add(output_dir)
+
+
+def _first_line(path: Path) -> str:
+    try:
+        with open(path, encoding="utf-8") as f:
+            return f.readline()
+    except (OSError, ValueError):
+        return ""
+
+
+def _is_event(line: str) -> bool:
+    """Whether ``line`` is a record :class:`JsonlLog` writes."""
+    try:
+        record = json.loads(line)
+    except ValueError:
+        return False
+    return isinstance(record, dict) and "event" in record and "time" in record
 
 
 def _remove(path: Path) -> None:
@@ -101,8 +140,13 @@ def previous_run_kept_until_done(output_dir: Path) -> Iterator[None]:
         shutil.rmtree(output_dir / REPLACED_RUN, ignore_errors=True)
 
 
-def write_yaml(path: Path, data: Mapping[str, Any]) -> None:
-    write_text(path, yaml.safe_dump(dict(data), sort_keys=False))
+RUN_CONFIG_HEADER = "# the resolved configuration of a training/train.py run (--resume reads it)\n"
+"""First line of a run's ``config.yaml``: how ``--overwrite`` tells it from a user's recipe file."""
+
+
+def write_run_config(output_dir: Path, config: Mapping[str, Any]) -> None:
+    """The run's resolved ``config.yaml`` (atomically), marked as written by a run."""
+    write_text(output_dir / CONFIG_FILE, RUN_CONFIG_HEADER + yaml.safe_dump(dict(config), sort_keys=False))
 
 
 class JsonlLog:

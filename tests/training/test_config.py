@@ -167,6 +167,27 @@ def test_previous_run_is_refused_without_resume_or_overwrite(tmp_path):
         check_output_dir(tmp_path / "new", resume=True, overwrite=False)
 
 
+def test_overwrite_replaces_only_what_a_run_wrote(tmp_path):
+    """A user's own config.yaml and files in checkpoints/ have a run's names but are not a run:
+    --overwrite refuses them, naming them; a run's own entries (marked config.yaml or log.jsonl) pass."""
+    from faer_hub.training.outputs import write_run_config
+
+    (tmp_path / "config.yaml").write_text("task: rafdb  # my recipe\n")
+    (tmp_path / "checkpoints").mkdir()
+    (tmp_path / "checkpoints" / "important.pt").write_bytes(b"mine")
+    with pytest.raises(OutputDirError, match=r"holds config.yaml, checkpoints, which training/train.py did not write"):
+        check_output_dir(tmp_path, resume=False, overwrite=True)
+    write_run_config(tmp_path, {"task": "rafdb"})  # now the run's own config ...
+    with pytest.raises(OutputDirError, match=r"holds checkpoints/important.pt, which training/train.py did not write"):
+        check_output_dir(tmp_path, resume=False, overwrite=True)  # ... but not the file in checkpoints/
+    (tmp_path / "checkpoints" / "important.pt").unlink()
+    (tmp_path / "checkpoints" / "step-00000004").mkdir()
+    assert check_output_dir(tmp_path, resume=False, overwrite=True) == ["config.yaml", "checkpoints"]
+    (tmp_path / "config.yaml").write_text("task: rafdb\n")  # a log.jsonl of a run is the other mark
+    (tmp_path / "log.jsonl").write_text('{"event": "start", "time": 1.0}\n')
+    assert check_output_dir(tmp_path, resume=False, overwrite=True) == ["config.yaml", "log.jsonl", "checkpoints"]
+
+
 def test_resume_keeps_the_recipe(tmp_path, fer_config):
     saved = write_config(tmp_path / "config.yaml", TINY_FER)
     assert resolve_resume_config(saved, None, ["data.num_workers=2"]).data.num_workers == 2
