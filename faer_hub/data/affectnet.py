@@ -60,6 +60,23 @@ def dataset_box(box: tuple[float, float, float, float]) -> tuple[float, float, f
     return square_box(box) if PROTOCOLS["affectnet"].square else box
 
 
+def _face_box(raw: list[str]) -> tuple[float, float, float, float] | str:
+    """A CSV face box (x, y, width, height) as floats, or why it is no box: a value that is not a
+    finite number, a width or height that is not positive, or a cut region whose edges overflow."""
+    try:
+        x, y, w, h = (float(v) for v in raw)
+    except ValueError:
+        return f"face box {raw} is not numeric"
+    if not all(math.isfinite(v) for v in (x, y, w, h)):
+        return f"face box {raw} is not finite"
+    if w <= 0 or h <= 0:
+        return f"face box {raw} has no area"
+    left, top, width, height = dataset_box((x, y, w, h))
+    if not (math.isfinite(left + width) and math.isfinite(top + height)):  # box_region would round inf
+        return f"face box {raw} reaches past any image"
+    return x, y, w, h
+
+
 def _new_release_has_va(annotations: Path) -> bool:
     """Whether a newer-release annotation folder holds valence files at all (some copies keep only
     ``*_exp.npy``): then every row must have both, else none is read."""
@@ -158,7 +175,7 @@ class AffectNet(FaerBuilder):
     def _code(self, split: str, file: Path | str, line: int | None, image_id: str, raw: object) -> int | None:
         """The label for an expression code, or None when reported (bad) or filtered (by design)."""
         text = str(raw).strip()
-        if not text.lstrip("-").isdigit() or not 0 <= int(text) <= 10:
+        if not (text.isascii() and text.isdigit()) or not 0 <= int(text) <= 10:  # not isdigit alone: '²'
             self.bad_row(split, file, line, image_id, f"expression code {text!r} is not 0-10")
             return None
         code = int(text)
@@ -218,14 +235,9 @@ class AffectNet(FaerBuilder):
                 self.bad_row(split, path, line, image_id, f"duplicate of line {seen[image_id]}")
                 continue
             seen[image_id] = line
-            try:
-                box = tuple(float(fields[index[c]]) for c in COLUMNS[1:5])
-            except ValueError:
-                self.bad_row(split, path, line, image_id,
-                             f"face box {[fields[index[c]] for c in COLUMNS[1:5]]} is not numeric")
-                continue
-            if box[2] <= 0 or box[3] <= 0:
-                self.bad_row(split, path, line, image_id, f"face box {box} has no area")
+            box = _face_box([fields[index[c]] for c in COLUMNS[1:5]])
+            if isinstance(box, str):
+                self.bad_row(split, path, line, image_id, box)
                 continue
             label = self._code(split, path, line, image_id, fields[index["expression"]])
             if label is None:

@@ -27,6 +27,13 @@ _CSV = {"attributes": "list_attr_celeba.csv", "partition": "list_eval_partition.
         "landmarks": "list_landmarks_align_celeba.csv"}
 
 
+def _is_int(text: str) -> bool:
+    """Whether ``text`` is an integer written in ASCII digits with an optional leading '-'
+    (``str.isdigit`` also accepts '²', which ``int`` rejects)."""
+    digits = text.removeprefix("-")
+    return digits.isascii() and digits.isdigit()
+
+
 def _candidates(data_dir: Path) -> list[tuple[Path, Candidate, dict[str, str], str]]:
     """(root, candidate, annotation files by role, image folder) for each supported layout."""
     official = {k: ("Eval/" if k == "partition" else "Anno/") + v for k, v in _TXT.items()}
@@ -92,7 +99,7 @@ class CelebA(FaerBuilder):
             raise AnnotationError(f"{path}: expected an image count line and a header line")
         (n_count, count), (_, header) = rows[0], rows[1]
         body = rows[2:]
-        if len(count) != 1 or not count[0].isdigit():
+        if len(count) != 1 or not (count[0].isascii() and count[0].isdigit()):
             raise AnnotationError(f"{path}:{n_count}: expected the image count, got {' '.join(count)!r}")
         if int(count[0]) != len(body):
             message = f"{path}:{n_count}: declares {count[0]} images but lists {len(body)}"
@@ -105,7 +112,9 @@ class CelebA(FaerBuilder):
         return header, body
 
     def _table(self, role: str, names: tuple[str, ...], values: set[int] | None) -> dict[str, tuple[int, list[int] | str]]:
-        """image_id -> (line, values) or (line, reason) for a bad line."""
+        """image_id -> (line, values) or (line, reason) for a bad line. A value must be an integer
+        written exactly as one of ``values`` (when given); a repeated image id keeps its first
+        line and reports the later one (split 'unassigned': it is no row of the dataset)."""
         path = self.layout.files[role]
         header, rows = self._records(role)
         if header is not None and tuple(header) != names:
@@ -114,21 +123,23 @@ class CelebA(FaerBuilder):
                 f"(first difference: {next((f'{h!r} != {n!r}' for h, n in zip(header, names) if h != n), f'{len(header)} names')})"
             )
         table: dict[str, tuple[int, list[int] | str]] = {}
+        allowed = {str(v) for v in values or ()}  # compared as written: '01' is no attribute value
         for line, fields in rows:
             image_id = fields[0] if fields else ""
+            if image_id in table:
+                self.report.count_read("unassigned")
+                self.bad_row("unassigned", path, line, image_id, f"duplicate of line {table[image_id][0]}")
+                continue
             if len(fields) != len(names) + 1:
                 table[image_id] = (line, f"expected {len(names) + 1} fields, got {len(fields)}")
                 continue
-            try:
-                ints = [int(v) for v in fields[1:]]
-            except ValueError:
-                bad = next(v for v in fields[1:] if not v.lstrip("-").isdigit())
-                table[image_id] = (line, f"value {bad!r} is not an integer")
+            if bad := next(((n, v) for n, v in zip(names, fields[1:]) if not _is_int(v)), None):
+                table[image_id] = (line, f"value {bad[1]!r} of {bad[0]} is not an integer")
                 continue
-            if values is not None and (wrong := [(n, v) for n, v in zip(names, ints) if v not in values]):
+            if values is not None and (wrong := [(n, v) for n, v in zip(names, fields[1:]) if v not in allowed]):
                 table[image_id] = (line, f"value {wrong[0][1]} of {wrong[0][0]} is not one of {sorted(values)}")
                 continue
-            table[image_id] = (line, ints)
+            table[image_id] = (line, [int(v) for v in fields[1:]])
         return table
 
     def parse_rows(self) -> dict[str, list[Row]]:

@@ -29,7 +29,12 @@ from .errors import AnnotationError, DatasetNotFoundError
 LABEL_FILE = "EmoLabel/list_patition_label.txt"
 MANUAL_DIR = "Annotation/manual"
 MANUAL_POINTS = 5
-_NAME = re.compile(r"^(train|test)_\d+\.jpg$")
+_NAME = re.compile(r"^(train|test)_[0-9]+\.jpg$")
+
+
+def _label_id(text: str) -> int | None:
+    """A label id 1-7 written in ASCII digits ('²' passes ``str.isdigit`` but not ``int``), or None."""
+    return int(text) if text.isascii() and text.isdigit() and 1 <= int(text) <= 7 else None
 
 
 def _official_roots(data_dir: Path) -> list[Path]:
@@ -69,7 +74,7 @@ class RafDB(FaerBuilder):
             cand = Candidate("folders", ("train", "test"))
             candidates.append((root, cand))
             if all((root / p).is_dir() for p in cand.required) and any(
-                    d.name.isdigit() for d in (root / "train").iterdir() if d.is_dir()):
+                    d.name.isascii() and d.name.isdigit() for d in (root / "train").iterdir() if d.is_dir()):
                 if config_name != "aligned":
                     raise DatasetNotFoundError(
                         f"RAF-DB: {root} is the folder-per-class redistribution, which only holds "
@@ -103,10 +108,11 @@ class RafDB(FaerBuilder):
     def _label(self, split: str, file: Path, line: int | None, image_id: str, raw: str) -> int | None:
         """Index 0-6 of a file label '1'..'7', or None after reporting it."""
         value = raw.strip()
-        if not value.isdigit() or not 1 <= int(value) <= 7:
+        label = _label_id(value)
+        if label is None:
             self.bad_row(split, file, line, image_id, f"label {value!r} is not an id 1-7")
             return None
-        return int(value) - 1
+        return label - 1
 
     def parse_rows(self) -> dict[str, list[Row]]:
         if self.layout.name == "official":
@@ -183,11 +189,12 @@ class RafDB(FaerBuilder):
                 if not key.startswith(split + "/"):
                     continue
                 files = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_EXTENSIONS)
-                if not folder.name.isdigit() or not 1 <= int(folder.name) <= 7:
+                label = _label_id(folder.name)
+                if label is None:
                     raise AnnotationError(f"RAF-DB: class folder {folder} is not named 1-7")
                 for image in files:
                     self.report.count_read(split)
-                    rows[split].append(Row(image.name, image, str(folder), None, {"label": int(folder.name) - 1}))
+                    rows[split].append(Row(image.name, image, str(folder), None, {"label": label - 1}))
         return rows
 
     def _parse_csv(self, split: str, path: Path, image_root: Path) -> list[Row]:

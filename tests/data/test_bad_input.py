@@ -185,3 +185,82 @@ def test_celeba_truncated_attribute_file_is_reported(synth_copy, cache):
     path.write_text("\n".join(lines[:-1]) + "\n")
     with pytest.raises(AnnotationError, match=r"list_attr_celeba\.txt:1: declares 23 images but lists 22"):
         load_dataset("celeba", root, cache_dir=cache)
+
+
+def edit_field(path: Path, number: int, index: int, value: str, sep: str | None = None) -> str:
+    """Set field ``index`` of line ``number`` (split on ``sep``, whitespace by default); returns the old field."""
+    fields = edit_line(path, number, "").split(sep)
+    old, fields[index] = fields[index], value
+    edit_line(path, number, (sep or " ").join(fields))
+    return old
+
+
+@pytest.mark.parametrize("value", ["--1", "0", "01", "+1", "²", "x"])
+def test_celeba_attribute_must_be_exactly_minus_one_or_one(synth_copy, cache, value):
+    root = synth_copy("celeba", "official")
+    edit_field(root / "Anno/list_attr_celeba.txt", 4, 3, value)
+    with pytest.raises(AnnotationError, match=rf"list_attr_celeba\.txt:4: value '?{re.escape(value)}'? of "):
+        load_dataset("celeba", root, cache_dir=cache)
+
+
+@pytest.mark.parametrize("file", ["Anno/list_attr_celeba.txt", "Anno/identity_CelebA.txt",
+                                  "Anno/list_landmarks_align_celeba.txt"])
+def test_celeba_duplicate_image_id_names_both_lines(synth_copy, cache, file):
+    root = synth_copy("celeba", "official")
+    path = root / file
+    first = 3 if file.startswith("Anno/list_") else 1  # after the count and header lines
+    image_id = path.read_text().splitlines()[first - 1].split()[0]
+    edit_field(path, first + 2, 0, image_id)
+    with pytest.raises(AnnotationError, match=rf"{re.escape(path.name)}:{first + 2}: duplicate of line {first}"):
+        load_dataset("celeba", root, cache_dir=cache)
+    dd = load_dataset("celeba", root, cache_dir=cache, skip_bad_rows=True)  # the first line is kept
+    skipped = [(r.split, r.file, r.line, r.reason) for r in dd.build_report.skipped]
+    assert ("unassigned", str(path), first + 2, f"duplicate of line {first}") in skipped
+
+
+@pytest.mark.parametrize("value", ["--3", "²", "-1", "3.0"])
+def test_affectnet_code_not_ascii_digits_names_the_value(synth_copy, cache, value):
+    root = synth_copy("affectnet", "official")
+    edit_field(root / "Manually_Annotated_file_lists/training.csv", 2, 6, value, ",")
+    with pytest.raises(AnnotationError, match=rf"training\.csv:2: expression code {re.escape(repr(value))} is not 0-10"):
+        load_dataset("affectnet", root, cache_dir=cache)
+
+
+@pytest.mark.parametrize("column", [1, 2, 3, 4])
+@pytest.mark.parametrize("value", ["nan", "inf", "-inf"])
+def test_affectnet_non_finite_face_box_names_the_value(synth_copy, cache, column, value):
+    root = synth_copy("affectnet", "official")
+    edit_field(root / "Manually_Annotated_file_lists/training.csv", 2, column, value, ",")
+    with pytest.raises(AnnotationError, match=rf"training\.csv:2: face box \[.*'{value}'.*\] is not finite"):
+        load_dataset("affectnet", root, cache_dir=cache)
+
+
+@pytest.mark.parametrize("values, reason", [
+    ({3: "0"}, "has no area"), ({4: "-5"}, "has no area"),
+    ({1: "1.5e308", 3: "1", 4: "1e308"}, "reaches past any image"),  # finite, but its squared edge is not
+])
+def test_affectnet_unusable_face_box_names_the_value(synth_copy, cache, values, reason):
+    root = synth_copy("affectnet", "official")
+    for column, value in values.items():
+        edit_field(root / "Manually_Annotated_file_lists/training.csv", 2, column, value, ",")
+    with pytest.raises(AnnotationError, match=rf"training\.csv:2: face box \[.*\] {reason}") as err:
+        load_dataset("affectnet", root, cache_dir=cache)
+    assert all(f"'{value}'" in str(err.value) for value in values.values())
+
+
+@pytest.mark.parametrize("value", ["²", "٣", "-3"])
+def test_rafdb_label_not_ascii_digits_names_the_value(synth_copy, cache, value):
+    root = synth_copy("rafdb", "official")
+    edit_field(root / RAF_LABELS, 5, 1, value)
+    with pytest.raises(AnnotationError, match=rf"list_patition_label\.txt:5: label '{value}' is not an id 1-7"):
+        load_dataset("rafdb", root, cache_dir=cache)
+
+
+def test_rafdb_class_folder_not_ascii_digits_is_named(synth_copy, cache):
+    root = synth_copy("rafdb", "folders")
+    for labels in root.rglob("*_labels.csv"):
+        labels.unlink()  # without them the folder names are the labels
+    folder = next(root.rglob("train/3"))
+    folder.rename(folder.with_name("³"))
+    with pytest.raises(AnnotationError, match=re.escape(f"class folder {folder.with_name('³')} is not named 1-7")):
+        load_dataset("rafdb", root, cache_dir=cache)
