@@ -313,6 +313,9 @@ def _add_predict_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--output", default=None, help="write results to this file as they come (default: stdout)")
     p.add_argument("--resume", action="store_true",
                    help="keep the rows already in --output and skip their inputs (after a killed or failed run)")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace an earlier --output of faer-hub predict (the new rows go beside it and replace it "
+                        "when the run ends; a failed run leaves the old one)")
     p.add_argument("--num-processes", type=int, default=1, metavar="N",
                    help="split the inputs across N processes (accelerate launch; GPUs when there are, "
                         "else CPU); needs --output and --format jsonl or csv")
@@ -333,6 +336,8 @@ def _run_predict(args: argparse.Namespace) -> int:
         raise ValueError(f"--num-processes must be at least 1, got {args.num_processes}")
     if args.resume and not args.output:
         raise ValueError("--resume continues an --output file; pass --output FILE")
+    if args.resume and args.overwrite:
+        raise ValueError("--resume and --overwrite contradict each other; pass one")
     if (args.resume or several) and args.format == "table":
         raise ValueError("--resume and several processes need --format jsonl or csv (a table is aligned at the end)")
     if several and not args.output:
@@ -341,7 +346,7 @@ def _run_predict(args: argparse.Namespace) -> int:
     _check_model([args.model], args.pretrained, args.allow_untrained)
     if args.output:
         check_output_file(args.output)  # before the work, not after it
-        check_predict_output(args.output)  # replaced (or continued) only when it is ours
+        check_predict_output(args.output, resume=args.resume, overwrite=args.overwrite)  # ours, and said so
     for option, folder in (("--save-crops", args.save_crops), ("--annotate", args.annotate)):
         if folder:
             check_output_folder(folder, option=option)

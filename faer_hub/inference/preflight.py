@@ -97,9 +97,10 @@ def check_output_file(path: str | os.PathLike, *, option: str = "--output") -> P
     return path
 
 
-def check_predict_output(path: str | os.PathLike) -> None:
-    """Refuse to replace an existing, non-empty ``path`` that is not an output of ``faer-hub
-    predict`` (its CSV header, its table header, or JSON lines of its records): it is someone's file."""
+def check_predict_output(path: str | os.PathLike, *, resume: bool = False, overwrite: bool = False) -> None:
+    """Refuse an existing, non-empty ``path`` unless it is an output of ``faer-hub predict`` (its CSV
+    header, its table header, or JSON lines of its records) that ``resume`` continues or
+    ``overwrite`` replaces: anything else is someone's file, left as it is."""
     import json
 
     path = Path(path)
@@ -107,17 +108,19 @@ def check_predict_output(path: str | os.PathLike) -> None:
         return
     with open(path, "rb") as f:
         first = f.readline(4096)
-    if first.startswith(b"path,frame,time_s,face_index,status,") or (first.startswith(b"file ")
-                                                                       and b"top labels" in first):
-        return  # our CSV or table
     try:
         record = json.loads(first)
     except ValueError:
         record = None
-    if isinstance(record, dict) and "path" in record:
-        return
-    raise FileExistsError(f"--output {path} exists and is not an output of faer-hub predict; it is left as it is: "
-                          "choose another file name")
+    ours = (first.startswith(b"path,frame,time_s,face_index,status,")  # our CSV
+            or (first.startswith(b"file ") and b"top labels" in first)  # our table
+            or (isinstance(record, dict) and {"path", "status"} <= record.keys()))  # our JSON lines
+    if not ours:
+        raise FileExistsError(f"--output {path} exists and is not an output of faer-hub predict; it is left as it "
+                              "is: choose another file name")
+    if not (resume or overwrite):
+        raise FileExistsError(f"--output {path} holds an earlier faer-hub predict output; pass --resume to continue "
+                              "it, --overwrite to replace it, or choose another file name")
 
 
 def check_output_folder(path: str | os.PathLike, *, option: str) -> Path:

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
+from ..io import temp_name
 from ..processes import cpu_processes, distributed_world
 from .output import RowWriter, merge_shards, read_finished, shard_finished, shard_line, shard_path, write_error
 
@@ -61,7 +62,10 @@ def run_to_output(predictor: Any, inputs: Any, *, fmt: str, output: str | os.Pat
         if resume:
             finished = read_finished(target, fmt, _writer(predictor, fmt, sys.stdout).header_text())
             done, keep = finished.paths, finished.keep_bytes
-        out = _open_output(target, keep)
+        # an earlier output is replaced only when this run has ended: the rows go beside it until then
+        # (a regular file; a device such as /dev/stdout is written as it is)
+        written = temp_name(target) if not resume and target.is_file() else target
+        out = _open_output(written, keep)
         writer = _writer(predictor, fmt, out)
         if keep == 0:
             _guard(target, lambda: out.write(writer.header_text()))
@@ -71,12 +75,16 @@ def run_to_output(predictor: Any, inputs: Any, *, fmt: str, output: str | os.Pat
         _guard(target, writer.close)
         if target is not None:
             _guard(target, out.close)
+            if written != target:
+                os.replace(written, target)
     finally:
         if target is not None and not out.closed:
             try:
                 out.close()
             except OSError:
                 pass  # the error being raised already names the file
+        if target is not None and written != target:
+            written.unlink(missing_ok=True)  # a failed replacement: the earlier output stays as it was
     return summary
 
 

@@ -56,8 +56,15 @@ def test_only_our_own_outputs_are_replaced(tmp_path):
             "rows.txt": format_table(PredictionReport()), "empty.csv": ""}
     for name, text in ours.items():
         (tmp_path / name).write_text(text)
-        check_predict_output(tmp_path / name)
+        check_predict_output(tmp_path / name, overwrite=True)
+        check_predict_output(tmp_path / name, resume=True)
+        if text:  # an earlier output is replaced only when asked to
+            with pytest.raises(FileExistsError, match=f"{name} holds an earlier faer-hub predict output; pass "
+                                                      "--resume to continue it, --overwrite to replace it"):
+                check_predict_output(tmp_path / name)
     check_predict_output(tmp_path / "new.csv")
     (tmp_path / "thesis.tex").write_text("\\documentclass{article}\n")
-    with pytest.raises(FileExistsError, match="thesis.tex exists and is not an output of faer-hub predict"):
-        check_predict_output(tmp_path / "thesis.tex")
+    (tmp_path / "manifest.jsonl").write_text('{"path": "img1.jpg", "label": 3}\n')  # JSON lines, not ours
+    for name in ("thesis.tex", "manifest.jsonl"):
+        with pytest.raises(FileExistsError, match=f"{name} exists and is not an output of faer-hub predict"):
+            check_predict_output(tmp_path / name, overwrite=True)

@@ -65,6 +65,20 @@ def test_a_killed_run_keeps_its_rows_and_resume_finishes_it_as_one_run_would(raf
     assert summary.skipped == 3 and summary.inputs == 4  # the last finished input runs again, to be safe
 
 
+def test_an_earlier_output_is_replaced_only_when_the_new_run_has_ended(raf_export, photos, tmp_path):
+    """Replacing an earlier output (``--overwrite``): a run that dies leaves it as it was, and nothing
+    beside it; a run that ends replaces it whole."""
+    out = tmp_path / "rows.csv"
+    run_to_output(Predictor(str(raf_export), detector=Killer(), batch_size=1), [photos], fmt="csv", output=out)
+    earlier = out.read_text()
+    with pytest.raises(KeyboardInterrupt):
+        run_to_output(Predictor(str(raf_export), detector=Killer(at=3), batch_size=1), [photos], fmt="csv", output=out)
+    assert out.read_text() == earlier and [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
+    run_to_output(Predictor(str(raf_export), detector=Killer(), batch_size=1), [photos / "p0.png"], fmt="csv",
+                  output=out)
+    assert out.read_text() != earlier and out.read_text().count("p0.png") == 2  # two faces, one picture
+
+
 def test_rows_go_to_stdout_in_input_order_across_batches(raf_export, photos):
     stream = io.StringIO()
     summary = run_to_output(Predictor(str(raf_export), detector=Killer(), batch_size=3), [photos], fmt="jsonl",
