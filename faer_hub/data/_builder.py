@@ -40,7 +40,7 @@ from .errors import AnnotationError, BuildReport, DatasetNotFoundError, SkippedR
 logger = logging.getLogger(__name__)
 
 REPORT_FILE = "faer_build_report.json"
-_CODE_VERSION = "4"  # bump when parsing, cropping or storage changes so cached datasets are rebuilt (3: image bytes; 4: squared AffectNet boxes)
+_CODE_VERSION = "5"  # bump when parsing, cropping or storage changes so cached datasets are rebuilt (3: image bytes; 4: squared AffectNet boxes; 5: stricter values, CelebA duplicates)
 CROP_JPEG_QUALITY = 95
 CROP_SHORT_SIDE = 256
 """Default bound of a stored face crop's short side (pixels)."""
