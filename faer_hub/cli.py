@@ -491,17 +491,20 @@ def _add_export_onnx_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--image-size", type=int, default=None, help="input side (default: the model's)")
     p.add_argument("--opset", type=int, default=17)
     p.add_argument("--atol", type=float, default=1e-4, help="allowed |PyTorch - onnxruntime| (default: 1e-4)")
+    p.add_argument("--overwrite", action="store_true", help="replace an earlier ONNX export at output")
     p.set_defaults(handler=_run_export_onnx)
 
 
 def _run_export_onnx(args: argparse.Namespace) -> int:
-    from .inference.onnx_export import export_onnx
+    from .inference.onnx_export import check_onnx_output, export_onnx
     from .hub.sources import create_model_from_source
 
+    check_onnx_output(args.output, overwrite=args.overwrite)  # before the model is loaded, not after
     _check_model([args.model], args.pretrained, args.allow_untrained)
     model = create_model_from_source(args.model, pretrained=args.pretrained)
     size = (3, args.image_size, args.image_size) if args.image_size else None
-    result = export_onnx(model, args.output, input_size=size, opset=args.opset, atol=args.atol)
+    result = export_onnx(model, args.output, input_size=size, opset=args.opset, atol=args.atol,
+                         overwrite=args.overwrite)
     print(f"wrote {result.path}; onnxruntime matches PyTorch within {result.max_abs_diff:.2e} "
           f"(batch {result.check_batch_size})")
     return 0

@@ -115,6 +115,14 @@ def test_export_onnx(raf_export, tmp_path, capsys):
     pytest.importorskip("onnxruntime")
     assert main(["export-onnx", "--model", str(raf_export), str(tmp_path / "m.onnx")]) == 0
     assert (tmp_path / "m.onnx").stat().st_size > 10_000 and "matches PyTorch" in capsys.readouterr().out
+    # an earlier export is replaced only with --overwrite; someone's file never
+    assert main(["export-onnx", "--model", str(raf_export), str(tmp_path / "m.onnx")]) == 2
+    assert "holds an earlier ONNX export; pass --overwrite" in capsys.readouterr().err
+    assert main(["export-onnx", "--model", str(raf_export), str(tmp_path / "m.onnx"), "--overwrite"]) == 0
+    (tmp_path / "notes.txt").write_text("mine")
+    assert main(["export-onnx", "--model", str(raf_export), str(tmp_path / "notes.txt"), "--overwrite"]) == 2
+    assert "notes.txt exists and is not an ONNX export of faer_hub" in capsys.readouterr().err
+    assert (tmp_path / "notes.txt").read_text() == "mine"
 
 
 def test_evaluate_writes_metrics_and_figures(raf_export, tmp_path):

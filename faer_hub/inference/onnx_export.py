@@ -42,13 +42,16 @@ def export_onnx(
     check_batch_size: int = 3,
     atol: float = 1e-4,
     seed: int = 0,
+    overwrite: bool = False,
 ) -> OnnxExportResult:
     """Write ``model`` as ONNX at ``path`` and verify it with onnxruntime.
 
     The export traces with batch 2; the check runs a *different* batch size on random input, so
     it also proves the batch dimension is dynamic. Raises ``AssertionError`` (and leaves no file)
-    when outputs differ by more than ``atol``.
+    when outputs differ by more than ``atol``. An existing ``path`` is replaced (atomically) only
+    when it is an earlier ONNX export of faer_hub and ``overwrite`` is set (:func:`check_onnx_output`).
     """
+    check_onnx_output(path, overwrite=overwrite)
     try:
         import onnx
         from timm.utils.onnx import onnx_export
@@ -98,6 +101,32 @@ def check_onnx_parity(
     if got.shape != expected.shape:
         raise AssertionError(f"ONNX output shape {got.shape} != PyTorch {expected.shape}")
     return float(np.abs(got - expected).max())
+
+
+def check_onnx_output(path: str | os.PathLike, *, overwrite: bool = False) -> None:
+    """Refuse an existing ``path`` unless it is an ONNX export of faer_hub (its ``faer_hub.*``
+    metadata) and ``overwrite`` is set: anything else is someone's file, left as it is."""
+    path = Path(path)
+    if path.is_dir():
+        raise IsADirectoryError(f"cannot write {path}: it is a folder; give a file name ending in .onnx")
+    if not path.exists():
+        return
+    if not _is_faer_onnx(path):
+        raise FileExistsError(f"{path} exists and is not an ONNX export of faer_hub; it is left as it is: "
+                              "choose another file name")
+    if not overwrite:
+        raise FileExistsError(f"{path} holds an earlier ONNX export; pass --overwrite (overwrite=True in "
+                              "Python) to replace it, or choose another file name")
+
+
+def _is_faer_onnx(path: Path) -> bool:
+    import onnx
+
+    try:
+        proto = onnx.load(str(path), load_external_data=False)
+    except Exception:  # noqa: BLE001  (not ONNX at all: a protobuf decode error of any kind)
+        return False
+    return any(prop.key.startswith("faer_hub.") for prop in proto.metadata_props)
 
 
 def _metadata(model: torch.nn.Module, input_size: tuple[int, ...]) -> dict[str, str]:
