@@ -138,6 +138,14 @@ def test_evaluate_writes_metrics_and_figures(raf_export, tmp_path):
     assert (out / "class_accuracy.png").is_file() and (out / "confusion_matrix.png").is_file()
     assert main(["evaluate", "--model", str(raf_export), "--data-dir", str(data), "--task", "celeba",
                  "--cache-dir", str(tmp_path / "cache")]) == 2  # 7 outputs cannot be evaluated on 40 attributes
+    # a folder whose metrics.json is not evaluate's (a training run's) is refused before any work
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "metrics.json").write_text('{"task": "rafdb", "selection": {"split": "validation"}}')
+    assert main(["evaluate", "--model", str(raf_export), "--data-dir", str(data), "--out", str(run)]) == 2
+    assert json.loads((run / "metrics.json").read_text())["selection"] == {"split": "validation"}
+    assert main(["evaluate", "--model", str(raf_export), "--data-dir", str(data), "--out", str(out),
+                 "--cache-dir", str(tmp_path / "cache"), "--batch-size", "8"]) == 0  # its own: replaced
 
 
 def test_cam_rows_per_target(raf_export, photos, tmp_path):

@@ -19,6 +19,27 @@ from ..hub.sources import create_model_from_source
 from ..tasks import TASKS, Task, get_task
 
 
+def check_report_folder(out_dir: str | os.PathLike) -> None:
+    """Refuse ``out_dir`` when it is not a folder, or when its ``metrics.json`` is not an earlier
+    report of ``faer-hub evaluate`` (a training run's, say): an evaluation replaces only its own."""
+    import json
+
+    out = Path(out_dir)
+    if out.exists() and not out.is_dir():
+        raise NotADirectoryError(f"--out {out}: it is a file, not a folder; give a folder name")
+    metrics = out / "metrics.json"
+    if not metrics.exists():
+        return
+    try:
+        earlier = json.loads(metrics.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        earlier = None
+    if not (isinstance(earlier, dict) and "split" in earlier and "selection" not in earlier):
+        raise FileExistsError(f"--out {out}: its metrics.json is not a report of faer-hub evaluate (a training "
+                              "run's?) and is left as it is; choose another folder, such as "
+                              f"{out / 'eval'}")
+
+
 def evaluate_source(
     source: str | torch.nn.Module,
     data_dir: str | os.PathLike,
@@ -45,6 +66,8 @@ def evaluate_source(
     ``detect_faces``: the images are raw photos; evaluate the largest face of each, cut with the
     model's face-crop protocol as ``faer-hub predict`` cuts it (the whole image when none is found).
     """
+    if out_dir is not None:
+        check_report_folder(out_dir)  # before the work, not after it
     from ..data import load_task_dataset
     from ..data.loader import build_dataloader
     from ..data.transforms import resolve_data_config
