@@ -21,6 +21,7 @@ naming the file being written (:func:`naming_write_failures`).
 from __future__ import annotations
 
 import errno
+import hashlib
 import io
 import json
 import os
@@ -39,7 +40,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 __all__ = [
     "DEFAULT_MAX_PIXELS", "IMAGE_EXTENSIONS", "DestinationError", "DiskFullError", "ImageReadError", "ImageSource",
     "apply_umask", "array_to_image", "atomic_dir", "atomic_path", "check_destination", "check_writable", "fsync_tree",
-    "is_temp_name", "naming_write_failures", "plain_data", "read_image", "temp_name", "to_rgb", "write_bytes",
+    "is_temp_name", "naming_write_failures", "output_name", "plain_data", "read_image", "temp_name", "to_rgb", "write_bytes",
     "write_json", "write_text",
 ]
 
@@ -207,6 +208,17 @@ def temp_name(path: Path, kind: str = "tmp", *, shared: bool = False) -> Path:
     if shared:
         return path.with_name(f".{path.name}.{kind}")
     return path.with_name(f".{path.name}.{kind}-{os.getpid()}-{uuid.uuid4().hex[:8]}")
+
+
+def output_name(path: str, frame: int | None, suffix: str) -> str:
+    """A file name for something made from input ``path`` (a crop, an annotated copy), unique per
+    input path: ``<stem>-<8 hex of the path>[_f<frame>]<suffix>``, so ``a/photo.jpg`` and
+    ``b/photo.jpg`` never share one."""
+    stem = re.sub(r"[^A-Za-z0-9._-]+", "_", Path(path).stem).strip("_") or "input"
+    name = f"{stem[:80]}-{hashlib.sha1(path.encode('utf-8', 'surrogateescape')).hexdigest()[:8]}"
+    if frame is not None:
+        name += f"_f{frame:06d}"
+    return name + suffix
 
 
 def is_temp_name(name: str) -> bool:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import csv
 import errno
-import hashlib
 import heapq
 import io
 import json
@@ -22,6 +21,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from ..faces.detect import LANDMARK_NAMES
+from ..io import output_name
 
 __all__ = [
     "OUTPUT_FORMATS", "Finished", "RowWriter", "csv_header", "csv_values", "format_table", "merge_shards",
@@ -163,17 +163,6 @@ def write_error(target: str | os.PathLike, err: OSError) -> OSError:
     why = "the disk is full" if err.errno == errno.ENOSPC else (err.strerror or str(err))
     return OSError(f"cannot write {target}: {why}; what was written before is kept: free space (or choose "
                    "another place), then rerun the same command with --resume")
-
-
-def output_name(path: str, frame: int | None, suffix: str) -> str:
-    """A file name for something made from input ``path`` (a crop, an annotated copy), unique per
-    input path: ``<stem>-<8 hex of the path>[_f<frame>]<suffix>``, so ``a/photo.jpg`` and
-    ``b/photo.jpg`` never share one."""
-    stem = re.sub(r"[^A-Za-z0-9._-]+", "_", Path(path).stem).strip("_") or "input"
-    name = f"{stem[:80]}-{hashlib.sha1(path.encode('utf-8', 'surrogateescape')).hexdigest()[:8]}"
-    if frame is not None:
-        name += f"_f{frame:06d}"
-    return name + suffix
 
 
 # --- resume -------------------------------------------------------------------------------------

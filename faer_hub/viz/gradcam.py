@@ -17,7 +17,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from ..io import atomic_path, read_image
+from ..io import atomic_path, output_name, read_image
 from ..tasks import activate, kind_of_model, label_names_of_model
 
 DEFAULT_LAYER = "cca"
@@ -231,6 +231,8 @@ def cam_report(
 
     out = Path(out_dir)
     stems = [Path(image).stem for image in images]
+    # a stem two inputs share (a/face.jpg, b/face.jpg) gets its path's hash, so no overlay replaces another
+    stems = [output_name(str(image), None, "") if stems.count(stem) > 1 else stem for image, stem in zip(images, stems)]
     rows: dict[str, list[CamResult]] = {}
     for source in sources:
         model = create_model_from_source(source, pretrained=pretrained)

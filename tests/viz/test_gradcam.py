@@ -139,3 +139,24 @@ def test_cam_report_explains_the_aligned_face(raf_export, tmp_path):
     from PIL import Image
 
     assert np.array_equal(np.asarray(Image.open(tmp_path / "cams" / overlays[0])), direct.overlay)
+
+
+def test_inputs_sharing_a_file_name_get_an_overlay_each(raf_export, tmp_path):
+    """a/face.png and b/face.png: two overlays, each the explanation of its own picture."""
+    from PIL import Image
+
+    from faer_hub.io import output_name
+    from faer_hub.viz.gradcam import cam_report
+
+    rng = np.random.default_rng(0)
+    faces = []
+    for folder in ("a", "b"):
+        (tmp_path / folder).mkdir()
+        faces.append(tmp_path / folder / "face.png")
+        Image.fromarray(rng.integers(0, 256, (64, 64, 3), dtype=np.uint8)).save(faces[-1])
+    cam_report([str(raf_export)], faces, tmp_path / "cams", detect_faces=False)
+    overlays = sorted(p.name for p in (tmp_path / "cams").glob("face*.png"))
+    assert overlays == sorted(f"{output_name(str(face), None, '')}__" + str(raf_export).replace("/", "_") + ".png"
+                              for face in faces)
+    a, b = (np.asarray(Image.open(tmp_path / "cams" / name)) for name in overlays)
+    assert not np.array_equal(a, b)
