@@ -31,6 +31,10 @@ def one_line(err: BaseException, *, first_line: bool = False, limit: int | None 
     exception's type name when the message is empty."""
     message = err.args[0] if isinstance(err, KeyError) and err.args else err
     text = str(message).strip()
+    if isinstance(err, OSError) and err.strerror and err.filename is not None and text.startswith("[Errno"):
+        # the OS's own words ("[Errno 17] File exists: 'out'"): the path first, then what to do
+        text = (f"{err.filename}: {err.strerror.lower()}; check the path (a folder where a folder is needed, "
+                "a file where a file is) and that you may write there")
     if first_line:
         text = text.splitlines()[0] if text else ""
     text = " ".join(text.split())

@@ -387,7 +387,10 @@ def atomic_dir(path: str | os.PathLike, *, own_files: Collection[str] = (), over
     check_destination(path, **rule)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = temp_name(path, "partial")
-    os.mkdir(tmp, 0o777)
+    try:
+        os.mkdir(tmp, 0o777)
+    except OSError as err:  # named after the folder asked for, not the hidden one beside it
+        raise type(err)(err.errno, err.strerror, str(path)) from None
     try:
         with naming_write_failures(path, folder=tmp):
             yield tmp

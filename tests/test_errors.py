@@ -1,5 +1,7 @@
 """one_line: how every error reaches a user."""
 
+import pytest
+
 from faer_hub.errors import one_line
 
 
@@ -37,3 +39,24 @@ def test_refusals_are_expected_errors_and_bugs_are_not():
     assert all(isinstance(error("x"), EXPECTED_ERRORS) and isinstance(error("x"), RuntimeError) for error in refusals)
     assert isinstance(NonFiniteLossError("x"), FloatingPointError) and isinstance(NonFiniteLossError("x"), EXPECTED_ERRORS)
     assert not any(isinstance(bug, EXPECTED_ERRORS) for bug in (RuntimeError("x"), TypeError("x"), AttributeError("x")))
+
+
+def test_the_os_own_words_become_the_path_then_what_to_do():
+    import errno
+
+    line = one_line(FileExistsError(errno.EEXIST, "File exists", "out"))
+    assert line.startswith("out: file exists; check the path") and "[Errno" not in line
+    assert one_line(OSError("cannot write x: the disk is full")) == "cannot write x: the disk is full"  # ours stay
+
+
+def test_a_folder_that_cannot_be_made_is_named_not_its_hidden_temp():
+    from pathlib import Path
+
+    from faer_hub.io import atomic_dir
+
+    if not Path("/proc/self").is_dir():
+        pytest.skip("needs /proc, where no folder can be made")
+    with pytest.raises(OSError) as caught:
+        with atomic_dir("/proc/faer_hub_out"):
+            pass
+    assert caught.value.filename == "/proc/faer_hub_out" and ".partial" not in one_line(caught.value)

@@ -41,6 +41,8 @@ def check_output_dir(output_dir: Path, *, resume: bool, overwrite: bool) -> list
     return the run entries found."""
     if resume and overwrite:
         raise OutputDirError("--resume and --overwrite contradict each other; pass one")
+    if output_dir.exists() and not output_dir.is_dir():
+        raise OutputDirError(f"--output-dir {output_dir} is a file, not a folder; choose a folder")
     previous = [name for name in (*RUN_ENTRIES, REPLACED_RUN) if (output_dir / name).exists()]
     if previous and not (resume or overwrite):
         raise OutputDirError(
