@@ -161,6 +161,26 @@ CASES = [
     ("predict-duplicate-label-names",
      lambda e, t: ["predict", str(_image(t)), "--model", str(_edited_export(e, t, "dup", _duplicate_label))],
      ["{t}/dup/config.json: label_names repeat 'surprise'"]),
+    ("predict-pretrained-cfg-not-an-object",
+     lambda e, t: ["predict", str(_image(t)), "--model", str(_edited_export(e, t, "cfg", lambda c: c.update(
+         pretrained_cfg="hello")))],
+     ["{t}/cfg/config.json: pretrained_cfg = 'hello', expected a JSON object"]),
+    ("push-input-size-not-numbers",
+     lambda e, t: ["push", str(_edited_export(e, t, "size", lambda c: c["pretrained_cfg"].update(input_size="abc"))),
+                   "--repo-id", "me/x", "--dry-run"],
+     ["{t}/size/config.json: pretrained_cfg.input_size = 'abc', expected [3, height, width]"]),
+    ("predict-zero-std",
+     lambda e, t: ["predict", str(_image(t)), "--model", str(_edited_export(e, t, "std", lambda c: c[
+         "pretrained_cfg"].update(std=[0, 0, 0])))],
+     ["{t}/std/config.json: pretrained_cfg.std = [0, 0, 0], expected three numbers above 0"]),
+    ("predict-unknown-interpolation",
+     lambda e, t: ["predict", str(_image(t)), "--model", str(_edited_export(e, t, "interp", lambda c: c[
+         "pretrained_cfg"].update(interpolation="zzz")))],
+     ["{t}/interp/config.json: pretrained_cfg.interpolation = 'zzz', expected one of nearest, bilinear"]),
+    ("predict-unknown-face-crop",
+     lambda e, t: ["predict", str(_image(t)), "--model", str(_edited_export(e, t, "crop", lambda c: c.update(
+         face_crop="weird")))],
+     ["{t}/crop/config.json: face_crop = 'weird' is not a face crop (unknown face crop 'weird'"]),
     ("predict-device-tpu",
      lambda e, t: ["predict", str(_image(t)), "--model", str(e), "--device", "tpu"],
      ["--device tpu: not a device torch knows; pass cpu, cuda"]),

@@ -10,6 +10,7 @@ transformers' ``AutoModelForImageClassification`` (timm wrapper) after ``import 
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 from typing import Any, Mapping, Optional, Union
 
@@ -199,7 +200,9 @@ def export_problems(folder: Union[str, Path]) -> tuple[Optional[dict[str, Any]],
         return None, [f"{config_file} is not a JSON text file"]
     if not isinstance(config, dict):
         return None, [f"{config_file} must hold a JSON object"]
-    problems = []
+    problems = _preprocessing_problems(config_file, config)
+    if not isinstance(config.get("pretrained_cfg", {}), dict):
+        return config, problems  # the checks below read it
     if not config.get("architecture"):
         problems.append(f"{config_file} has no 'architecture'")
     labels = export_label_names(config)
@@ -221,6 +224,45 @@ def export_problems(folder: Union[str, Path]) -> tuple[Optional[dict[str, Any]],
     if not problems:
         problems += _shape_problems(folder, config, shapes)
     return config, problems
+
+
+INTERPOLATIONS = ("nearest", "bilinear", "bicubic", "box", "hamming", "lanczos")
+"""The resize modes timm's transforms know (``pretrained_cfg["interpolation"]``)."""
+
+
+def _preprocessing_problems(config_file: Path, config: Mapping[str, Any]) -> list[str]:
+    """What in ``config.json``'s ``pretrained_cfg`` and ``face_crop`` no transform could use, each
+    naming the file and the value (checked before anything loads it)."""
+    from ..faces.align import resolve_protocol
+
+    cfg = config.get("pretrained_cfg", {})
+    if not isinstance(cfg, dict):
+        return [f"{config_file}: pretrained_cfg = {cfg!r}, expected a JSON object"]
+    problems = []
+
+    def numbers(value: Any, count: int) -> bool:
+        return (isinstance(value, list) and len(value) == count
+                and all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in value))
+
+    size = cfg.get("input_size", [3, 224, 224])
+    if not (numbers(size, 3) and all(isinstance(v, int) and v >= 1 for v in size) and size[0] == 3):
+        problems.append(f"{config_file}: pretrained_cfg.input_size = {size!r}, expected [3, height, width] "
+                        "with positive whole numbers")
+    for key in ("mean", "std"):
+        value = cfg.get(key, [0.5, 0.5, 0.5])
+        if not numbers(value, 3) or (key == "std" and min(value) <= 0):
+            problems.append(f"{config_file}: pretrained_cfg.{key} = {value!r}, expected three numbers"
+                            + (" above 0" if key == "std" else ""))
+    interpolation = cfg.get("interpolation", "bilinear")
+    if interpolation not in INTERPOLATIONS:
+        problems.append(f"{config_file}: pretrained_cfg.interpolation = {interpolation!r}, expected one of "
+                        + ", ".join(INTERPOLATIONS))
+    for where, crop in (("face_crop", config.get("face_crop")), ("pretrained_cfg.face_crop", cfg.get("face_crop"))):
+        try:
+            resolve_protocol(crop)
+        except (TypeError, ValueError, KeyError) as err:
+            problems.append(f"{config_file}: {where} = {crop!r} is not a face crop ({err})")
+    return problems
 
 
 def _shape_problems(folder: Path, config: Mapping[str, Any], shapes: Mapping[str, tuple[int, ...]]) -> list[str]:
