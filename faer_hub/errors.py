@@ -4,6 +4,7 @@ and which errors are the input's or the environment's rather than a bug (:data:`
 from __future__ import annotations
 
 import pickle
+import zipfile
 
 from safetensors import SafetensorError
 
@@ -41,3 +42,21 @@ def one_line(err: BaseException, *, first_line: bool = False, limit: int | None 
     if limit is not None and len(text) > limit:
         text = text[: limit - 3] + "..."
     return text or type(err).__name__
+
+
+CHECKPOINT_LOAD_ERRORS: tuple[type[BaseException], ...] = (
+    pickle.UnpicklingError, SafetensorError, EOFError, RuntimeError, IndexError, KeyError, zipfile.BadZipFile,
+)
+"""What reading a file that is not a usable checkpoint raises (``torch.load(weights_only=True)``
+fed a picture raises a bare ``KeyError(101)``, say)."""
+
+
+def checkpoint_problem(err: BaseException) -> str:
+    """Why a weights file could not be read, in words (for one of :data:`CHECKPOINT_LOAD_ERRORS`)."""
+    not_a_checkpoint = "a .safetensors file, or a .pth/.pt file torch.save wrote"
+    if isinstance(err, (KeyError, EOFError, IndexError, zipfile.BadZipFile)) or "invalid load key" in str(err):
+        return f"it is not a checkpoint ({not_a_checkpoint})"
+    if isinstance(err, pickle.UnpicklingError) or "weights_only" in str(err):  # a malicious file, or noise
+        return ("weights_only loading refuses to run it: it holds Python objects beyond tensors, or it is not "
+                f"a checkpoint at all ({not_a_checkpoint})")
+    return one_line(err, limit=300)

@@ -60,3 +60,15 @@ def test_a_folder_that_cannot_be_made_is_named_not_its_hidden_temp():
         with atomic_dir("/proc/faer_hub_out"):
             pass
     assert caught.value.filename == "/proc/faer_hub_out" and ".partial" not in one_line(caught.value)
+
+
+def test_a_file_that_is_no_checkpoint_is_said_so_not_a_bare_key():
+    """torch.load(weights_only=True) of a JPEG raises KeyError(101); the words say what it means."""
+    import pickle
+
+    from faer_hub.errors import checkpoint_problem
+
+    assert checkpoint_problem(KeyError(101)).startswith("it is not a checkpoint (a .safetensors file")
+    assert "weights_only loading refuses to run it" in checkpoint_problem(pickle.UnpicklingError("Unsupported global"))
+    assert checkpoint_problem(RuntimeError("Error(s) in loading state_dict:\n  size mismatch for x")) == (
+        "Error(s) in loading state_dict: size mismatch for x")

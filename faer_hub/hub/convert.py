@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import pickle
 import warnings
 import zipfile
 from pathlib import Path
@@ -10,9 +9,9 @@ from typing import Optional, Union
 
 import timm
 import torch
-from safetensors import SafetensorError, safe_open
+from safetensors import safe_open
 
-from ..errors import one_line
+from ..errors import CHECKPOINT_LOAD_ERRORS, checkpoint_problem
 from ..tasks import get_task
 from .export import save_export
 
@@ -54,13 +53,8 @@ def convert_checkpoint(
             pretrained_cfg_overlay=dict(file=str(checkpoint), num_classes=spec.num_classes,
                                         label_names=spec.label_names),
         )
-    except (pickle.UnpicklingError, SafetensorError, EOFError, RuntimeError, IndexError, KeyError,
-            zipfile.BadZipFile) as err:
-        if isinstance(err, pickle.UnpicklingError) or "weights_only" in str(err):
-            reason = "it holds Python objects beyond tensors, which weights_only loading refuses to run"
-        else:
-            reason = one_line(err, limit=300)
-        raise ValueError(f"{checkpoint} is not a loadable FAER or ConvNeXt checkpoint: {reason}. "
+    except CHECKPOINT_LOAD_ERRORS as err:
+        raise ValueError(f"{checkpoint} is not a loadable FAER or ConvNeXt checkpoint: {checkpoint_problem(err)}. "
                          "Pass the .pth/.pt/.safetensors file the training code saved.") from None
     return save_export(model.eval(), output_dir, task=spec, overwrite=overwrite)
 

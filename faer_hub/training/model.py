@@ -3,17 +3,15 @@
 from __future__ import annotations
 
 import logging
-import pickle
 from typing import Any
 
 import timm
 import torch
-from safetensors import SafetensorError
 from torch import nn
 
 import faer_hub  # noqa: F401  (registers the FAER models with timm)
 
-from ..errors import InputError, one_line
+from ..errors import CHECKPOINT_LOAD_ERRORS, InputError, checkpoint_problem, one_line
 from ..tasks import Task
 from .config import ModelConfig
 
@@ -47,10 +45,10 @@ def build_model(config: ModelConfig, task: Task) -> tuple[nn.Module, bool]:
             kwargs["pretrained_cfg_overlay"] = dict(file=str(config.pretrained_file))
     try:
         model = timm.create_model(name, pretrained=pretrained, **kwargs)
-    except (OSError, RuntimeError, ValueError, SafetensorError, pickle.UnpicklingError) as err:
+    except (OSError, ValueError, *CHECKPOINT_LOAD_ERRORS) as err:
         if not pretrained:
             raise
-        reason = one_line(err, first_line=True, limit=300)
+        reason = checkpoint_problem(err) if isinstance(err, CHECKPOINT_LOAD_ERRORS) else one_line(err, first_line=True, limit=300)
         where = f" from {config.pretrained_file}" if config.pretrained_file else ""
         raise BackboneWeightsError(
             f"could not load ImageNet backbone weights for {name!r}{where}: {reason}\n"
