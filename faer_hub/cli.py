@@ -104,11 +104,11 @@ def _add_synth_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("output_dir", help="new (or empty) folder to fill; pass it as data_dir to the loaders")
     p.add_argument("--layout", default="official",
                    help="celeba: official|torchvision|kaggle; rafdb: official|folders; affectnet: official|new|folders")
-    p.add_argument("--num-train", type=int, default=70, help="train annotation rows")
-    p.add_argument("--num-test", type=int, default=35, help="test annotation rows")
-    p.add_argument("--num-val", type=int, default=None, help="CelebA validation rows (default: --num-test)")
+    p.add_argument("--num-train", type=_positive_int, default=70, help="train annotation rows")
+    p.add_argument("--num-test", type=_positive_int, default=35, help="test annotation rows")
+    p.add_argument("--num-val", type=_positive_int, default=None, help="CelebA validation rows (default: --num-test)")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--image-size", type=int, default=None, help="aligned image side (default: the dataset's)")
+    p.add_argument("--image-size", type=_positive_int, default=None, help="aligned image side (default: the dataset's)")
     p.set_defaults(handler=_run_synth)
 
 
@@ -147,6 +147,13 @@ def _positive_int(text: str) -> int:
     value = _non_negative_int(text)
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be 1 or more, got {text!r}")
+    return value
+
+
+def _port(text: str) -> int:
+    value = _non_negative_int(text)
+    if not 1 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"a TCP port is 1-65535, got {text}")
     return value
 
 
@@ -192,9 +199,9 @@ def _add_evaluate_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--split", default="test", help="train, validation or test (default: test)")
     p.add_argument("--out", default="eval", help="folder for metrics.json and the figures (default: eval)")
     p.add_argument("--pretrained", action="store_true", help="load the timm name's pretrained weights")
-    p.add_argument("--batch-size", type=int, default=64)
-    p.add_argument("--num-workers", type=int, default=0)
-    p.add_argument("--image-size", type=int, default=None, help="override the model's input size")
+    p.add_argument("--batch-size", type=_positive_int, default=64)
+    p.add_argument("--num-workers", type=_non_negative_int, default=0)
+    p.add_argument("--image-size", type=_positive_int, default=None, help="override the model's input size")
     p.add_argument("--no-paper", action="store_true", help="leave the paper's numbers out of the figures")
     p.add_argument("--skip-bad-rows", action="store_true", help="skip (and list) bad annotation rows")
     p.add_argument("--detect-faces", action="store_true",
@@ -301,12 +308,12 @@ def _add_predict_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--face-crop", default=None, choices=sorted(PROTOCOLS),
                    help="override the model's face-crop protocol (default: the one in its config; "
                         "'box' = the detected box for models without one)")
-    p.add_argument("--every", type=int, default=1, help="videos: classify every Nth frame (default: 1)")
+    p.add_argument("--every", type=_positive_int, default=1, help="videos: classify every Nth frame (default: 1)")
     p.add_argument("--save-crops", default=None, metavar="DIR",
                    help="write each face as the model received it (before normalisation) as PNG to DIR")
     p.add_argument("--annotate", default=None, metavar="DIR",
                    help="write each image (JPEG) and video (MJPG .avi) with numbered boxes and top labels to DIR")
-    p.add_argument("--top-k", type=int, default=5)
+    p.add_argument("--top-k", type=_positive_int, default=5)
     p.add_argument("--threshold", type=float, default=0.5, help="attribute models: probability for 'positive'")
     p.add_argument("--format", choices=("table", "jsonl", "csv"), default="table",
                    help="table, jsonl or csv (one row per face; videos add frame and time_s, for plotting)")
@@ -319,9 +326,9 @@ def _add_predict_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--num-processes", type=int, default=1, metavar="N",
                    help="split the inputs across N processes (accelerate launch; GPUs when there are, "
                         "else CPU); needs --output and --format jsonl or csv")
-    p.add_argument("--batch-size", type=int, default=None, help="faces per forward pass (default: 8 on CPU, 32 on GPU)")
+    p.add_argument("--batch-size", type=_positive_int, default=None, help="faces per forward pass (default: 8 on CPU, 32 on GPU)")
     p.add_argument("--device", default=None, help=_DEVICE_HELP)
-    p.add_argument("--max-pixels", type=int, default=None, help="refuse larger images (default: 80 megapixels)")
+    p.add_argument("--max-pixels", type=_positive_int, default=None, help="refuse larger images (default: 80 megapixels)")
     p.set_defaults(handler=_run_predict)
 
 
@@ -488,7 +495,7 @@ def _add_export_onnx_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("output", help="the .onnx file to write")
     p.add_argument("--pretrained", action="store_true", help="load the timm name's pretrained weights")
     p.add_argument("--allow-untrained", action="store_true", help=_UNTRAINED_HELP)
-    p.add_argument("--image-size", type=int, default=None, help="input side (default: the model's)")
+    p.add_argument("--image-size", type=_positive_int, default=None, help="input side (default: the model's)")
     p.add_argument("--opset", type=int, default=17)
     p.add_argument("--atol", type=float, default=1e-4, help="allowed |PyTorch - onnxruntime| (default: 1e-4)")
     p.add_argument("--overwrite", action="store_true", help="replace an earlier ONNX export at output")
@@ -539,7 +546,7 @@ def _add_app_parser(sub: argparse._SubParsersAction) -> None:
                                    "Ctrl-C stops it.")
     p.add_argument("--model", action="append", required=True,
                    help=f"{_SOURCE_HELP}; repeat for a model picker")
-    p.add_argument("--port", type=int, default=None,
+    p.add_argument("--port", type=_port, default=None,
                    help="port (default: GRADIO_SERVER_PORT, else the first free from 7860)")
     p.add_argument("--host", default=None,
                    help="address to listen on (default: 127.0.0.1, this machine only; 0.0.0.0 for your network)")

@@ -1,5 +1,7 @@
 """The `faer-hub` entry point's own commands (`list`; `convert` is in test_convert.py)."""
 
+import pytest
+
 from faer_hub.cli import main
 
 
@@ -55,3 +57,16 @@ def test_every_command_taking_a_model_source_names_it_with_model():
     assert takes_model >= {"evaluate", "export", "export-onnx", "predict", "cam", "app"}
     positional = {name for name, p in commands.items() for a in p._actions if not a.option_strings and a.dest == "model"}
     assert not positional
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["app", "--model", "m", "--port", "99999"], "argument --port: a TCP port is 1-65535, got 99999"),
+    (["synth", "rafdb", "out", "--image-size", "0"], "argument --image-size: must be 1 or more, got '0'"),
+    (["predict", "x.jpg", "--model", "m", "--max-pixels", "-1"], "argument --max-pixels: must be 0 or more"),
+    (["evaluate", "--model", "m", "--data-dir", "d", "--image-size", "0"], "argument --image-size: must be 1 or more"),
+    (["export-onnx", "--model", "m", "out.onnx", "--image-size", "0"], "argument --image-size: must be 1 or more"),
+])
+def test_impossible_flag_values_are_usage_errors_naming_the_flag(argv, message, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main(argv)
+    assert exit_.value.code == 2 and message in capsys.readouterr().err
