@@ -471,10 +471,12 @@ def _add_push_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def _run_push(args: argparse.Namespace) -> int:
+    from .hub.cards import check_repo_id
     from .hub.publish import ExportFolderError, check_export_folder, find_export_folder, push_export
 
     try:
         if args.dry_run:
+            check_repo_id(args.repo_id, where="--repo-id", namespaced=True)  # as the push itself checks it
             folder = find_export_folder(args.folder)
             check_export_folder(folder, repo_id=None if args.retarget_card else args.repo_id)
             print(f"{folder} is ready to push to {args.repo_id}")

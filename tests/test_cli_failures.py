@@ -169,6 +169,9 @@ CASES = [
      lambda e, t: ["push", str(_edited_export(e, t, "size", lambda c: c["pretrained_cfg"].update(input_size="abc"))),
                    "--repo-id", "me/x", "--dry-run"],
      ["{t}/size/config.json: pretrained_cfg.input_size = 'abc', expected [3, height, width]"]),
+    ("push-dry-run-bad-repo-id",
+     lambda e, t: ["push", str(e), "--repo-id", "bad id!", "--dry-run", "--retarget-card"],
+     ["--repo-id: 'bad id!' is not a Hub repo id"]),
     ("predict-zero-std",
      lambda e, t: ["predict", str(_image(t)), "--model", str(_edited_export(e, t, "std", lambda c: c[
          "pretrained_cfg"].update(std=[0, 0, 0])))],

@@ -8,7 +8,6 @@ repo always loads with ``timm.create_model('hf-hub:<repo>')`` and describes itse
 from __future__ import annotations
 
 import os
-import re
 import shutil
 import tempfile
 from collections.abc import Sequence
@@ -19,7 +18,7 @@ from huggingface_hub import HfApi, ModelCard, get_token
 
 from ..errors import one_line
 from ..tasks import DATASETS, get_task
-from .cards import CARD_FACTS_KEY, card_facts, read_card_facts
+from .cards import CARD_FACTS_KEY, card_facts, check_repo_id, read_card_facts
 from .export import export_label_names, export_problems, missing_export_files
 
 IGNORED_PATTERNS = [".*", "**/.*", "*.tmp", "*.pt", "*.pth", "*.bin", "*.ckpt", "*.pkl"]
@@ -92,8 +91,7 @@ def push_export(
     A card written for another repo id is refused, unless ``retarget_card`` is set: then the
     uploaded card has the old repo id replaced by ``repo_id`` (the folder on disk is untouched).
     """
-    if not re.fullmatch(r"[\w.-]+/[\w.-]+", repo_id):
-        raise ValueError(f"repo id {repo_id!r} must look like 'organisation/name'")
+    check_repo_id(repo_id, where="--repo-id", namespaced=True)
     folder = find_export_folder(folder)
     config = check_export_folder(folder, repo_id=None if retarget_card else repo_id)
     if api is None:
