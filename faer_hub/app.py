@@ -495,7 +495,10 @@ def launch(sources: Sequence[str], *, host: str | None = None, port: int | None 
     os.environ["GRADIO_TEMP_DIR"] = str(folder / "gradio")  # uploads and shown pictures: here, not /tmp/gradio
     gr = _import_gradio()
     demo = FaceDemo(sources, pretrained=pretrained, device=device, max_upload_mb=max_upload_mb, work_dir=folder)
-    for source, error in demo.load_all().items():
+    failed = demo.load_all()
+    if len(failed) == len(demo.sources):  # a page where nothing works helps no one
+        raise ValueError("no model could be loaded: " + "; ".join(f"{source}: {error}" for source, error in failed.items()))
+    for source, error in failed.items():
         print(f"faer-hub app: warning: model {source} could not be loaded ({error}); "
               "the page says so when it is picked", file=sys.stderr)
     blocks = build_app(demo, examples_dir=folder / "examples")
