@@ -78,6 +78,7 @@ def test_predict_reports_clipped_values_not_probabilities(fixed_export, tmp_path
     assert [label for label, _ in p.top_k] == ["valence", "arousal"] and p.probabilities == {}
     record = p.to_dict()
     assert "positive" not in record and record["values"] == {"valence": 1.0, "arousal": -0.2}
+    assert "probabilities" not in record  # values instead of probabilities, as the README says
     out = __import__("io").StringIO()
     write_report(predictor.predict([tmp_path]), "table", out)
     assert "valence 1.00, arousal -0.20" in out.getvalue()

@@ -105,9 +105,10 @@ class Prediction:
         )
         if self.positive is not None:
             d["positive"] = self.positive
-        d["probabilities"] = {k: round(v, 6) for k, v in self.probabilities.items()}
-        if self.values is not None:
+        if self.values is not None:  # valence/arousal: values instead of probabilities
             d["values"] = {k: round(v, 6) for k, v in self.values.items()}
+        else:
+            d["probabilities"] = {k: round(v, 6) for k, v in self.probabilities.items()}
         if self.crop_path is not None:
             d["crop"] = self.crop_path
         return d
