@@ -206,10 +206,23 @@ def _finished_groups(lines: Iterator[tuple[int, str | None]]) -> Finished:
     return Finished(done, start)
 
 
-def _record_paths(f: Any, on_bad_line: Callable[[int], None] | None = None) -> Iterator[tuple[int, str | None]]:
-    """``(offset, path)`` of each complete JSON record line of the binary file ``f``, then
-    ``(offset, None)`` where the records end: at the end, at a line cut by a kill, or at the first
-    complete line that is not a record (after ``on_bad_line(line_number)``, which may raise)."""
+def is_predict_record(record: Any) -> bool:
+    """Whether a parsed JSON line is one of predict's records: a face (``face_index``), a picture
+    without one (``status``) or an unreadable input (``error``), each with its ``path``."""
+    return (isinstance(record, dict) and isinstance(record.get("path"), str)
+            and not {"face_index", "status", "error"}.isdisjoint(record))
+
+
+def _is_shard_record(record: Any) -> bool:
+    return isinstance(record, dict) and isinstance(record.get("path"), str) and "index" in record
+
+
+def _record_paths(f: Any, on_bad_line: Callable[[int], None] | None = None, *,
+                  is_record: Callable[[Any], bool] = is_predict_record) -> Iterator[tuple[int, str | None]]:
+    """``(offset, path)`` of each complete JSON record line of the binary file ``f`` (``is_record``:
+    predict's rows, or a shard's), then ``(offset, None)`` where the records end: at the end, at a
+    line cut by a kill, or at the first complete line that is not a record (after
+    ``on_bad_line(line_number)``, which may raise)."""
     offset = 0
     for number, raw in enumerate(f, 1):
         record = None
@@ -218,7 +231,7 @@ def _record_paths(f: Any, on_bad_line: Callable[[int], None] | None = None) -> I
                 record = json.loads(raw)
             except ValueError:
                 pass
-        if not isinstance(record, dict) or not isinstance(record.get("path"), str):
+        if not is_record(record):
             if on_bad_line is not None and raw.endswith(b"\n") and raw.strip():
                 on_bad_line(number)
             yield offset, None
@@ -247,10 +260,13 @@ def _finished_csv(path: Path, f: Any, header_text: str) -> Finished:
 
     def lines() -> Iterator[tuple[int, str | None]]:
         offset = len(first)
-        for raw in f:
+        for number, raw in enumerate(f, 2):
             text = raw.decode("utf-8", "surrogateescape")
             fields = next(csv.reader([text]), []) if raw.endswith(b"\n") else []
             if not fields or (width is not None and len(fields) != width):
+                if f.read(1):  # only the last line can be cut by a kill; rows after a bad one would be lost
+                    raise ValueError(f"{path}: line {number} is not a row of these columns and rows follow it; "
+                                     "fix or remove that line, or leave out --resume to replace the file")
                 yield offset, None
                 return
             yield offset, fields[0]
@@ -292,7 +308,7 @@ def shard_finished(path: Path) -> Finished:
         return Finished()
 
     with open(path, "rb") as f:
-        return _finished_groups(_record_paths(f))
+        return _finished_groups(_record_paths(f, is_record=_is_shard_record))
 
 
 def merge_shards(output: str | os.PathLike, shards: Sequence[Path], header_text: str, *, keep_old: bool = False,

@@ -103,6 +103,8 @@ def check_predict_output(path: str | os.PathLike, *, resume: bool = False, overw
     ``overwrite`` replaces: anything else is someone's file, left as it is."""
     import json
 
+    from .output import is_predict_record
+
     path = Path(path)
     if not path.is_file() or path.stat().st_size == 0:
         return
@@ -114,7 +116,7 @@ def check_predict_output(path: str | os.PathLike, *, resume: bool = False, overw
         record = None
     ours = (first.startswith(b"path,frame,time_s,face_index,status,")  # our CSV
             or (first.startswith(b"file ") and b"top labels" in first)  # our table
-            or (isinstance(record, dict) and {"path", "status"} <= record.keys()))  # our JSON lines
+            or is_predict_record(record))  # our JSON lines
     if not ours:
         raise FileExistsError(f"--output {path} exists and is not an output of faer-hub predict; it is left as it "
                               "is: choose another file name")

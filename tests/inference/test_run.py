@@ -97,6 +97,19 @@ def test_resume_refuses_an_output_with_other_columns(tmp_path):
     out.write_text("my notes\n")
     with pytest.raises(ValueError, match="notes.jsonl: line 1 is not a record of faer-hub predict"):
         read_finished(out, "jsonl")
+    out.write_text('{"path": "a.jpg", "status": "ok"}\n{"path": "other", "x": 1}\n')  # someone else's line
+    with pytest.raises(ValueError, match="notes.jsonl: line 2 is not a record of faer-hub predict"):
+        read_finished(out, "jsonl")
+
+
+def test_resume_refuses_a_damaged_row_with_rows_after_it_and_cuts_only_a_last_one(tmp_path):
+    """Only the last line can be cut by a kill; a bad line with rows after it would lose them."""
+    out = tmp_path / "rows.csv"
+    out.write_text("path,frame\na.jpg,\nbroken\nb.jpg,\nc.jpg,\n")
+    with pytest.raises(ValueError, match="rows.csv: line 3 is not a row of these columns and rows follow it"):
+        read_finished(out, "csv", "path,frame\n")
+    out.write_text("path,frame\na.jpg,\nb.jpg,\nc.j")  # the kill cut the last line
+    assert read_finished(out, "csv", "path,frame\n").paths == {"a.jpg"}  # b.jpg, the last whole one, runs again
 
 
 def test_shards_merge_in_input_order(tmp_path):
