@@ -115,8 +115,16 @@ def compute_cams(
     normalise, view = _transforms(model)
     pil = [read_image(im) for im in images]
     x = torch.stack([normalise(im) for im in pil]).to(device)
-    with torch.no_grad():
-        logits = torch.cat([model(x[i:i + batch_size]).float() for i in range(0, len(x), batch_size)])
+    shapes: list[tuple[int, ...]] = []
+    hook = get_layer(model, layer).register_forward_hook(lambda _m, _i, out: shapes.append(tuple(out.shape)))
+    try:
+        with torch.no_grad():
+            logits = torch.cat([model(x[i:i + batch_size]).float() for i in range(0, len(x), batch_size)])
+    finally:
+        hook.remove()
+    if shapes and len(shapes[0]) != 4:
+        raise ValueError(f"layer {layer!r} gives outputs of shape {list(shapes[0])}, not a feature map (N, C, H, W); "
+                         "Grad-CAM needs a spatial layer, such as cca (the default) or stages.3")
     probs = activate(logits, kind_of_model(model, multi_label))
     indices = [int(logits[i].argmax()) if t is None else target_index(model, t) for i, t in enumerate(targets)]
     labels = label_names_of_model(model)

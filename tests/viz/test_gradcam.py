@@ -160,3 +160,10 @@ def test_inputs_sharing_a_file_name_get_an_overlay_each(raf_export, tmp_path):
                               for face in faces)
     a, b = (np.asarray(Image.open(tmp_path / "cams" / name)) for name in overlays)
     assert not np.array_equal(a, b)
+
+
+def test_a_layer_without_a_feature_map_is_named(raf_export):
+    model = timm.create_model(f"local-dir:{raf_export}", pretrained=True)
+    (face,), _, _ = _faces(1, seed=0)
+    with pytest.raises(ValueError, match=r"layer 'head.fc' gives outputs of shape \[1, 7\], not a feature map"):
+        compute_cams(model, [face], layer="head.fc")
