@@ -503,7 +503,14 @@ def launch(sources: Sequence[str], *, host: str | None = None, port: int | None 
               "the page says so when it is picked", file=sys.stderr)
     blocks = build_app(demo, examples_dir=folder / "examples")
     theme = gr.themes.Default(font=["system-ui", "sans-serif"], font_mono=["ui-monospace", "monospace"])
-    blocks.launch(server_name=host, server_port=port, share=False, inbrowser=False, quiet=quiet,
-                  allowed_paths=[str(folder / "examples")], prevent_thread_lock=not block, theme=theme,
-                  show_error=True, enable_monitoring=False, max_file_size=int(max_upload_mb * 1e6))
+    try:
+        blocks.launch(server_name=host, server_port=port, share=False, inbrowser=False, quiet=quiet,
+                      allowed_paths=[str(folder / "examples")], prevent_thread_lock=not block, theme=theme,
+                      show_error=True, enable_monitoring=False, max_file_size=int(max_upload_mb * 1e6))
+    except OSError as err:
+        if "empty port" not in str(err):
+            raise
+        where = f"{host or '127.0.0.1'}:{port if port is not None else '7860 and up'}"
+        raise OSError(f"cannot listen on {where}: the port is taken, or the address is not one of this "
+                      "machine's; pass another --port (or --host)") from None
     return blocks

@@ -221,3 +221,18 @@ def test_the_server_keeps_uploads_in_its_own_folder_and_removes_it_on_sigterm(ra
         assert big.status_code == 413, big.text
     # serve_app stops the server with SIGTERM: the folder, uploads included, is gone
     assert not folder.exists() and list(tmp.iterdir()) == []
+
+
+def test_a_port_in_use_is_one_line_naming_it(raf_export, capsys):
+    import socket
+
+    from faer_hub.cli import main
+
+    pytest.importorskip("gradio")
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        assert main(["app", "--model", str(raf_export), "--port", str(port)]) == 2
+    err = capsys.readouterr().err
+    assert f"cannot listen on 127.0.0.1:{port}: the port is taken" in err and "server_port" not in err
