@@ -20,7 +20,6 @@ from PIL import Image
 from torch import nn
 
 ImageTransform = Callable[[Image.Image], torch.Tensor]
-
 DataConfigSource = nn.Module | Mapping[str, Any]
 
 
