@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
-from ..io import temp_name
+from ..io import fsync_tree, temp_name
 from ..processes import cpu_processes, distributed_world
 from .output import RowWriter, merge_shards, read_finished, shard_finished, shard_line, shard_path, write_error
 
@@ -75,7 +75,8 @@ def run_to_output(predictor: Any, inputs: Any, *, fmt: str, output: str | os.Pat
         _guard(target, writer.close)
         if target is not None:
             _guard(target, out.close)
-            if written != target:
+            if written != target:  # flushed to disk before it takes the earlier output's place, as atomic_path does
+                fsync_tree(written)
                 os.replace(written, target)
     finally:
         if target is not None and not out.closed:
