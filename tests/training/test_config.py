@@ -167,6 +167,14 @@ def test_previous_run_is_refused_without_resume_or_overwrite(tmp_path):
         check_output_dir(tmp_path / "new", resume=True, overwrite=False)
 
 
+def test_an_output_dir_that_is_a_file_is_refused_before_any_work(tmp_path):
+    (tmp_path / "afile").write_text("mine")
+    for resume, overwrite in ((False, False), (False, True)):
+        with pytest.raises(OutputDirError, match=r"--output-dir .*afile is a file, not a folder"):
+            check_output_dir(tmp_path / "afile", resume=resume, overwrite=overwrite)
+    assert (tmp_path / "afile").read_text() == "mine"
+
+
 def test_overwrite_replaces_only_what_a_run_wrote(tmp_path):
     """A user's own config.yaml and files in checkpoints/ have a run's names but are not a run:
     --overwrite refuses them, naming them; a run's own entries (marked config.yaml or log.jsonl) pass."""
